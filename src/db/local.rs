@@ -1,0 +1,468 @@
+//! The embedded default: a private PostgreSQL cluster under `$CRM_HOME`, used when no database
+//! is configured.
+//!
+//! It is created with `initdb` and started with `pg_ctl` on first use, listens only on a Unix
+//! socket inside `$CRM_HOME/run` (no TCP port), and trusts whoever can reach that socket: the
+//! socket folder is private (0700) to the account that runs the server. PostgreSQL refuses to run
+//! as root, so when crm runs as root the server runs as the `postgres` system account, as
+//! Debian's own clusters do.
+//!
+//! Layout: `$CRM_HOME/data` (the cluster), `$CRM_HOME/run` (the socket), `$CRM_HOME/log/server.log`,
+//! `$CRM_HOME/crm.lock` (held while creating, starting or stopping, so that two crm runs at once do
+//! not both try).
+
+use super::settings::{ConnSettings, Source, SslMode};
+use crate::error;
+use crate::output::Output;
+use anyhow::{Context, Result, bail};
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The name of the superuser and of the database crm uses in its local cluster.
+const NAME: &str = "crm";
+/// The port only names the socket file (`.s.PGSQL.5432`); there is no TCP listener.
+const PORT: u16 = 5432;
+/// The system account that runs the server when crm runs as root.
+const SERVER_ACCOUNT: &str = "postgres";
+
+pub struct Cluster {
+    home: PathBuf,
+    /// Run the server tools as the `postgres` account (crm runs as root).
+    as_server_account: bool,
+}
+
+/// What `crm db local status` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    NotCreated,
+    Stopped,
+    Running { pid: u32 },
+}
+
+impl Cluster {
+    /// The cluster of `$CRM_HOME`; by default `$XDG_DATA_HOME/crm` (`~/.local/share/crm`), or
+    /// `/var/lib/crm` for root, whose home the `postgres` account cannot enter.
+    pub fn from_env() -> Result<Cluster> {
+        let root = rustix::process::geteuid().is_root();
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let home = if let Some(home) = var("CRM_HOME") {
+            PathBuf::from(home)
+        } else if root {
+            PathBuf::from("/var/lib/crm")
+        } else if let Some(data) = var("XDG_DATA_HOME") {
+            PathBuf::from(data).join("crm")
+        } else if let Some(home) = var("HOME") {
+            PathBuf::from(home).join(".local/share/crm")
+        } else {
+            return Err(error::usage(
+                "no database is configured and neither CRM_HOME nor HOME is set: set \
+                 DATABASE_URL, or CRM_HOME for crm's local cluster",
+            ));
+        };
+        let home = std::path::absolute(&home)
+            .with_context(|| format!("invalid CRM_HOME \"{}\"", home.display()))?;
+        Ok(Cluster {
+            home,
+            as_server_account: root,
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.home.join("data")
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.home.join("run")
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.home.join("log/server.log")
+    }
+
+    /// How to connect: the socket folder, as the superuser, to the `crm` database.
+    pub fn settings(&self) -> ConnSettings {
+        ConnSettings {
+            hosts: vec![self.socket_dir().display().to_string()],
+            ports: vec![PORT],
+            user: NAME.to_string(),
+            password: None,
+            dbname: NAME.to_string(),
+            sslmode: SslMode::Disable,
+            sslrootcert: None,
+            connect_timeout: Some(Duration::from_secs(10)),
+            application_name: Some("crm".to_string()),
+            source: Source::Local,
+        }
+    }
+
+    /// A libpq URL for psql, pg_dump or DATABASE_URL.
+    pub fn url(&self) -> String {
+        const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'/')
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.');
+        let host = self.socket_dir().display().to_string();
+        format!(
+            "postgresql://{NAME}@/{NAME}?host={}",
+            percent_encoding::utf8_percent_encode(&host, PATH)
+        )
+    }
+
+    /// Whether the cluster exists and runs. `pg_ctl status` is the authority: a stale
+    /// `postmaster.pid` after a crash is not a running server.
+    pub fn state(&self) -> Result<State> {
+        if !self.data_dir().join("PG_VERSION").exists() {
+            return Ok(State::NotCreated);
+        }
+        let bin = server_bin_dir()?;
+        let output = self
+            .server_command(&bin.join("pg_ctl"))
+            .arg("status")
+            .arg("-D")
+            .arg(self.data_dir())
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run pg_ctl status")?;
+        match output.status.code() {
+            Some(0) => {
+                // "pg_ctl: server is running (PID: 1234)"
+                let text = String::from_utf8_lossy(&output.stdout);
+                let pid = text
+                    .split("PID: ")
+                    .nth(1)
+                    .and_then(|s| s.split(')').next())
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+                Ok(State::Running { pid })
+            }
+            Some(3) => Ok(State::Stopped),
+            _ => bail!(
+                "pg_ctl status failed for the local cluster in {}: {}",
+                self.data_dir().display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        }
+    }
+
+    /// Creates the cluster if it does not exist and starts it if it does not run, saying so in
+    /// one notice; returns how to connect to it.
+    pub async fn ensure_running(&self, out: &Output) -> Result<ConnSettings> {
+        let done = self.ensure_running_quietly().await?;
+        let what = match done {
+            Started::AlreadyRunning => "",
+            Started::Started => " (started it)",
+            Started::Created => " (created and started it)",
+        };
+        out.notice(format!(
+            "notice: no database configured: using crm's local PostgreSQL in {}{what}",
+            self.home.display()
+        ));
+        Ok(self.settings())
+    }
+
+    pub async fn ensure_running_quietly(&self) -> Result<Started> {
+        self.prepare_home()?;
+        let _lock = self.lock()?;
+        let mut done = Started::AlreadyRunning;
+        if self.state()? == State::NotCreated {
+            self.create()?;
+            done = Started::Created;
+        }
+        if !matches!(self.state()?, State::Running { .. }) {
+            self.start()?;
+            if done == Started::AlreadyRunning {
+                done = Started::Started;
+            }
+        }
+        if done != Started::AlreadyRunning {
+            self.ensure_database().await?;
+        }
+        Ok(done)
+    }
+
+    /// Stops the server (fast shutdown). Returns false if it was not running.
+    pub fn stop(&self) -> Result<bool> {
+        if !self.home.exists() {
+            return Ok(false);
+        }
+        let _lock = self.lock()?;
+        if !matches!(self.state()?, State::Running { .. }) {
+            return Ok(false);
+        }
+        let bin = server_bin_dir()?;
+        self.run_server_tool(
+            self.server_command(&bin.join("pg_ctl"))
+                .args(["stop", "-w", "-t", "60", "-m", "fast", "-D"])
+                .arg(self.data_dir()),
+            "pg_ctl stop",
+        )?;
+        Ok(true)
+    }
+
+    /// The server's major version, from the cluster's PG_VERSION.
+    pub fn version(&self) -> Option<String> {
+        fs::read_to_string(self.data_dir().join("PG_VERSION"))
+            .ok()
+            .map(|v| v.trim().to_string())
+    }
+
+    /// `$CRM_HOME` must exist, and when the server runs as `postgres`, that account must be
+    /// able to reach it.
+    fn prepare_home(&self) -> Result<()> {
+        // 0711 as root: postgres may pass through, nobody may list it.
+        let mode = if self.as_server_account { 0o711 } else { 0o700 };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(&self.home)
+            .with_context(|| format!("cannot create CRM_HOME {}", self.home.display()))?;
+        if self.as_server_account {
+            let reachable = Command::new("runuser")
+                .args(["-u", SERVER_ACCOUNT, "--", "test", "-x"])
+                .arg(&self.home)
+                .stdin(Stdio::null())
+                .status()
+                .context("cannot run runuser (util-linux) to check CRM_HOME")?
+                .success();
+            if !reachable {
+                return Err(error::usage(format!(
+                    "the {SERVER_ACCOUNT} account, which runs crm's local PostgreSQL when crm runs \
+                     as root, cannot reach {}: set CRM_HOME to a folder it can enter (such as \
+                     /var/lib/crm), or make that folder and its parents searchable (chmod o+x)",
+                    self.home.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// An exclusive lock on `$CRM_HOME/crm.lock`, released when the file is dropped.
+    fn lock(&self) -> Result<fs::File> {
+        let path = self.home.join("crm.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+
+    /// initdb into a temporary folder, configured, then renamed into place, so that a failed
+    /// or interrupted creation never leaves a half-made cluster under the final name.
+    fn create(&self) -> Result<()> {
+        let bin = server_bin_dir()?;
+        let staging = self
+            .home
+            .join(format!("data.creating-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)
+                .with_context(|| format!("cannot remove {}", staging.display()))?;
+        }
+        for dir in [staging.clone(), self.socket_dir(), self.home.join("log")] {
+            self.make_server_dir(&dir)?;
+        }
+        let mut initdb = self.server_command(&bin.join("initdb"));
+        initdb.arg("-D").arg(&staging).args([
+            "--username",
+            NAME,
+            "--auth=trust",
+            "--encoding=UTF8",
+        ]);
+        if Path::new("/usr/lib/locale/C.utf8").exists() {
+            initdb.arg("--locale=C.UTF-8");
+        } else {
+            initdb.arg("--no-locale");
+        }
+        let result = self.run_server_tool(&mut initdb, "initdb").and_then(|()| {
+            let conf = format!(
+                "\n# crm's local cluster: Unix socket only, private to the server's account.\n\
+                 listen_addresses = ''\n\
+                 unix_socket_directories = '{}'\n\
+                 unix_socket_permissions = 0700\n\
+                 port = {PORT}\n",
+                self.socket_dir().display().to_string().replace('\'', "''")
+            );
+            let path = staging.join("postgresql.conf");
+            let mut text = fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text.push_str(&conf);
+            fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        });
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e.context(format!(
+                "cannot create crm's local PostgreSQL cluster in {}",
+                self.home.display()
+            )));
+        }
+        fs::rename(&staging, self.data_dir()).with_context(|| {
+            format!(
+                "cannot move the new cluster to {}",
+                self.data_dir().display()
+            )
+        })
+    }
+
+    fn start(&self) -> Result<()> {
+        let bin = server_bin_dir()?;
+        self.run_server_tool(
+            self.server_command(&bin.join("pg_ctl"))
+                .args(["start", "-w", "-t", "60", "-D"])
+                .arg(self.data_dir())
+                .arg("-l")
+                .arg(self.log_file()),
+            "pg_ctl start",
+        )
+        .with_context(|| {
+            format!(
+                "cannot start crm's local PostgreSQL (its log: {})",
+                self.log_file().display()
+            )
+        })
+    }
+
+    /// Creates the `crm` database on a fresh cluster (or one whose creation was interrupted).
+    async fn ensure_database(&self) -> Result<()> {
+        let mut config = self.settings().to_pg_config();
+        config.dbname("postgres");
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .context("cannot connect to crm's local PostgreSQL")?;
+        let connection = tokio::spawn(connection);
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&NAME])
+            .await?
+            .is_some();
+        if !exists {
+            // An identifier crm controls, not user input.
+            client
+                .batch_execute(&format!("CREATE DATABASE \"{NAME}\""))
+                .await
+                .context("cannot create the crm database in the local cluster")?;
+        }
+        drop(client);
+        let _ = connection.await;
+        Ok(())
+    }
+
+    /// A folder the server writes to: private, and owned by `postgres` when crm is root.
+    fn make_server_dir(&self, dir: &Path) -> Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot set the permissions of {}", dir.display()))?;
+        if self.as_server_account {
+            let (uid, gid) = account_ids(SERVER_ACCOUNT)?;
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+                .with_context(|| format!("cannot give {} to {SERVER_ACCOUNT}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// A server tool, run as `postgres` when crm is root.
+    fn server_command(&self, tool: &Path) -> Command {
+        if self.as_server_account {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", SERVER_ACCOUNT, "--"]).arg(tool);
+            cmd
+        } else {
+            Command::new(tool)
+        }
+    }
+
+    /// Runs a server tool with no terminal and nothing inherited (the server it may start must
+    /// not hold crm's output open), failing with its own words.
+    fn run_server_tool(&self, cmd: &mut Command, what: &str) -> Result<()> {
+        let output = cmd
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {what}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let mut text = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if text.is_empty() {
+            text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        }
+        bail!("{what} failed ({}): {text}", output.status)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    AlreadyRunning,
+    Started,
+    Created,
+}
+
+/// The folder with `initdb`, `pg_ctl` and `postgres`: from PATH, else the newest
+/// `/usr/lib/postgresql/*/bin`.
+pub fn server_bin_dir() -> Result<PathBuf> {
+    let has_tools = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|t| dir.join(t).is_file())
+    };
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if has_tools(&dir) {
+                return Ok(dir);
+            }
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| has_tools(bin))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no PostgreSQL server found for crm's local cluster (initdb, pg_ctl and postgres on \
+             PATH or under /usr/lib/postgresql/*/bin): install PostgreSQL (Debian: apt-get \
+             install postgresql), or set DATABASE_URL to use an existing server"
+        )
+    })
+}
+
+/// The uid and gid of a system account, from `getent passwd` (so NSS sources count too).
+fn account_ids(account: &str) -> Result<(u32, u32)> {
+    let output = Command::new("getent")
+        .args(["passwd", account])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run getent")?;
+    let line = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = line.trim().split(':').collect();
+    match (
+        fields.get(2).map(|s| s.parse()),
+        fields.get(3).map(|s| s.parse()),
+    ) {
+        (Some(Ok(uid)), Some(Ok(gid))) => Ok((uid, gid)),
+        _ => bail!(
+            "there is no {account} system account to run crm's local PostgreSQL as (crm runs as \
+             root, and PostgreSQL refuses to): install PostgreSQL's Debian package, which creates \
+             it, or run crm as another user"
+        ),
+    }
+}

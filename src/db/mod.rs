@@ -1,0 +1,340 @@
+//! Connecting to PostgreSQL: settings as libpq users know them, the pool, the TLS connector,
+//! crm's advisory locks, and the private local cluster used when nothing is configured.
+
+pub mod local;
+pub mod pgpass;
+pub mod settings;
+
+use crate::error;
+use crate::output::Output;
+use anyhow::{Context, Result};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use settings::{ConnSettings, SslMode};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, Row};
+
+/// How many connections one crm run opens at most.
+const POOL_SIZE: usize = 8;
+
+/// Where the settings of this run came from, for messages.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// `--database-url`, `DATABASE_URL` or the PG* variables.
+    Configured(settings::Source),
+    /// Nothing configured: the local cluster under this `$CRM_HOME`.
+    Local(PathBuf),
+}
+
+/// An open database: its settings and a pool of connections to it.
+pub struct Database {
+    pub settings: ConnSettings,
+    pub origin: Origin,
+    pool: Pool,
+    tls: postgres_native_tls::MakeTlsConnector,
+}
+
+impl Database {
+    /// Resolves where to connect (flag, environment, or the local cluster) and opens a pool,
+    /// checking with one connection that the server answers and lets us in (exit 4 if not).
+    pub async fn open(flag_url: Option<&str>, out: &Output) -> Result<Database> {
+        let env = |name: &str| std::env::var(name).ok();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let os_user = whoami::username()
+            .ok()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "postgres".to_string());
+        let resolved = settings::resolve(flag_url, &env, &os_user, home.as_deref())?;
+        let (settings, origin) = match resolved {
+            Some((settings, warnings)) => {
+                for w in warnings {
+                    out.warn(w);
+                }
+                let source = settings.source;
+                (settings, Origin::Configured(source))
+            }
+            None => {
+                let cluster = local::Cluster::from_env()?;
+                let settings = cluster.ensure_running(out).await?;
+                (settings, Origin::Local(cluster.home().to_path_buf()))
+            }
+        };
+        let tls = tls_connector(&settings)?;
+        let manager = Manager::from_config(
+            settings.to_pg_config(),
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(connect_deadline(&settings))
+            .build()
+            .context("cannot build the connection pool")?;
+        let db = Database {
+            settings,
+            origin,
+            pool,
+            tls,
+        };
+        // Connect once now, so that an unreachable server fails here with exit 4.
+        drop(db.get().await?);
+        Ok(db)
+    }
+
+    /// A pooled connection.
+    pub async fn get(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| {
+            let cause = match e {
+                deadpool_postgres::PoolError::Backend(pg) => anyhow::Error::from(pg),
+                deadpool_postgres::PoolError::Timeout(_) => self.timed_out(),
+                other => anyhow::anyhow!("{other}"),
+            };
+            cause.context(self.connect_failure())
+        })
+    }
+
+    /// A connection of its own, outside the pool: for work that holds a session-level advisory
+    /// lock, which must be released before anyone else could use the session.
+    pub async fn dedicated(&self) -> Result<Client> {
+        let config = self.settings.to_pg_config();
+        let connecting = config.connect(self.tls.clone());
+        let connected: Result<_> = match connect_deadline(&self.settings) {
+            Some(limit) => match tokio::time::timeout(limit, connecting).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_elapsed) => Err(self.timed_out()),
+            },
+            None => connecting.await.map_err(Into::into),
+        };
+        let (client, connection) = connected.map_err(|e| e.context(self.connect_failure()))?;
+        tokio::spawn(async move {
+            // The connection ends when the client is dropped; its error, if any, also surfaces
+            // on the client's next query, which is where we report it.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+}
+
+impl Database {
+    fn connect_failure(&self) -> error::Failure {
+        error::Failure::new(
+            error::Kind::Connect,
+            format!("cannot connect to {}", self.settings.describe()),
+        )
+    }
+
+    fn timed_out(&self) -> anyhow::Error {
+        anyhow::anyhow!(
+            "timed out after {} s waiting for the server (connect_timeout, PGCONNECT_TIMEOUT)",
+            self.settings.connect_timeout.map_or(0, |t| t.as_secs())
+        )
+    }
+}
+
+/// How long connecting may take in all, as libpq's connect_timeout: tokio-postgres applies its
+/// own only to opening the socket, so a server that accepts and then says nothing would hang us.
+/// libpq waits that long for each host in turn.
+fn connect_deadline(settings: &ConnSettings) -> Option<std::time::Duration> {
+    let hosts = u32::try_from(settings.hosts.len().max(1)).unwrap_or(u32::MAX);
+    settings.connect_timeout.map(|t| t.saturating_mul(hosts))
+}
+
+/// The TLS connector for the settings' sslmode, as libpq behaves: `prefer` and `require` encrypt
+/// without verifying unless a root certificate is at hand, `verify-ca` checks the chain,
+/// `verify-full` the chain and the host name.
+fn tls_connector(settings: &ConnSettings) -> Result<postgres_native_tls::MakeTlsConnector> {
+    let mut builder = native_tls::TlsConnector::builder();
+    let verify = matches!(settings.sslmode, SslMode::VerifyCa | SslMode::VerifyFull);
+    let default_root = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
+        .filter(|p| p.exists());
+    let root = settings.sslrootcert.clone().or(default_root);
+    match root {
+        Some(path) if path.as_os_str() == "system" => {}
+        Some(path) => {
+            let pem = std::fs::read(&path).map_err(|e| {
+                error::usage(format!(
+                    "cannot read the root certificate file \"{}\": {e}",
+                    path.display()
+                ))
+            })?;
+            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                error::usage(format!(
+                    "the root certificate file \"{}\" is not a PEM certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            builder
+                .add_root_certificate(cert)
+                .disable_built_in_roots(true);
+        }
+        None if verify => {
+            return Err(error::usage(format!(
+                "sslmode={} needs a root certificate: set sslrootcert (or PGSSLROOTCERT), put \
+                 it in ~/.postgresql/root.crt, use sslrootcert=system for the system's trusted \
+                 roots, or choose sslmode=require to encrypt without verifying",
+                settings.sslmode
+            )));
+        }
+        None => {
+            builder.danger_accept_invalid_certs(true);
+        }
+    }
+    if settings.sslmode != SslMode::VerifyFull {
+        builder.danger_accept_invalid_hostnames(true);
+    }
+    let connector = builder
+        .build()
+        .context("cannot set up TLS for the database connection")?;
+    Ok(postgres_native_tls::MakeTlsConnector::new(connector))
+}
+
+static LOG_SQL: AtomicBool = AtomicBool::new(false);
+
+/// `-v`: log every statement crm runs, with its timing, to stderr.
+pub fn set_log_sql(on: bool) {
+    LOG_SQL.store(on, Ordering::Relaxed);
+}
+
+fn log_sql(sql: &str, started: Instant) {
+    if LOG_SQL.load(Ordering::Relaxed) {
+        let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!(
+            "sql: {:.1} ms: {one_line}",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
+
+/// Runs a query, logging it under `-v`.
+pub async fn query<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let started = Instant::now();
+    let result = client.query(sql, params).await;
+    log_sql(sql, started);
+    result
+}
+
+/// Runs a query that returns one row, logging it under `-v`.
+pub async fn query_one<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, tokio_postgres::Error> {
+    let started = Instant::now();
+    let result = client.query_one(sql, params).await;
+    log_sql(sql, started);
+    result
+}
+
+/// Runs a statement, logging it under `-v`.
+pub async fn execute<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let started = Instant::now();
+    let result = client.execute(sql, params).await;
+    log_sql(sql, started);
+    result
+}
+
+/// Runs statements without parameters (a script), logging it under `-v`.
+pub async fn batch_execute<C: GenericClient>(
+    client: &C,
+    sql: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let started = Instant::now();
+    let result = client.batch_execute(sql).await;
+    log_sql(sql, started);
+    result
+}
+
+/// crm's advisory locks. The two-key form (`classid` 'crm', `objid` the lock) keeps them
+/// recognisable in `pg_locks` and apart from other applications' locks.
+#[derive(Debug, Clone, Copy)]
+pub enum AdvisoryLock {
+    /// Held by migrate, undo and seed: one schema change at a time.
+    Schema = 1,
+}
+
+/// 'crm' in ASCII, the first key of crm's advisory locks.
+const LOCK_CLASS: i32 = 0x0063_726d;
+
+impl AdvisoryLock {
+    fn describe(self) -> &'static str {
+        match self {
+            AdvisoryLock::Schema => "the schema lock (held by crm db migrate, undo and seed)",
+        }
+    }
+
+    /// Takes the lock on this session, for the session's lifetime or until [`Self::release`].
+    /// With `no_wait`, a held lock is exit 5 naming the holder; otherwise crm says it waits.
+    pub async fn acquire(self, client: &Client, no_wait: bool, out: &Output) -> Result<()> {
+        let objid = self as i32;
+        let got: bool = query_one(
+            client,
+            "SELECT pg_try_advisory_lock($1, $2)",
+            &[&LOCK_CLASS, &objid],
+        )
+        .await
+        .context("cannot take crm's advisory lock")?
+        .get(0);
+        if got {
+            return Ok(());
+        }
+        let holder = self.holder(client).await.unwrap_or_default();
+        if no_wait {
+            return Err(error::conflict(format!(
+                "another crm run{holder} holds {}; try again later, or leave out --no-wait to wait for it",
+                self.describe()
+            )));
+        }
+        out.notice(format!(
+            "waiting for another crm run{holder} to release {}",
+            self.describe()
+        ));
+        query(
+            client,
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&LOCK_CLASS, &objid],
+        )
+        .await
+        .context("cannot take crm's advisory lock")?;
+        Ok(())
+    }
+
+    /// ` (backend pid N)` for the session holding the lock, if we may see it.
+    async fn holder(self, client: &Client) -> Result<String> {
+        let rows = query(
+            client,
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2",
+            &[&LOCK_CLASS, &(self as i32)],
+        )
+        .await?;
+        Ok(rows
+            .first()
+            .map(|r| format!(" (backend pid {})", r.get::<_, i32>(0)))
+            .unwrap_or_default())
+    }
+
+    pub async fn release(self, client: &Client) -> Result<()> {
+        query(
+            client,
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&LOCK_CLASS, &(self as i32)],
+        )
+        .await
+        .context("cannot release crm's advisory lock")?;
+        Ok(())
+    }
+}

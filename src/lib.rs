@@ -1,0 +1,25 @@
+//! crm administers the PostgreSQL database of the Gemini CRM: its data, and the database itself.
+//!
+//! `run` builds the context once and dispatches over the command tree; commands return data and
+//! an exit status, `output` renders, `main` maps errors to SPEC.md's exit codes.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod output;
+
+use cli::{Cli, Command, DbCommand};
+use context::Context;
+
+/// Runs one command line; returns the exit status for a run that did not fail.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = Context::new(&cli.global);
+    match cli.command {
+        Command::Db(DbCommand::Migrate(cmd)) => commands::migrate::run(&ctx, cmd).await,
+        Command::Db(DbCommand::Local(cmd)) => commands::local::run(&ctx, cmd).await,
+        Command::Completions { shell } => commands::completions(shell),
+    }
+}

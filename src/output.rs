@@ -1,0 +1,335 @@
+//! The one place that renders rows as a table, CSV or JSON, and prints notices.
+//!
+//! Commands return [`Rows`] (or a single [`Record`]); only this module writes them. CSV and JSON
+//! are byte-stable for scripts: the database's own column names, NULL as an empty CSV field or
+//! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
+//! in UTC.
+
+use crate::cli::Format;
+use anyhow::{Context, Result};
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use rust_decimal::Decimal;
+use std::io::{self, IsTerminal, Write};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// One value of one cell, typed so that each format can render it faithfully.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Money(Decimal),
+    Text(String),
+    Time(OffsetDateTime),
+    Json(serde_json::Value),
+}
+
+impl Value {
+    /// The text of the value as CSV and tables show it (NULL is empty).
+    fn text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Money(d) => d.to_string(),
+            Value::Text(s) => s.clone(),
+            Value::Time(t) => rfc3339_utc(*t),
+            Value::Json(j) => j.to_string(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Money(d) => d.to_string().into(),
+            Value::Text(s) => s.clone().into(),
+            Value::Time(t) => rfc3339_utc(*t).into(),
+            Value::Json(j) => j.clone(),
+        }
+    }
+
+    fn is_numeric(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Money(_))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Value::Null, Value::Text)
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+
+impl From<Option<OffsetDateTime>> for Value {
+    fn from(v: Option<OffsetDateTime>) -> Self {
+        v.map_or(Value::Null, Value::Time)
+    }
+}
+
+/// RFC 3339 in UTC, e.g. `2025-07-01T09:30:00.25Z`.
+pub fn rfc3339_utc(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// A result set: column names (the database's own) and rows of values.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    /// A line shown under a table only, e.g. `50 of 1,000 customers`.
+    pub footer: Option<String>,
+}
+
+impl Rows {
+    pub fn new(columns: &[&str]) -> Self {
+        Rows {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: Vec::new(),
+            footer: None,
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+}
+
+/// Renders rows in `format` to `w`.
+pub fn write_rows(w: &mut dyn Write, format: Format, rows: &Rows, color: bool) -> io::Result<()> {
+    match format {
+        Format::Table => write_table(w, rows, color),
+        Format::Csv => write_csv(w, rows),
+        Format::Json => write_json(w, rows),
+    }
+}
+
+fn write_table(w: &mut dyn Write, rows: &Rows, color: bool) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(rows.columns.iter().map(|c| {
+            let cell = comfy_table::Cell::new(c);
+            if color {
+                cell.add_attribute(comfy_table::Attribute::Bold)
+            } else {
+                cell
+            }
+        }));
+    if !color {
+        table.force_no_tty();
+    }
+    for row in &rows.rows {
+        table.add_row(row.iter().map(|v| {
+            let cell = comfy_table::Cell::new(v.text());
+            if v.is_numeric() {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
+        }));
+    }
+    writeln!(w, "{table}")?;
+    if let Some(footer) = &rows.footer {
+        writeln!(w, "{footer}")?;
+    }
+    Ok(())
+}
+
+fn write_csv(w: &mut dyn Write, rows: &Rows) -> io::Result<()> {
+    let mut csv = csv::Writer::from_writer(w);
+    csv.write_record(&rows.columns)?;
+    for row in &rows.rows {
+        csv.write_record(row.iter().map(Value::text))?;
+    }
+    csv.flush()
+}
+
+/// A JSON array with one object per line, keys in column order: valid JSON for `jq`, and a
+/// line per row for `grep`.
+fn write_json(w: &mut dyn Write, rows: &Rows) -> io::Result<()> {
+    if rows.rows.is_empty() {
+        return writeln!(w, "[]");
+    }
+    writeln!(w, "[")?;
+    for (i, row) in rows.rows.iter().enumerate() {
+        write_json_object(w, &rows.columns, row)?;
+        writeln!(w, "{}", if i + 1 < rows.rows.len() { "," } else { "" })?;
+    }
+    writeln!(w, "]")
+}
+
+fn write_json_object(w: &mut dyn Write, columns: &[String], row: &[Value]) -> io::Result<()> {
+    w.write_all(b"{")?;
+    for (i, (column, value)) in columns.iter().zip(row).enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *w, column)?;
+        w.write_all(b":")?;
+        serde_json::to_writer(&mut *w, &value.json())?;
+    }
+    w.write_all(b"}")
+}
+
+/// How this run prints: the format of data on stdout, and whether notices go to stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub format: Format,
+    pub quiet: bool,
+    /// Colour and bold on a terminal, unless NO_COLOR is set.
+    pub color: bool,
+}
+
+impl Output {
+    /// `--format` if given, else a table on a terminal and CSV when piped.
+    pub fn new(format: Option<Format>, quiet: bool) -> Self {
+        let stdout_tty = io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Output {
+            format: format.unwrap_or(if stdout_tty {
+                Format::Table
+            } else {
+                Format::Csv
+            }),
+            quiet,
+            color: stdout_tty && !no_color,
+        }
+    }
+
+    /// Writes rows to stdout.
+    pub fn rows(&self, rows: &Rows) -> Result<()> {
+        let mut out = io::stdout().lock();
+        write_rows(&mut out, self.format, rows, self.color)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+    }
+
+    /// A notice on stderr (what happened, what crm decided), silenced by `--quiet`.
+    pub fn notice(&self, message: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    /// A warning on stderr: printed even with `--quiet`, since it asks for the user's attention.
+    pub fn warn(&self, message: impl AsRef<str>) {
+        eprintln!("warning: {}", message.as_ref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().expect("a decimal literal")
+    }
+
+    fn sample() -> Rows {
+        let mut rows = Rows::new(&["id", "firstName", "totalPurchases", "createdAt", "notes"]);
+        let t = OffsetDateTime::from_unix_timestamp(1_751_362_200).expect("a valid timestamp");
+        rows.push(vec![
+            Value::Int(1),
+            "Ada".into(),
+            Value::Money(dec("1234.50")),
+            Value::Time(t),
+            Value::Null,
+        ]);
+        rows.push(vec![
+            Value::Int(12),
+            "O'Brien, \"Bo\"".into(),
+            Value::Money(dec("0.00")),
+            Value::Time(t.to_offset(time::UtcOffset::from_hms(2, 0, 0).expect("offset"))),
+            "line1\nline2".into(),
+        ]);
+        rows
+    }
+
+    fn render(format: Format) -> String {
+        let mut buf = Vec::new();
+        write_rows(&mut buf, format, &sample(), false).expect("render");
+        String::from_utf8(buf).expect("utf-8")
+    }
+
+    #[test]
+    fn csv_is_rfc4180_with_null_as_empty_and_utc_timestamps() {
+        assert_eq!(
+            render(Format::Csv),
+            "id,firstName,totalPurchases,createdAt,notes\n\
+             1,Ada,1234.50,2025-07-01T09:30:00Z,\n\
+             12,\"O'Brien, \"\"Bo\"\"\",0.00,2025-07-01T09:30:00Z,\"line1\nline2\"\n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_column_order_money_as_strings_null_as_null() {
+        assert_eq!(
+            render(Format::Json),
+            "[\n\
+             {\"id\":1,\"firstName\":\"Ada\",\"totalPurchases\":\"1234.50\",\"createdAt\":\"2025-07-01T09:30:00Z\",\"notes\":null},\n\
+             {\"id\":12,\"firstName\":\"O'Brien, \\\"Bo\\\"\",\"totalPurchases\":\"0.00\",\"createdAt\":\"2025-07-01T09:30:00Z\",\"notes\":\"line1\\nline2\"}\n\
+             ]\n"
+        );
+        let parsed: serde_json::Value =
+            serde_json::from_str(&render(Format::Json)).expect("valid JSON");
+        assert_eq!(parsed[1]["totalPurchases"], "0.00");
+    }
+
+    #[test]
+    fn empty_json_is_an_empty_array() {
+        let mut buf = Vec::new();
+        write_rows(&mut buf, Format::Json, &Rows::new(&["id"]), false).expect("render");
+        assert_eq!(String::from_utf8(buf).expect("utf-8"), "[]\n");
+    }
+
+    #[test]
+    fn table_right_aligns_numbers_and_shows_the_footer() {
+        let mut rows = sample();
+        rows.footer = Some("2 of 2 customers".into());
+        let mut buf = Vec::new();
+        write_rows(&mut buf, Format::Table, &rows, false).expect("render");
+        assert_eq!(
+            String::from_utf8(buf).expect("utf-8"),
+            "\
+┌────┬───────────────┬────────────────┬──────────────────────┬───────┐
+│ id ┆ firstName     ┆ totalPurchases ┆ createdAt            ┆ notes │
+╞════╪═══════════════╪════════════════╪══════════════════════╪═══════╡
+│  1 ┆ Ada           ┆        1234.50 ┆ 2025-07-01T09:30:00Z ┆       │
+│ 12 ┆ O'Brien, \"Bo\" ┆           0.00 ┆ 2025-07-01T09:30:00Z ┆ line1 │
+│    ┆               ┆                ┆                      ┆ line2 │
+└────┴───────────────┴────────────────┴──────────────────────┴───────┘
+2 of 2 customers
+"
+        );
+    }
+}

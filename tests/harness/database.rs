@@ -1,0 +1,183 @@
+//! One database per test, as crates.io's test database does it: a template migrated once by the
+//! real `crm db migrate`, named after the migrations' contents so that a stale one is never
+//! reused, and a `CREATE DATABASE ... TEMPLATE` copy of it (or of `template0`) per test, dropped
+//! when the test passes and kept for inspection when it fails.
+
+use super::cluster::{causes, server};
+use super::crm::{Crm, crm, redact};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The `pg_advisory_lock` key that serialises building templates across test processes that
+/// share one server ("crm_tpl" in ASCII).
+const TEMPLATE_LOCK: i64 = 0x0063_726d_5f74_706c;
+
+/// A database of a test's own; dropped when the test passes, kept when it panics.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    /// A database with every migration applied.
+    pub fn migrated() -> TestDb {
+        TestDb::copy_of(template())
+    }
+
+    /// An empty database, for tests of the migrations themselves.
+    pub fn empty() -> TestDb {
+        TestDb::copy_of("template0")
+    }
+
+    fn copy_of(template: &str) -> TestDb {
+        let name = format!("t_{}", random_hex());
+        let create = format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#);
+        run_sql(&mut server().admin_client(), &create);
+        TestDb { name }
+    }
+
+    /// Its URL over TCP, as the superuser.
+    pub fn url(&self) -> String {
+        server().admin_url(&self.name)
+    }
+
+    /// Its URL through the server's Unix socket, as the superuser.
+    pub fn socket_url(&self) -> String {
+        server().socket_url(&self.name)
+    }
+
+    /// A superuser connection to it.
+    pub fn client(&self) -> postgres::Client {
+        server().connect(&self.url())
+    }
+
+    /// A `crm --database-url <this database>` command.
+    pub fn crm(&self) -> Crm {
+        let mut crm = crm();
+        crm.arg("--database-url").arg(self.url());
+        crm
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let fate = match server().removed_at_exit() {
+                true => "until the tests end (CRM_TEST_KEEP_CLUSTER=1 keeps it longer)",
+                false => "for inspection",
+            };
+            eprintln!(
+                "the test failed: its database {} is kept {fate}: {}",
+                self.name,
+                redact(&self.url())
+            );
+            return;
+        }
+        let drop = format!(r#"DROP DATABASE "{}" WITH (FORCE)"#, self.name);
+        run_sql(&mut server().admin_client(), &drop);
+    }
+}
+
+/// The migrated template's name, building it on first use unless the server already has it.
+fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let name = format!("crm_template_{}", migrations_hash());
+        let server = server();
+        let mut admin = server.admin_client();
+        // Session-level: released when `admin` disconnects, even if building panics.
+        run_sql(
+            &mut admin,
+            &format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"),
+        );
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .unwrap_or_else(|e| panic!("cannot look for {name}: {}", causes(&e)))
+            .is_some();
+        if !exists {
+            build_template(&mut admin, &name);
+        }
+        run_sql(
+            &mut admin,
+            &format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"),
+        );
+        name
+    })
+}
+
+/// Migrates a database under a temporary name with the real binary, and renames it into place
+/// only once that succeeded: a half-migrated template is never used.
+fn build_template(admin: &mut postgres::Client, name: &str) {
+    let building = format!("{name}_new");
+    run_sql(
+        admin,
+        &format!(r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#),
+    );
+    run_sql(
+        admin,
+        &format!(r#"CREATE DATABASE "{building}" TEMPLATE template0"#),
+    );
+    let migrate = crm()
+        .arg("--database-url")
+        .arg(server().admin_url(&building))
+        .args(["db", "migrate"])
+        .run();
+    if migrate.code() != 0 {
+        panic!(
+            "cannot build the template database: crm db migrate failed (the half-built {building} is kept)\n\n{migrate}"
+        );
+    }
+    // Nobody may connect to a template: CREATE DATABASE ... TEMPLATE fails while anyone is.
+    // RENAME waits a few seconds for crm's sessions to end.
+    run_sql(
+        admin,
+        &format!(r#"ALTER DATABASE "{building}" WITH ALLOW_CONNECTIONS false"#),
+    );
+    run_sql(
+        admin,
+        &format!(r#"ALTER DATABASE "{building}" RENAME TO "{name}""#),
+    );
+}
+
+/// Runs `sql`, or panics with the statement, the server's message and where its log is.
+fn run_sql(client: &mut postgres::Client, sql: &str) {
+    client
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {}{}", causes(&e), server().log_hint()));
+}
+
+/// The first 16 hex digits of a SHA-256 over the name and contents of every file in
+/// `migrations/`, in name order.
+fn migrations_hash() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("cannot list migrations/").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        let contents =
+            fs::read(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+        for part in [file.file_name().unwrap().as_encoded_bytes(), &contents] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// 16 random hex digits, different in every call and every process.
+fn random_hex() -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let seed = (std::process::id(), call, std::time::SystemTime::now());
+    format!("{:016x}", RandomState::new().hash_one(seed))
+}

@@ -1,0 +1,21 @@
+//! The harness every integration test uses, modelled on crates.io's test database and ripgrep's
+//! test runner: [`server`] is a throwaway PostgreSQL cluster of this test process's own (or the
+//! server named by `CRM_TEST_DATABASE_URL`), [`TestDb`] a fresh database on it for one test, and
+//! [`crm`] runs the real binary in a clean environment and, when an assertion fails, prints the
+//! command, its exit status, stdout and stderr.
+//!
+//! Environment: `CRM_TEST_DATABASE_URL` (a superuser URL) uses that server instead of starting
+//! one, with `CRM_TEST_SOCKET_DIR` (default `/var/run/postgresql`) for its Unix socket;
+//! `CRM_TEST_KEEP_CLUSTER=1` keeps the throwaway cluster, and the databases of failed tests on
+//! it, after the tests end.
+
+// A toolkit: not every helper has a caller in every state of the test suite.
+#![allow(dead_code, unused_imports)]
+
+mod cluster;
+mod crm;
+mod database;
+
+pub use cluster::{Server, free_port, server};
+pub use crm::{Crm, Output, crm, redact};
+pub use database::TestDb;

@@ -1,0 +1,10 @@
+//! crm's integration tests, all in one binary as ripgrep's are: each module runs the real `crm`
+//! against a real PostgreSQL server through the harness, one fresh database per test.
+
+mod connect;
+mod harness;
+mod harness_selftest;
+mod local;
+mod migrate;
+mod output;
+mod schema;

@@ -1,0 +1,105 @@
+//! The output layer through the real binary: the same rows as table, CSV and JSON, byte for byte;
+//! and a closed pipe is not an error.
+
+use crate::harness::{TestDb, crm};
+
+const CSV: &str = "version,name,state,appliedAt
+1,create_users,pending,
+2,create_customers,pending,
+3,create_products,pending,
+4,create_orders,pending,
+5,create_order_items,pending,
+6,create_notifications,pending,
+7,create_user_notifications,pending,
+8,create_notification_preferences,pending,
+9,performance_indexes,pending,
+";
+
+const JSON: &str = r#"[
+{"version":1,"name":"create_users","state":"pending","appliedAt":null},
+{"version":2,"name":"create_customers","state":"pending","appliedAt":null},
+{"version":3,"name":"create_products","state":"pending","appliedAt":null},
+{"version":4,"name":"create_orders","state":"pending","appliedAt":null},
+{"version":5,"name":"create_order_items","state":"pending","appliedAt":null},
+{"version":6,"name":"create_notifications","state":"pending","appliedAt":null},
+{"version":7,"name":"create_user_notifications","state":"pending","appliedAt":null},
+{"version":8,"name":"create_notification_preferences","state":"pending","appliedAt":null},
+{"version":9,"name":"performance_indexes","state":"pending","appliedAt":null}
+]
+"#;
+
+const TABLE: &str = "\
+┌─────────┬─────────────────────────────────┬─────────┬───────────┐
+│ version ┆ name                            ┆ state   ┆ appliedAt │
+╞═════════╪═════════════════════════════════╪═════════╪═══════════╡
+│       1 ┆ create_users                    ┆ pending ┆           │
+│       2 ┆ create_customers                ┆ pending ┆           │
+│       3 ┆ create_products                 ┆ pending ┆           │
+│       4 ┆ create_orders                   ┆ pending ┆           │
+│       5 ┆ create_order_items              ┆ pending ┆           │
+│       6 ┆ create_notifications            ┆ pending ┆           │
+│       7 ┆ create_user_notifications       ┆ pending ┆           │
+│       8 ┆ create_notification_preferences ┆ pending ┆           │
+│       9 ┆ performance_indexes             ┆ pending ┆           │
+└─────────┴─────────────────────────────────┴─────────┴───────────┘
+0 of 9 migrations applied
+";
+
+#[test]
+fn the_same_rows_as_csv_json_and_table() {
+    let db = TestDb::empty();
+    // CSV is the default when stdout is not a terminal.
+    db.crm()
+        .args(["db", "migrate", "status"])
+        .run()
+        .assert_stdout_eq(CSV);
+    db.crm()
+        .args(["-o", "csv", "db", "migrate", "status"])
+        .run()
+        .assert_stdout_eq(CSV);
+    db.crm()
+        .args(["db", "migrate", "status", "--format", "json"])
+        .run()
+        .assert_stdout_eq(JSON);
+    db.crm()
+        .args(["db", "migrate", "status", "-o", "table"])
+        .run()
+        .assert_stdout_eq(TABLE);
+}
+
+#[test]
+fn an_unknown_format_is_bad_usage() {
+    crm()
+        .args(["-o", "xml", "db", "migrate", "status"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("invalid value 'xml'");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = crm().args(["completions", shell]).run();
+        out.assert_success().assert_stdout_contains("migrate");
+    }
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    // `crm completions bash | head -1`: crm's output is cut short, and that is fine.
+    let script = format!(
+        "'{}' completions bash | head -c 10 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_crm")
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("error"), "{stderr}");
+}
