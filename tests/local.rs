@@ -4,13 +4,35 @@
 use crate::harness::crm;
 use std::path::PathBuf;
 
-/// Stops the local cluster when the test ends, whatever happened.
-struct StopOnDrop(PathBuf);
+/// A CRM_HOME of a test's own, in a temporary folder the `postgres` account can reach. Its
+/// cluster is stopped when the test ends, whatever happened, before the folder is removed.
+struct LocalHome {
+    crm_home: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
-impl Drop for StopOnDrop {
+impl LocalHome {
+    fn new() -> LocalHome {
+        let dir = tempfile::Builder::new()
+            .prefix("crm-local-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        LocalHome {
+            crm_home: dir.path().join("crm"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LocalHome {
     fn drop(&mut self) {
         let _ = crm()
-            .env("CRM_HOME", &self.0)
+            .env("CRM_HOME", &self.crm_home)
             .args(["db", "local", "stop"])
             .run();
     }
@@ -18,20 +40,11 @@ impl Drop for StopOnDrop {
 
 #[test]
 fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
-    let home = tempfile::Builder::new()
-        .prefix("crm-local-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(
-        home.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let crm_home = home.path().join("crm");
-    let _stop = StopOnDrop(crm_home.clone());
+    let home = LocalHome::new();
+    let crm_home = home.crm_home.as_path();
 
     let status = crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "local", "status"])
         .run();
     status
@@ -39,7 +52,7 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
         .assert_stdout_contains(",not created,");
 
     let out = crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "migrate"])
         .run();
     out.assert_success()
@@ -50,7 +63,7 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
         .assert_stderr_contains("applied 9 migrations");
 
     let out = crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "migrate", "status", "--exit-code"])
         .run();
     out.assert_success();
@@ -65,13 +78,13 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
     );
     // --quiet silences the notice.
     crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["--quiet", "db", "migrate", "status"])
         .run()
         .assert_success()
         .assert_stdout_contains("9,performance_indexes,applied");
     let quiet = crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["-q", "db", "migrate", "status"])
         .run();
     assert_eq!(quiet.stderr, "");
@@ -82,7 +95,7 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
     assert!(conf.contains("listen_addresses = ''"));
 
     let url = crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "local", "url"])
         .run();
     url.assert_success();
@@ -105,26 +118,68 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
         .assert_success();
 
     crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "local", "status"])
         .run()
         .assert_stdout_contains(",running,");
     crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "local", "stop"])
         .run()
         .assert_success()
         .assert_stderr_contains("stopped");
     crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "local", "status"])
         .run()
         .assert_stdout_contains(",stopped,");
     // The next command starts it again, keeping the data.
     crm()
-        .env("CRM_HOME", &crm_home)
+        .env("CRM_HOME", crm_home)
         .args(["db", "migrate", "status", "--exit-code"])
         .run()
         .assert_success()
         .assert_stderr_contains("(started it)");
+}
+
+#[test]
+fn two_first_runs_at_once_create_one_cluster_and_both_succeed() {
+    let home = LocalHome::new();
+    let crm_home = home.crm_home.as_path();
+    let mut first = crm();
+    let mut second = crm();
+    first.env("CRM_HOME", crm_home).args(["db", "migrate"]);
+    second.env("CRM_HOME", crm_home).args(["db", "migrate"]);
+    let (a, b) = (first.spawn(), second.spawn());
+    let (a, b) = (first.wait(a), second.wait(b));
+    a.assert_success();
+    b.assert_success();
+    let created = [&a, &b]
+        .iter()
+        .filter(|o| o.stderr.contains("(created and started it)"))
+        .count();
+    assert_eq!(created, 1, "first:\n{a}\nsecond:\n{b}");
+}
+
+#[test]
+fn as_root_a_crm_home_the_postgres_account_cannot_reach_is_refused_with_a_hint() {
+    if !rustix::process::geteuid().is_root() {
+        return; // Only root runs the server as another account.
+    }
+    let private = tempfile::Builder::new()
+        .prefix("crm-private-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    crm()
+        .env("CRM_HOME", private.path().join("crm"))
+        .args(["db", "migrate", "status"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("the postgres account")
+        .assert_stderr_contains("cannot reach");
 }

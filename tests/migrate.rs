@@ -365,3 +365,37 @@ fn a_partly_built_sequelize_database_is_adopted_as_far_as_it_goes_then_migrated(
     assert_eq!(history(&db).len(), 9);
     assert!(table_exists(&db, "NotificationPreferences"));
 }
+
+#[test]
+fn ctrl_c_while_waiting_for_the_lock_exits_130_and_applies_nothing() {
+    let db = TestDb::empty();
+    let mut holder = db.client();
+    holder.execute(SCHEMA_LOCK, &[]).unwrap();
+    let mut waiting = db.crm();
+    waiting.args(["db", "migrate"]);
+    let child = waiting.spawn();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    waiting
+        .wait(child)
+        .assert_code(130)
+        .assert_stderr_contains("error: interrupted");
+    holder
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .unwrap();
+    assert!(!table_exists(&db, "Users"));
+}
+
+#[test]
+fn verbose_logs_each_statement_with_its_timing_on_stderr() {
+    let db = TestDb::empty();
+    let out = db.crm().args(["-v", "db", "migrate", "status"]).run();
+    out.assert_success()
+        .assert_stderr_contains("ms: SELECT to_regclass('refinery_schema_history') IS NOT NULL");
+    let quiet = db.crm().args(["db", "migrate", "status"]).run();
+    assert!(!quiet.stderr.contains("sql: "), "{}", quiet.stderr);
+}

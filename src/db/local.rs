@@ -171,20 +171,18 @@ impl Cluster {
     pub async fn ensure_running_quietly(&self) -> Result<Started> {
         self.prepare_home()?;
         let _lock = self.lock()?;
-        let mut done = Started::AlreadyRunning;
-        if self.state()? == State::NotCreated {
-            self.create()?;
-            done = Started::Created;
-        }
-        if !matches!(self.state()?, State::Running { .. }) {
-            self.start()?;
-            if done == Started::AlreadyRunning {
-                done = Started::Started;
+        let done = match self.state()? {
+            State::Running { .. } => return Ok(Started::AlreadyRunning),
+            State::Stopped => Started::Started,
+            State::NotCreated => {
+                self.check_reachable()?;
+                self.create()?;
+                Started::Created
             }
-        }
-        if done != Started::AlreadyRunning {
-            self.ensure_database().await?;
-        }
+        };
+        self.check_reachable()?;
+        self.start()?;
+        self.ensure_database().await?;
         Ok(done)
     }
 
@@ -214,34 +212,38 @@ impl Cluster {
             .map(|v| v.trim().to_string())
     }
 
-    /// `$CRM_HOME` must exist, and when the server runs as `postgres`, that account must be
-    /// able to reach it.
+    /// `$CRM_HOME` must exist (0711 as root: postgres may pass through, nobody may list it).
     fn prepare_home(&self) -> Result<()> {
-        // 0711 as root: postgres may pass through, nobody may list it.
         let mode = if self.as_server_account { 0o711 } else { 0o700 };
         fs::DirBuilder::new()
             .recursive(true)
             .mode(mode)
             .create(&self.home)
-            .with_context(|| format!("cannot create CRM_HOME {}", self.home.display()))?;
-        if self.as_server_account {
-            let reachable = Command::new("runuser")
-                .args(["-u", SERVER_ACCOUNT, "--", "test", "-x"])
-                .arg(&self.home)
-                .stdin(Stdio::null())
-                .status()
-                .context("cannot run runuser (util-linux) to check CRM_HOME")?
-                .success();
-            if !reachable {
-                return Err(error::usage(format!(
-                    "the {SERVER_ACCOUNT} account, which runs crm's local PostgreSQL when crm runs \
-                     as root, cannot reach {}: set CRM_HOME to a folder it can enter (such as \
-                     /var/lib/crm), or make that folder and its parents searchable (chmod o+x)",
-                    self.home.display()
-                )));
-            }
+            .with_context(|| format!("cannot create CRM_HOME {}", self.home.display()))
+    }
+
+    /// When the server runs as `postgres`, that account must be able to reach `$CRM_HOME`;
+    /// checked before creating or starting, where the server's own error would be obscure.
+    fn check_reachable(&self) -> Result<()> {
+        if !self.as_server_account {
+            return Ok(());
         }
-        Ok(())
+        let reachable = Command::new("runuser")
+            .args(["-u", SERVER_ACCOUNT, "--", "test", "-x"])
+            .arg(&self.home)
+            .stdin(Stdio::null())
+            .status()
+            .context("cannot run runuser (util-linux) to check CRM_HOME")?
+            .success();
+        if reachable {
+            return Ok(());
+        }
+        Err(error::usage(format!(
+            "the {SERVER_ACCOUNT} account, which runs crm's local PostgreSQL when crm runs as \
+             root, cannot reach {}: set CRM_HOME to a folder it can enter (such as \
+             /var/lib/crm), or make that folder and its parents searchable (chmod o+x)",
+            self.home.display()
+        )))
     }
 
     /// An exclusive lock on `$CRM_HOME/crm.lock`, released when the file is dropped.
@@ -262,13 +264,24 @@ impl Cluster {
     /// or interrupted creation never leaves a half-made cluster under the final name.
     fn create(&self) -> Result<()> {
         let bin = server_bin_dir()?;
+        // Under the lock nobody else is creating: what staging folders there are, interrupted
+        // runs left behind.
+        for entry in fs::read_dir(&self.home)
+            .with_context(|| format!("cannot read {}", self.home.display()))?
+            .flatten()
+        {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("data.creating-")
+            {
+                fs::remove_dir_all(entry.path())
+                    .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            }
+        }
         let staging = self
             .home
             .join(format!("data.creating-{}", std::process::id()));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)
-                .with_context(|| format!("cannot remove {}", staging.display()))?;
-        }
         for dir in [staging.clone(), self.socket_dir(), self.home.join("log")] {
             self.make_server_dir(&dir)?;
         }
