@@ -92,11 +92,22 @@ impl From<Option<OffsetDateTime>> for Value {
     }
 }
 
-/// RFC 3339 in UTC, e.g. `2025-07-01T09:30:00.25Z`.
+/// RFC 3339 in UTC to the microsecond (PostgreSQL's precision), trailing zeros dropped as
+/// PostgreSQL drops them: `2025-07-01T09:30:00.25Z`. SQL that renders timestamps itself (COPY)
+/// uses [`sql_rfc3339`] to print the same text.
 pub fn rfc3339_utc(t: OffsetDateTime) -> String {
+    let micros = t.nanosecond() / 1000 * 1000;
     t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(micros)
+        .unwrap_or(t)
         .format(&Rfc3339)
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// A SQL expression rendering the timestamptz expression `expr` (code-controlled) as
+/// [`rfc3339_utc`] does, for SQL that renders rows itself (COPY).
+pub fn sql_rfc3339(expr: &str) -> String {
+    format!("(to_json(({expr}) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z'")
 }
 
 /// A result set: column names (the database's own) and rows of values.
@@ -125,14 +136,49 @@ impl Rows {
 
 /// Renders rows in `format` to `w`.
 pub fn write_rows(w: &mut dyn Write, format: Format, rows: &Rows, color: bool) -> io::Result<()> {
+    let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
+    let mut writer = RowWriter::new(w, format, color, &columns)?;
+    for row in &rows.rows {
+        writer.row(row.clone())?;
+    }
+    writer.finish(rows.footer.clone())?;
+    Ok(())
+}
+
+/// Renders one record (`show`): a two-column field/value table, CSV with one row, or a single
+/// JSON object.
+pub fn write_record(
+    w: &mut dyn Write,
+    format: Format,
+    columns: &[&str],
+    values: &[Value],
+    color: bool,
+) -> io::Result<()> {
     match format {
-        Format::Table => write_table(w, rows, color),
-        Format::Csv => write_csv(w, rows),
-        Format::Json => write_json(w, rows),
+        Format::Table => {
+            let mut rows = Rows::new(&["field", "value"]);
+            for (c, v) in columns.iter().zip(values) {
+                rows.push(vec![Value::Text(c.to_string()), Value::Text(v.text())]);
+            }
+            write_table(w, &rows, color)
+        }
+        Format::Csv => {
+            let mut writer = RowWriter::new(w, format, color, columns)?;
+            writer.row(values.to_vec())?;
+            writer.finish(None).map(drop)
+        }
+        Format::Json => {
+            write_json_object(
+                w,
+                &columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                values,
+            )?;
+            writeln!(w)
+        }
     }
 }
 
-fn write_table(w: &mut dyn Write, rows: &Rows, color: bool) -> io::Result<()> {
+fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Result<()> {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
@@ -165,30 +211,11 @@ fn write_table(w: &mut dyn Write, rows: &Rows, color: bool) -> io::Result<()> {
     Ok(())
 }
 
-fn write_csv(w: &mut dyn Write, rows: &Rows) -> io::Result<()> {
-    let mut csv = csv::Writer::from_writer(w);
-    csv.write_record(&rows.columns)?;
-    for row in &rows.rows {
-        csv.write_record(row.iter().map(Value::text))?;
-    }
-    csv.flush()
-}
-
-/// A JSON array with one object per line, keys in column order: valid JSON for `jq`, and a
-/// line per row for `grep`.
-fn write_json(w: &mut dyn Write, rows: &Rows) -> io::Result<()> {
-    if rows.rows.is_empty() {
-        return writeln!(w, "[]");
-    }
-    writeln!(w, "[")?;
-    for (i, row) in rows.rows.iter().enumerate() {
-        write_json_object(w, &rows.columns, row)?;
-        writeln!(w, "{}", if i + 1 < rows.rows.len() { "," } else { "" })?;
-    }
-    writeln!(w, "]")
-}
-
-fn write_json_object(w: &mut dyn Write, columns: &[String], row: &[Value]) -> io::Result<()> {
+fn write_json_object<W: Write + ?Sized>(
+    w: &mut W,
+    columns: &[String],
+    row: &[Value],
+) -> io::Result<()> {
     w.write_all(b"{")?;
     for (i, (column, value)) in columns.iter().zip(row).enumerate() {
         if i > 0 {
@@ -199,6 +226,85 @@ fn write_json_object(w: &mut dyn Write, columns: &[String], row: &[Value]) -> io
         serde_json::to_writer(&mut *w, &value.json())?;
     }
     w.write_all(b"}")
+}
+
+/// Rows written one at a time as they arrive: CSV and JSON stream in constant memory; a table
+/// (which must measure every cell) is kept until [`RowWriter::finish`].
+pub struct RowWriter<W: Write> {
+    format: Format,
+    color: bool,
+    sink: Sink<W>,
+    columns: Vec<String>,
+    /// For a table only.
+    held: Vec<Vec<Value>>,
+    written: u64,
+}
+
+enum Sink<W: Write> {
+    Plain(W),
+    Csv(Box<csv::Writer<W>>),
+}
+
+impl<W: Write> RowWriter<W> {
+    pub fn new(out: W, format: Format, color: bool, columns: &[&str]) -> io::Result<Self> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let sink = if format == Format::Csv {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record(&columns)?;
+            Sink::Csv(Box::new(csv))
+        } else {
+            Sink::Plain(out)
+        };
+        Ok(RowWriter {
+            format,
+            color,
+            sink,
+            columns,
+            held: Vec::new(),
+            written: 0,
+        })
+    }
+
+    pub fn row(&mut self, row: Vec<Value>) -> io::Result<()> {
+        debug_assert_eq!(row.len(), self.columns.len());
+        match (&mut self.sink, self.format) {
+            (Sink::Csv(csv), _) => csv.write_record(row.iter().map(Value::text))?,
+            (Sink::Plain(out), Format::Json) => {
+                out.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                write_json_object(out, &self.columns, &row)?;
+            }
+            (Sink::Plain(_), _) => self.held.push(row),
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// How many rows were written.
+    pub fn count(&self) -> u64 {
+        self.written
+    }
+
+    /// Ends the output; `footer` shows under a table only.
+    pub fn finish(self, footer: Option<String>) -> io::Result<W> {
+        let mut out = match self.sink {
+            Sink::Csv(csv) => csv.into_inner().map_err(|e| e.into_error())?,
+            Sink::Plain(mut out) => {
+                if self.format == Format::Json {
+                    out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+                } else {
+                    let rows = Rows {
+                        columns: self.columns,
+                        rows: self.held,
+                        footer,
+                    };
+                    write_table(&mut out, &rows, self.color)?;
+                }
+                out
+            }
+        };
+        out.flush()?;
+        Ok(out)
+    }
 }
 
 /// How this run prints: the format of data on stdout, and whether notices go to stderr.
@@ -231,6 +337,20 @@ impl Output {
         let mut out = io::stdout().lock();
         write_rows(&mut out, self.format, rows, self.color)
             .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+    }
+
+    /// Writes one record (`show`) to stdout.
+    pub fn record(&self, columns: &[&str], values: &[Value]) -> Result<()> {
+        let mut out = io::stdout().lock();
+        write_record(&mut out, self.format, columns, values, self.color)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+    }
+
+    /// A writer of rows to stdout, one at a time.
+    pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
+        RowWriter::new(io::stdout().lock(), self.format, self.color, columns)
             .context("cannot write to standard output")
     }
 
@@ -303,6 +423,39 @@ mod tests {
         let parsed: serde_json::Value =
             serde_json::from_str(&render(Format::Json)).expect("valid JSON");
         assert_eq!(parsed[1]["totalPurchases"], "0.00");
+    }
+
+    #[test]
+    fn a_record_is_one_object_one_csv_row_or_a_field_table() {
+        let rows = sample();
+        let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
+        let render = |format| {
+            let mut buf = Vec::new();
+            write_record(&mut buf, format, &columns, &rows.rows[0], false).expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        assert_eq!(
+            render(Format::Json),
+            "{\"id\":1,\"firstName\":\"Ada\",\"totalPurchases\":\"1234.50\",\"createdAt\":\"2025-07-01T09:30:00Z\",\"notes\":null}\n"
+        );
+        assert_eq!(
+            render(Format::Csv),
+            "id,firstName,totalPurchases,createdAt,notes\n1,Ada,1234.50,2025-07-01T09:30:00Z,\n"
+        );
+        assert!(render(Format::Table).contains("│ totalPurchases ┆ 1234.50              │"));
+    }
+
+    #[test]
+    fn csv_streams_many_rows_in_order() {
+        let mut buf = Vec::new();
+        let mut w = RowWriter::new(&mut buf, Format::Csv, false, &["n"]).expect("writer");
+        for i in 0..1000 {
+            w.row(vec![Value::Int(i)]).expect("row");
+        }
+        w.finish(None).expect("finish");
+        let text = String::from_utf8(buf).expect("utf-8");
+        assert_eq!(text.lines().count(), 1001);
+        assert!(text.ends_with("998\n999\n"));
     }
 
     #[test]

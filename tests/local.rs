@@ -60,7 +60,7 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
             "notice: no database configured: using crm's local PostgreSQL in {} (created and started it)",
             crm_home.display()
         ))
-        .assert_stderr_contains("applied 9 migrations");
+        .assert_stderr_contains("applied 10 migrations");
 
     let out = crm()
         .env("CRM_HOME", crm_home)
@@ -82,7 +82,7 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
         .args(["--quiet", "db", "migrate", "status"])
         .run()
         .assert_success()
-        .assert_stdout_contains("9,performance_indexes,applied");
+        .assert_stdout_contains("10,search_indexes,applied");
     let quiet = crm()
         .env("CRM_HOME", crm_home)
         .args(["-q", "db", "migrate", "status"])

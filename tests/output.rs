@@ -13,6 +13,7 @@ const CSV: &str = "version,name,state,appliedAt
 7,create_user_notifications,pending,
 8,create_notification_preferences,pending,
 9,performance_indexes,pending,
+10,search_indexes,pending,
 ";
 
 const JSON: &str = r#"[
@@ -24,7 +25,8 @@ const JSON: &str = r#"[
 {"version":6,"name":"create_notifications","state":"pending","appliedAt":null},
 {"version":7,"name":"create_user_notifications","state":"pending","appliedAt":null},
 {"version":8,"name":"create_notification_preferences","state":"pending","appliedAt":null},
-{"version":9,"name":"performance_indexes","state":"pending","appliedAt":null}
+{"version":9,"name":"performance_indexes","state":"pending","appliedAt":null},
+{"version":10,"name":"search_indexes","state":"pending","appliedAt":null}
 ]
 "#;
 
@@ -41,8 +43,9 @@ const TABLE: &str = "\
 │       7 ┆ create_user_notifications       ┆ pending ┆           │
 │       8 ┆ create_notification_preferences ┆ pending ┆           │
 │       9 ┆ performance_indexes             ┆ pending ┆           │
+│      10 ┆ search_indexes                  ┆ pending ┆           │
 └─────────┴─────────────────────────────────┴─────────┴───────────┘
-0 of 9 migrations applied
+0 of 10 migrations applied
 ";
 
 #[test]

@@ -25,7 +25,7 @@ const TABLES: [&str; 8] = [
 const HISTORY: &str = "refinery_schema_history";
 
 /// The migrations, in version order.
-const MIGRATIONS: [(i32, &str); 9] = [
+const MIGRATIONS: [(i32, &str); 10] = [
     (1, "create_users"),
     (2, "create_customers"),
     (3, "create_products"),
@@ -35,6 +35,7 @@ const MIGRATIONS: [(i32, &str); 9] = [
     (7, "create_user_notifications"),
     (8, "create_notification_preferences"),
     (9, "performance_indexes"),
+    (10, "search_indexes"),
 ];
 
 const VARCHAR: &str = "character varying(255)";
@@ -408,6 +409,12 @@ const PERFORMANCE_INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// crm's own additions to the reference's indexes (V10), for `--search`.
+const SEARCH_INDEXES: &[(&str, &str)] = &[(
+    "customers_email_trgm_idx",
+    r#"CREATE INDEX customers_email_trgm_idx ON public."Customers" USING gin (email gin_trgm_ops)"#,
+)];
+
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();
     items.sort();
@@ -682,7 +689,7 @@ fn migrate_creates_exactly_the_reference_schema() {
         )
     });
     assert_eq!(foreign_keys(&db), sorted(expected_keys));
-    let all_indexes = [TABLE_INDEXES, PERFORMANCE_INDEXES].concat();
+    let all_indexes = [TABLE_INDEXES, PERFORMANCE_INDEXES, SEARCH_INDEXES].concat();
     assert_eq!(indexes(&db), owned_pairs(&all_indexes));
     let trgm: i64 = db
         .client()
@@ -696,12 +703,12 @@ fn migrate_creates_exactly_the_reference_schema() {
 }
 
 #[test]
-fn migration_history_records_all_nine() {
+fn migration_history_records_all_ten() {
     let db = TestDb::empty();
 
     migrate(&db);
 
-    assert_eq!(history(&db), history_of(1..=9));
+    assert_eq!(history(&db), history_of(1..=10));
 }
 
 #[test]
@@ -742,7 +749,7 @@ fn undo_steps_and_to() {
     migrate(&db);
 
     db.crm()
-        .args(["db", "migrate", "undo", "--steps", "1", "--yes"])
+        .args(["db", "migrate", "undo", "--steps", "2", "--yes"])
         .run()
         .assert_success();
 
@@ -806,5 +813,5 @@ fn undo_without_yes_and_without_a_terminal_is_refused() {
 
     undo.assert_code(2).assert_stderr_contains("--yes");
     assert_eq!(tables(&db), tables_with_history(&TABLES));
-    assert_eq!(history(&db), history_of(1..=9));
+    assert_eq!(history(&db), history_of(1..=10));
 }

@@ -223,6 +223,19 @@ pub async fn query<C: GenericClient>(
     result
 }
 
+/// Runs a query whose rows are streamed as they arrive, logging it under `-v` (the time to the
+/// first row).
+pub async fn query_raw<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: Vec<&(dyn ToSql + Sync)>,
+) -> Result<tokio_postgres::RowStream, tokio_postgres::Error> {
+    let started = Instant::now();
+    let result = client.query_raw(sql, params).await;
+    log_sql(sql, started);
+    result
+}
+
 /// Runs a query that returns one row, logging it under `-v`.
 pub async fn query_one<C: GenericClient>(
     client: &C,

@@ -1,0 +1,298 @@
+//! What every `list` shares: `--limit/--all/--offset/--search/--sort`, a WHERE clause built from
+//! parameters (never from user text), literal substring search, a whitelisted sort, rows streamed
+//! to the output as they arrive, and the `50 of 1,000 customers` line under a table.
+
+use crate::cli::Format;
+use crate::context::Context;
+use crate::db;
+use crate::error;
+use crate::output::Value;
+use anyhow::{Context as _, Result};
+use clap::Args;
+use futures_util::{TryStreamExt, pin_mut};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Row};
+
+#[derive(Debug, Args, Clone)]
+pub struct ListArgs {
+    /// Show at most N rows
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+    pub limit: i64,
+
+    /// Show every row (no limit)
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+
+    /// Skip the first N rows
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
+    pub offset: i64,
+
+    /// Only rows containing TEXT (case-insensitive; % _ and \ are matched literally)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+
+    /// Sort by FIELD (a column name); -FIELD or FIELD:desc sorts descending
+    #[arg(long, value_name = "FIELD")]
+    pub sort: Option<String>,
+}
+
+/// A WHERE clause and its parameters. Clauses are SQL the code controls, with `$?` where a
+/// value goes; values are always parameters.
+#[derive(Default)]
+pub struct Filter {
+    clauses: Vec<String>,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Filter {
+    pub fn new() -> Self {
+        Filter::default()
+    }
+
+    /// Adds `clause` (with one `$?` for `value`), joined with AND.
+    pub fn and(&mut self, clause: &str, value: impl ToSql + Sync + Send + 'static) -> &mut Self {
+        self.params.push(Box::new(value));
+        let placeholder = format!("${}", self.params.len());
+        self.clauses.push(clause.replace("$?", &placeholder));
+        self
+    }
+
+    /// Adds a clause without a value, such as `"stock" > 0`.
+    pub fn and_sql(&mut self, clause: &str) -> &mut Self {
+        self.clauses.push(clause.to_string());
+        self
+    }
+
+    /// Adds a case-insensitive substring match of `text` against any of `exprs` (SQL
+    /// expressions the code controls; written as the trigram indexes are, so they serve it).
+    pub fn search(&mut self, exprs: &[&str], text: &str) -> &mut Self {
+        self.params.push(Box::new(like_pattern(text)));
+        let n = self.params.len();
+        let any: Vec<String> = exprs
+            .iter()
+            .map(|e| format!("{e} ILIKE ${n} ESCAPE '\\'"))
+            .collect();
+        self.clauses.push(format!("({})", any.join(" OR ")));
+        self
+    }
+
+    /// ` WHERE ...`, or nothing.
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+
+    /// The number the next parameter would get.
+    pub fn next_param(&self) -> usize {
+        self.params.len() + 1
+    }
+}
+
+/// `%text%` for ILIKE, with `\`, `%` and `_` escaped so that they match themselves.
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// ORDER BY for `--sort` (one of `allowed`, the columns' own names, any case; `-x` or `x:desc`
+/// for descending), always ending with `"id"` so that pages do not overlap.
+pub fn order_by(sort: Option<&str>, allowed: &[&str], default: &str) -> Result<String> {
+    let Some(spec) = sort else {
+        return Ok(if default == "id" {
+            "\"id\"".to_string()
+        } else {
+            format!("{default}, \"id\"")
+        });
+    };
+    let (field, desc) = if let Some(field) = spec.strip_prefix('-') {
+        (field, true)
+    } else if let Some((field, dir)) = spec.split_once(':') {
+        match dir.to_ascii_lowercase().as_str() {
+            "asc" => (field, false),
+            "desc" => (field, true),
+            _ => {
+                return Err(error::usage(format!(
+                    "--sort {spec}: the direction must be asc or desc"
+                )));
+            }
+        }
+    } else {
+        (spec, false)
+    };
+    let column = allowed
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(field))
+        .ok_or_else(|| {
+            error::usage(format!(
+                "--sort {spec}: no such field (expected one of {})",
+                allowed.join(", ")
+            ))
+        })?;
+    let dir = if desc { " DESC" } else { "" };
+    Ok(if *column == "id" {
+        format!("\"id\"{dir}")
+    } else {
+        format!("\"{column}\"{dir}, \"id\"")
+    })
+}
+
+/// A `list` query: what to select from where, and how to name what it counts.
+pub struct Listing<'a> {
+    /// The output's column names.
+    pub columns: &'a [&'a str],
+    /// The SELECT list, in the order of `columns`.
+    pub select: &'a str,
+    /// FROM (and joins).
+    pub from: &'a str,
+    /// What the total line counts, plural: `customers`.
+    pub noun: &'a str,
+}
+
+impl Listing<'_> {
+    /// Runs the query and streams its rows to stdout; a table ends with `N of TOTAL noun`.
+    pub async fn print<C: GenericClient>(
+        &self,
+        ctx: &Context,
+        client: &C,
+        filter: &Filter,
+        order: &str,
+        args: &ListArgs,
+        to_values: impl Fn(&Row) -> Result<Vec<Value>>,
+    ) -> Result<()> {
+        let mut sql = format!(
+            "SELECT {} FROM {}{} ORDER BY {order}",
+            self.select,
+            self.from,
+            filter.sql()
+        );
+        let mut params = filter.params();
+        if !args.all {
+            sql.push_str(&format!(
+                " LIMIT ${} OFFSET ${}",
+                filter.next_param(),
+                filter.next_param() + 1
+            ));
+            params.push(&args.limit);
+            params.push(&args.offset);
+        } else if args.offset > 0 {
+            sql.push_str(&format!(" OFFSET ${}", filter.next_param()));
+            params.push(&args.offset);
+        }
+        let rows = db::query_raw(client, &sql, params)
+            .await
+            .with_context(|| format!("cannot list {}", self.noun))?;
+        pin_mut!(rows);
+        let mut out = ctx.out.row_writer(self.columns)?;
+        while let Some(row) = rows.try_next().await? {
+            out.row(to_values(&row)?)?;
+        }
+        let footer = if ctx.out.format == Format::Table {
+            let count_sql = format!("SELECT count(*) FROM {}{}", self.from, filter.sql());
+            let total: i64 = db::query_one(client, &count_sql, &filter.params())
+                .await?
+                .get(0);
+            Some(format!(
+                "{} of {} {}",
+                thousands(out.count()),
+                thousands(u64::try_from(total).unwrap_or(0)),
+                self.noun
+            ))
+        } else {
+            None
+        };
+        drop(out.finish(footer)?);
+        Ok(())
+    }
+}
+
+/// 1234567 -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(like_pattern("smi"), "%smi%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(
+            like_pattern("'; DROP TABLE \"Users\"; --"),
+            "%'; DROP TABLE \"Users\"; --%"
+        );
+    }
+
+    #[test]
+    fn filters_number_their_parameters() {
+        let mut f = Filter::new();
+        f.and("\"role\" = $?", "admin".to_string())
+            .and_sql("\"stock\" > 0")
+            .search(&["\"name\"", "\"email\""], "x");
+        assert_eq!(
+            f.sql(),
+            " WHERE \"role\" = $1 AND \"stock\" > 0 AND (\"name\" ILIKE $2 ESCAPE '\\' OR \"email\" ILIKE $2 ESCAPE '\\')"
+        );
+        assert_eq!(f.next_param(), 3);
+    }
+
+    #[test]
+    fn sort_accepts_known_fields_only() {
+        let allowed = ["id", "name", "createdAt"];
+        assert_eq!(order_by(None, &allowed, "id").unwrap(), "\"id\"");
+        assert_eq!(
+            order_by(Some("name"), &allowed, "id").unwrap(),
+            "\"name\", \"id\""
+        );
+        assert_eq!(
+            order_by(Some("-createdat"), &allowed, "id").unwrap(),
+            "\"createdAt\" DESC, \"id\""
+        );
+        assert_eq!(
+            order_by(Some("id:desc"), &allowed, "id").unwrap(),
+            "\"id\" DESC"
+        );
+        let err = order_by(Some("password"), &allowed, "id").unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 2);
+        assert!(
+            err.to_string()
+                .contains("expected one of id, name, createdAt")
+        );
+        assert!(order_by(Some("name;drop"), &allowed, "id").is_err());
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}

@@ -1,0 +1,197 @@
+//! Validation of every value that comes in (flags, CSV rows), shared by create, update and
+//! import. Each check returns the clean value or a problem in words (`at most 255 characters,
+//! got 300`); callers say where the value came from (`--email`, `line 7: email`).
+
+use rust_decimal::Decimal;
+
+/// VARCHAR(255): the columns' limit, counted in characters as PostgreSQL does.
+pub const MAX_TEXT: usize = 255;
+
+/// Text for a VARCHAR(255) column: at most 255 characters, no NUL (PostgreSQL refuses it).
+pub fn text(value: &str) -> Result<String, String> {
+    long_text(value)?;
+    let chars = value.chars().count();
+    if chars > MAX_TEXT {
+        return Err(format!("at most {MAX_TEXT} characters, got {chars}"));
+    }
+    Ok(value.to_string())
+}
+
+/// Text for a TEXT column: any length, no NUL.
+pub fn long_text(value: &str) -> Result<String, String> {
+    if value.contains('\0') {
+        return Err("contains a NUL character".to_string());
+    }
+    Ok(value.to_string())
+}
+
+/// A required name: not blank.
+pub fn name(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    text(value)
+}
+
+/// An e-mail address, lower-cased as crm stores them: one `@`, a local part and a domain with
+/// a dot, no spaces or control characters.
+pub fn email(value: &str) -> Result<String, String> {
+    let lower = text(value.trim())?.to_lowercase();
+    let valid = match lower.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+                && !lower.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(lower)
+    } else {
+        Err(format!("not an e-mail address: \"{value}\""))
+    }
+}
+
+/// A phone number: digits with `+ - ( ) . /`, spaces and an `x` or `ext` extension.
+pub fn phone(value: &str) -> Result<String, String> {
+    let value = text(value.trim())?;
+    let allowed = |c: char| c.is_ascii_digit() || " +-().x/ext".contains(c);
+    if !value.chars().any(|c| c.is_ascii_digit()) || !value.chars().all(allowed) {
+        return Err(format!(
+            "not a phone number: \"{value}\" (digits, spaces and + - ( ) . / x only)"
+        ));
+    }
+    Ok(value)
+}
+
+/// The largest amount DECIMAL(10,2) holds.
+pub fn max_money() -> Decimal {
+    Decimal::new(9_999_999_999, 2)
+}
+
+/// Money for a DECIMAL(10,2) column: not negative, at most two decimals, at most 99999999.99.
+pub fn money(value: &str) -> Result<Decimal, String> {
+    let trimmed = value.trim();
+    let amount: Decimal = trimmed
+        .parse()
+        .map_err(|_| format!("not an amount: \"{value}\" (expected e.g. 19.99)"))?;
+    if trimmed.contains(['e', 'E']) {
+        return Err(format!("not an amount: \"{value}\" (expected e.g. 19.99)"));
+    }
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(format!("must not be negative, got {trimmed}"));
+    }
+    if amount.normalize().scale() > 2 {
+        return Err(format!("at most two decimals, got {trimmed}"));
+    }
+    if amount > max_money() {
+        return Err(format!("at most 99999999.99, got {trimmed}"));
+    }
+    let mut amount = amount.abs();
+    amount.rescale(2);
+    Ok(amount)
+}
+
+/// A stock count: a whole number from 0 to 2147483647 (INTEGER).
+pub fn stock(value: &str) -> Result<i32, String> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a whole number: \"{value}\""))?;
+    if n < 0 {
+        return Err(format!("must not be negative, got {n}"));
+    }
+    i32::try_from(n).map_err(|_| format!("at most {}, got {n}", i32::MAX))
+}
+
+/// Turns a check into a clap value parser, so a bad flag value exits 2 with clap's usual
+/// `invalid value 'x' for '--price <PRICE>': problem`.
+macro_rules! clap_parser {
+    ($name:ident, $check:path, $t:ty) => {
+        pub fn $name(value: &str) -> Result<$t, String> {
+            $check(value)
+        }
+    };
+}
+
+/// clap value parsers, one per check.
+pub mod flag {
+    clap_parser!(text, super::text, String);
+    clap_parser!(long_text, super::long_text, String);
+    clap_parser!(name, super::name, String);
+    clap_parser!(email, super::email, String);
+    clap_parser!(phone, super::phone, String);
+    clap_parser!(money, super::money, rust_decimal::Decimal);
+    clap_parser!(stock, super::stock, i32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_limited_to_255_characters_not_bytes() {
+        assert!(text(&"é".repeat(255)).is_ok());
+        assert_eq!(
+            text(&"a".repeat(256)),
+            Err("at most 255 characters, got 256".into())
+        );
+        assert!(text("a\0b").is_err());
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(email(" Ada@Example.COM "), Ok("ada@example.com".into()));
+        for bad in [
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "a@.com",
+            "a@b..com",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones_allow_the_usual_punctuation() {
+        assert!(phone("+1 (555) 010-9999 x12").is_ok());
+        assert!(phone("555.010.9999").is_ok());
+        assert!(phone("call me").is_err());
+        assert!(phone("---").is_err());
+    }
+
+    #[test]
+    fn money_is_not_negative_two_decimals_within_decimal_10_2() {
+        assert_eq!(money("19.9").map(|d| d.to_string()), Ok("19.90".into()));
+        assert_eq!(money("0").map(|d| d.to_string()), Ok("0.00".into()));
+        assert_eq!(money("-0").map(|d| d.to_string()), Ok("0.00".into()));
+        assert_eq!(
+            money("99999999.99").map(|d| d.to_string()),
+            Ok("99999999.99".into())
+        );
+        assert_eq!(money("1.50000").map(|d| d.to_string()), Ok("1.50".into()));
+        assert!(money("100000000").is_err());
+        assert!(money("1.999").is_err());
+        assert!(money("-1").is_err());
+        assert!(money("1e3").is_err());
+        assert!(money("abc").is_err());
+        assert!(money("").is_err());
+    }
+
+    #[test]
+    fn stock_is_a_non_negative_int4() {
+        assert_eq!(stock("0"), Ok(0));
+        assert_eq!(stock("2147483647"), Ok(i32::MAX));
+        assert!(stock("2147483648").is_err());
+        assert!(stock("-1").is_err());
+        assert!(stock("1.5").is_err());
+    }
+}
