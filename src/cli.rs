@@ -51,6 +51,18 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The CRM's staff accounts: list, show, create, update, set-password, delete
+    #[command(subcommand)]
+    Users(crate::commands::users::UsersCommand),
+
+    /// Customers: list, show, create, update, delete, import, export
+    #[command(subcommand)]
+    Customers(crate::commands::customers::CustomersCommand),
+
+    /// Products: list, show, create, update, delete, stock, low-stock, import, export
+    #[command(subcommand)]
+    Products(crate::commands::products::ProductsCommand),
+
     /// Administer the database itself: migrations, the local cluster
     #[command(subcommand)]
     Db(DbCommand),

@@ -19,6 +19,9 @@ use context::Context;
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context::new(&cli.global);
     match cli.command {
+        Command::Users(cmd) => cmd.run(&ctx).await,
+        Command::Customers(cmd) => cmd.run(&ctx).await,
+        Command::Products(cmd) => cmd.run(&ctx).await,
         Command::Db(DbCommand::Migrate(cmd)) => commands::migrate::run(&ctx, cmd).await,
         Command::Db(DbCommand::Local(cmd)) => commands::local::run(&ctx, cmd).await,
         Command::Completions { shell } => commands::completions(shell),

@@ -2,9 +2,13 @@
 //! against a real PostgreSQL server through the harness, one fresh database per test.
 
 mod connect;
+mod customers;
 mod harness;
 mod harness_selftest;
 mod local;
 mod migrate;
 mod output;
+mod products;
 mod schema;
+mod transfer;
+mod users;

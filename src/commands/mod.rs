@@ -1,8 +1,12 @@
 //! One module per command group, each owning its SQL; and the mechanisms they share.
 
+pub mod customers;
 pub mod listing;
 pub mod local;
 pub mod migrate;
+pub mod products;
+pub mod transfer;
+pub mod users;
 
 use crate::cli::ConfirmArgs;
 use crate::context::Context;

@@ -1,0 +1,1 @@
+//! crm customers (being written).

@@ -1,0 +1,1 @@
+//! crm transfer (being written).

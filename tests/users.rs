@@ -1,0 +1,1 @@
+//! crm users (being written).
