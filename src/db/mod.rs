@@ -19,19 +19,10 @@ use tokio_postgres::{Client, GenericClient, Row};
 /// How many connections one crm run opens at most.
 const POOL_SIZE: usize = 8;
 
-/// Where the settings of this run came from, for messages.
-#[derive(Debug, Clone)]
-pub enum Origin {
-    /// `--database-url`, `DATABASE_URL` or the PG* variables.
-    Configured(settings::Source),
-    /// Nothing configured: the local cluster under this `$CRM_HOME`.
-    Local(PathBuf),
-}
-
 /// An open database: its settings and a pool of connections to it.
 pub struct Database {
+    /// Where and how it was reached; `settings.source` says whether it is the local cluster.
     pub settings: ConnSettings,
-    pub origin: Origin,
     pool: Pool,
     tls: postgres_native_tls::MakeTlsConnector,
 }
@@ -47,19 +38,14 @@ impl Database {
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "postgres".to_string());
         let resolved = settings::resolve(flag_url, &env, &os_user, home.as_deref())?;
-        let (settings, origin) = match resolved {
+        let settings = match resolved {
             Some((settings, warnings)) => {
                 for w in warnings {
                     out.warn(w);
                 }
-                let source = settings.source;
-                (settings, Origin::Configured(source))
+                settings
             }
-            None => {
-                let cluster = local::Cluster::from_env()?;
-                let settings = cluster.ensure_running(out).await?;
-                (settings, Origin::Local(cluster.home().to_path_buf()))
-            }
+            None => local::Cluster::from_env()?.ensure_running(out).await?,
         };
         let tls = tls_connector(&settings)?;
         let manager = Manager::from_config(
@@ -77,7 +63,6 @@ impl Database {
             .context("cannot build the connection pool")?;
         let db = Database {
             settings,
-            origin,
             pool,
             tls,
         };
