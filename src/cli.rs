@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// PostgreSQL URL or key=value connection string [default: DATABASE_URL, then PG* variables]
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
