@@ -1,1 +1,501 @@
-//! crm customers (being written).
+//! `crm customers list | show | create | update | delete`: given these rows, running this
+//! command prints that and leaves those rows; every refusal writes nothing.
+
+use crate::harness::TestDb;
+
+/// When the fixtures were made, as the database and the output show it.
+const THEN: &str = "2025-07-01T09:30:00Z";
+
+/// Three customers, the ids fixed.
+const CUSTOMERS: &str = r#"
+INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "phone", "address",
+                         "totalPurchases", "createdAt", "updatedAt") VALUES
+  (1, 'Ada', 'Lovelace', 'ada@example.com', '+44 20 7946 0000', '12 St James''s Square, London',
+   1234.50, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (2, 'Grace', 'Hopper', 'grace@navy.mil', NULL, NULL, 0.00,
+   '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (3, 'Alan', 'Turing', 'alan@example.org', NULL, 'Bletchley Park', 99.99,
+   '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+SELECT setval('"Customers_id_seq"', 3);
+"#;
+
+const HEADER: &str =
+    "id,firstName,lastName,email,phone,address,totalPurchases,createdAt,updatedAt\n";
+
+fn ada() -> String {
+    format!(
+        "1,Ada,Lovelace,ada@example.com,+44 20 7946 0000,\"12 St James's Square, London\",1234.50,{THEN},{THEN}\n"
+    )
+}
+
+fn grace() -> String {
+    format!("2,Grace,Hopper,grace@navy.mil,,,0.00,{THEN},{THEN}\n")
+}
+
+fn alan() -> String {
+    format!("3,Alan,Turing,alan@example.org,,Bletchley Park,99.99,{THEN},{THEN}\n")
+}
+
+fn with_customers() -> TestDb {
+    let db = TestDb::migrated();
+    sql(&db, CUSTOMERS);
+    db
+}
+
+fn sql(db: &TestDb, sql: &str) {
+    db.client().batch_execute(sql).expect("run the fixture SQL");
+}
+
+fn count(db: &TestDb, sql: &str) -> i64 {
+    db.client().query_one(sql, &[]).expect("count").get(0)
+}
+
+/// The row of customer `id` as text, every column, for before/after comparisons.
+fn row_text(db: &TestDb, id: i32) -> String {
+    db.client()
+        .query_one(
+            r#"SELECT row_to_json(c)::text FROM "Customers" c WHERE "id" = $1"#,
+            &[&id],
+        )
+        .expect("read the customer")
+        .get(0)
+}
+
+fn table_exists(db: &TestDb, table: &str) -> bool {
+    db.client()
+        .query_one("SELECT to_regclass(quote_ident($1)) IS NOT NULL", &[&table])
+        .expect("look up a table")
+        .get(0)
+}
+
+#[test]
+fn list_as_csv_has_the_database_columns_and_every_row() {
+    let db = with_customers();
+    db.crm()
+        .args(["customers", "list"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&format!("{HEADER}{}{}{}", ada(), grace(), alan()));
+}
+
+#[test]
+fn list_sorts_pages_and_ends_a_table_with_the_total_line() {
+    let db = with_customers();
+    db.crm()
+        .args(["customers", "list", "--sort", "-totalPurchases"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&format!("{HEADER}{}{}{}", ada(), alan(), grace()));
+    db.crm()
+        .args([
+            "customers",
+            "list",
+            "--sort",
+            "lastName",
+            "--limit",
+            "1",
+            "--offset",
+            "1",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&format!("{HEADER}{}", ada()));
+    let table = db
+        .crm()
+        .args(["-o", "table", "customers", "list", "--limit", "2"])
+        .run();
+    table.assert_success();
+    assert!(table.stdout.ends_with("┘\n2 of 3 customers\n"), "{table}");
+    db.crm()
+        .args(["customers", "list", "--sort", "password"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--sort password: no such field");
+}
+
+#[test]
+fn search_matches_name_or_email_case_insensitively() {
+    let db = with_customers();
+    db.crm()
+        .args(["customers", "list", "--search", "ADA LOVE"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&format!("{HEADER}{}", ada()));
+    db.crm()
+        .args(["customers", "list", "--search", "NAVY.mil"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&format!("{HEADER}{}", grace()));
+}
+
+#[test]
+fn search_text_is_matched_literally_and_drops_nothing() {
+    let db = with_customers();
+    sql(
+        &db,
+        r#"INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "createdAt", "updatedAt")
+           VALUES (4, '100%', 'Genuine', 'percent@example.com', now(), now()),
+                  (5, 'Under', 'Score', 'under_score@example.com', now(), now()),
+                  (6, 'Back', 'Slash\', 'slash@example.com', now(), now())"#,
+    );
+    let ids = |search: &str| -> Vec<String> {
+        let out = db
+            .crm()
+            .args(["customers", "list", "--search", search])
+            .run();
+        out.assert_success();
+        out.stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids("%"), ["4"]);
+    assert_eq!(ids("_"), ["5"]);
+    assert_eq!(ids("\\"), ["6"]);
+    assert_eq!(ids(r#"'; DROP TABLE "Users"; --"#), Vec::<String>::new());
+    assert!(table_exists(&db, "Users"));
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 6);
+}
+
+/// Customer 1 with six orders, one a day from 1 to 6 July; order 6 is the newest.
+const SIX_ORDERS: &str = r#"
+INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt")
+SELECT n, 1, CASE WHEN n = 2 THEN 'cancelled' ELSE 'completed' END, n * 10.25,
+       timestamptz '2025-07-01T12:00:00Z' + (n - 1) * interval '1 day', now()
+FROM generate_series(1, 6) AS n;
+"#;
+
+#[test]
+fn show_gives_the_order_count_and_the_last_five_orders() {
+    let db = with_customers();
+    sql(&db, SIX_ORDERS);
+    let out = db
+        .crm()
+        .args(["-o", "json", "customers", "show", "1"])
+        .run();
+    out.assert_success();
+    let shown: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(shown["id"], 1);
+    assert_eq!(shown["email"], "ada@example.com");
+    assert_eq!(shown["totalPurchases"], "1234.50");
+    assert_eq!(shown["orderCount"], 6);
+    let last = shown["lastOrders"].as_array().expect("an array of orders");
+    let ids: Vec<i64> = last.iter().map(|o| o["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [6, 5, 4, 3, 2]);
+    assert_eq!(last[0]["total"], "61.50");
+    assert_eq!(last[0]["status"], "completed");
+    assert_eq!(last[0]["createdAt"], "2025-07-06T12:00:00Z");
+    assert_eq!(last[4]["status"], "cancelled");
+
+    // CSV: one header and one row, the orders as a JSON array in the last field.
+    let csv = db.crm().args(["customers", "show", "1"]).run();
+    csv.assert_success();
+    let mut lines = csv.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "id,firstName,lastName,email,phone,address,totalPurchases,createdAt,updatedAt,orderCount,lastOrders"
+        )
+    );
+    let row = lines.next().expect("a row");
+    assert!(row.starts_with("1,Ada,Lovelace,ada@example.com,"), "{row}");
+    assert!(row.contains(",6,\"[{"), "{row}");
+    assert_eq!(lines.next(), None);
+
+    // A table: the record, then the orders.
+    let table = db
+        .crm()
+        .args(["-o", "table", "customers", "show", "1"])
+        .run();
+    table.assert_success();
+    assert!(table.stdout.contains("│ orderCount     ┆ 6"), "{table}");
+    assert!(
+        table
+            .stdout
+            .contains("│ id ┆ status    ┆ total ┆ createdAt"),
+        "{table}"
+    );
+    assert!(
+        table.stdout.ends_with("┘\nthe last 5 of 6 orders\n"),
+        "{table}"
+    );
+}
+
+#[test]
+fn show_of_a_customer_without_orders_and_of_an_unknown_id() {
+    let db = with_customers();
+    let out = db
+        .crm()
+        .args(["-o", "json", "customers", "show", "2"])
+        .run();
+    out.assert_success();
+    let shown: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(shown["orderCount"], 0);
+    assert_eq!(shown["lastOrders"], serde_json::json!([]));
+    assert_eq!(shown["phone"], serde_json::Value::Null);
+    let table = db
+        .crm()
+        .args(["-o", "table", "customers", "show", "2"])
+        .run();
+    table.assert_success();
+    assert!(table.stdout.contains("│ orderCount     ┆ 0"), "{table}");
+    assert!(
+        !table.stdout.contains("status"),
+        "an empty orders table\n{table}"
+    );
+
+    db.crm()
+        .args(["customers", "show", "12"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("customer 12 does not exist");
+}
+
+#[test]
+fn create_stores_the_email_lower_case_and_starts_with_no_purchases() {
+    let db = TestDb::migrated();
+    let out = db
+        .crm()
+        .args([
+            "customers",
+            "create",
+            "--first-name",
+            "Ada",
+            "--email",
+            " Ada@Example.COM ",
+            "--phone",
+            "+1 (555) 010-9999",
+        ])
+        .run();
+    out.assert_success();
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{HEADER}1,Ada,,ada@example.com,+1 (555) 010-9999,,0.00,20"
+        )),
+        "{out}"
+    );
+    let row = db
+        .client()
+        .query_one(
+            r#"SELECT "email", "lastName", "totalPurchases"::text,
+                      "createdAt" > now() - interval '1 minute' AND "createdAt" = "updatedAt"
+               FROM "Customers""#,
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "ada@example.com");
+    assert_eq!(row.get::<_, Option<String>>(1), None);
+    assert_eq!(row.get::<_, String>(2), "0.00");
+    assert!(row.get::<_, bool>(3));
+
+    // An e-mail alone is enough; JSON is one object.
+    let json = db
+        .crm()
+        .args([
+            "-o",
+            "json",
+            "customers",
+            "create",
+            "--email",
+            "b@example.com",
+        ])
+        .run();
+    json.assert_success();
+    let created: serde_json::Value = serde_json::from_str(&json.stdout).expect("one JSON object");
+    assert_eq!(created["id"], 2);
+    assert_eq!(created["firstName"], serde_json::Value::Null);
+}
+
+#[test]
+fn create_refuses_bad_values_naming_the_field_and_writes_nothing() {
+    let db = TestDb::migrated();
+    let long_name = "a".repeat(256);
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--email", "ada.example.com"],
+            "invalid value 'ada.example.com' for '--email <EMAIL>'",
+        ),
+        (
+            &["--first-name", &long_name],
+            "for '--first-name <NAME>': at most 255 characters, got 256",
+        ),
+        (
+            &["--email", "a@example.com", "--phone", "call me"],
+            "invalid value 'call me' for '--phone <PHONE>'",
+        ),
+        (
+            &["--first-name", "  "],
+            "'--first-name <NAME>': must not be empty",
+        ),
+        // Neither a name nor an e-mail.
+        (
+            &["--phone", "555 0100"],
+            "--first-name <NAME>|--last-name <NAME>|--email <EMAIL>",
+        ),
+        // totalPurchases is derived, never set.
+        (
+            &["--email", "a@example.com", "--total-purchases", "5"],
+            "unexpected argument '--total-purchases'",
+        ),
+    ];
+    for (args, message) in cases {
+        db.crm()
+            .args(["customers", "create"])
+            .args(args)
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(message);
+    }
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 0);
+}
+
+#[test]
+fn update_changes_only_the_fields_given_and_bumps_updated_at() {
+    let db = with_customers();
+    let out = db
+        .crm()
+        .args([
+            "customers",
+            "update",
+            "2",
+            "--phone",
+            "555 0100",
+            "--email",
+            "GRACE@Navy.mil",
+        ])
+        .run();
+    out.assert_success();
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{HEADER}2,Grace,Hopper,grace@navy.mil,555 0100,,0.00,{THEN},20"
+        )),
+        "{out}"
+    );
+    let row = db
+        .client()
+        .query_one(
+            r#"SELECT "firstName", "lastName", "phone", "address", "totalPurchases"::text,
+                      "createdAt" = timestamptz '2025-07-01T09:30:00Z',
+                      "updatedAt" > now() - interval '1 minute'
+               FROM "Customers" WHERE "id" = 2"#,
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "Grace");
+    assert_eq!(row.get::<_, String>(1), "Hopper");
+    assert_eq!(row.get::<_, String>(2), "555 0100");
+    assert_eq!(row.get::<_, Option<String>>(3), None);
+    assert_eq!(row.get::<_, String>(4), "0.00");
+    assert!(row.get::<_, bool>(5), "createdAt changed");
+    assert!(row.get::<_, bool>(6), "updatedAt was not bumped");
+}
+
+#[test]
+fn update_refusals_leave_the_row_as_it_was() {
+    let db = with_customers();
+    let before = row_text(&db, 1);
+    db.crm()
+        .args(["customers", "update", "1"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("the following required arguments were not provided");
+    db.crm()
+        .args(["customers", "update", "1", "--email", "not an e-mail"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("invalid value 'not an e-mail' for '--email <EMAIL>'");
+    db.crm()
+        .args(["customers", "update", "1", "--last-name", &"x".repeat(256)])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("at most 255 characters, got 256");
+    db.crm()
+        .args(["customers", "update", "1", "--total-purchases", "0"])
+        .run()
+        .assert_code(2);
+    db.crm()
+        .args(["customers", "update", "12", "--phone", "555"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("customer 12 does not exist");
+    assert_eq!(row_text(&db, 1), before);
+}
+
+/// Two orders of customer 1, one with an item.
+const ORDERS_OF_ADA: &str = r#"
+INSERT INTO "Products" ("id", "name", "price", "stock", "createdAt", "updatedAt")
+VALUES (1, 'Widget', 9.99, 5, now(), now());
+INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt")
+VALUES (1, 1, 'completed', 9.99, now(), now()), (2, 1, 'pending', 0.00, now(), now()),
+       (3, 2, 'pending', 0.00, now(), now());
+INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdAt", "updatedAt")
+VALUES (1, 1, 1, 9.99, now(), now());
+"#;
+
+#[test]
+fn delete_without_yes_and_without_a_terminal_is_refused() {
+    let db = with_customers();
+    sql(&db, ORDERS_OF_ADA);
+    db.crm()
+        .args(["customers", "delete", "1"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "delete customer 1 (Ada Lovelace), keeping its 2 orders with customerId set to NULL? \
+             needs confirmation, and stdin is not a terminal: pass --yes to confirm",
+        );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 3);
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Orders" WHERE "customerId" = 1"#
+        ),
+        2
+    );
+}
+
+#[test]
+fn delete_with_yes_keeps_the_orders_without_a_customer() {
+    let db = with_customers();
+    sql(&db, ORDERS_OF_ADA);
+    db.crm()
+        .args(["customers", "delete", "1", "--yes"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq("")
+        .assert_stderr_contains(
+            "deleted customer 1 (Ada Lovelace); its 2 orders are kept, with customerId set to NULL",
+        );
+    assert_eq!(
+        count(&db, r#"SELECT count(*) FROM "Customers" WHERE "id" = 1"#),
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Orders" WHERE "id" IN (1, 2) AND "customerId" IS NULL"#
+        ),
+        2
+    );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "OrderItems""#), 1);
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Orders" WHERE "customerId" = 2"#
+        ),
+        1
+    );
+
+    db.crm()
+        .args(["customers", "delete", "3", "-y"])
+        .run()
+        .assert_success()
+        .assert_stderr_contains("deleted customer 3 (Alan Turing); no orders pointed at it");
+    db.crm()
+        .args(["customers", "delete", "1", "--yes"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("customer 1 does not exist");
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 1);
+}

@@ -1,11 +1,23 @@
-//! `crm customers`: (being written) list, show, create, update, delete; import and export live
-//! in `transfer`.
+//! `crm customers`: list, show, create, update, delete; import and export live in `transfer`.
+//!
+//! The record mechanics (list, fetch, insert, update of the given fields, delete with
+//! confirmation) are `record`'s; this module owns the customer's row, flags and `show`.
+//! `totalPurchases` is derived (the sum of the customer's completed orders, kept by the order
+//! commands) and never set here.
 
-use crate::commands::listing::{Filter, ListArgs};
+use crate::cli::{ConfirmArgs, Format};
+use crate::commands::listing::{Filter, ListArgs, order_by};
+use crate::commands::record::{self, Fields, Record, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
-use anyhow::Result;
-use clap::Subcommand;
+use crate::db;
+use crate::output::{Rows, Value, rfc3339_utc};
+use crate::validate::flag;
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
 
 /// What `--search` matches: the name as the trigram index `customers_name_trgm_idx` is built,
 /// and the e-mail (`customers_email_trgm_idx`).
@@ -20,27 +32,308 @@ pub fn filter(search: Option<&str>) -> Filter {
     filter
 }
 
+/// The columns of `Customers`, as the output names them.
+const COLUMNS: &[&str] = &[
+    "id",
+    "firstName",
+    "lastName",
+    "email",
+    "phone",
+    "address",
+    "totalPurchases",
+    "createdAt",
+    "updatedAt",
+];
+
+static TABLE: Table = Table {
+    name: "Customers",
+    noun: "customer",
+    plural: "customers",
+    columns: COLUMNS,
+    // Orders.customerId is ON DELETE SET NULL: a deleted customer's orders stay.
+    referrers: Referrers {
+        table: "Orders",
+        column: "customerId",
+        noun: "order",
+        plural: "orders",
+    },
+};
+
+/// How many of a customer's latest orders `show` lists.
+const LAST_ORDERS_SHOWN: i64 = 5;
+
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
-    /// List customers
+    /// List customers (--search matches the name and the e-mail)
     List(ListArgs),
+
+    /// Show a customer with its order count, its last five orders and totalPurchases
+    Show {
+        /// The customer's id
+        id: i32,
+    },
+
+    /// Create a customer (at least a name or an e-mail)
+    #[command(group(clap::ArgGroup::new("identity")
+        .args(["first_name", "last_name", "email"])
+        .required(true)
+        .multiple(true)))]
+    Create(CustomerFields),
+
+    /// Change the fields given of a customer (at least one)
+    #[command(group(clap::ArgGroup::new("changes")
+        .args(["first_name", "last_name", "email", "phone", "address"])
+        .required(true)
+        .multiple(true)))]
+    Update {
+        /// The customer's id
+        id: i32,
+        #[command(flatten)]
+        fields: CustomerFields,
+    },
+
+    /// Delete a customer; its orders are kept, with customerId set to NULL
+    Delete {
+        /// The customer's id
+        id: i32,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+
     /// Import customers from CSV (the header of export; all or nothing by default)
     Import(ImportArgs),
+
     /// Export customers as CSV, streaming (same filters as list)
     Export(ExportArgs),
+}
+
+/// The fields `create` and `update` take, each checked as it comes in.
+#[derive(Debug, Args)]
+pub struct CustomerFields {
+    /// First name (at most 255 characters)
+    #[arg(long, value_name = "NAME", value_parser = flag::name)]
+    pub first_name: Option<String>,
+
+    /// Last name (at most 255 characters)
+    #[arg(long, value_name = "NAME", value_parser = flag::name)]
+    pub last_name: Option<String>,
+
+    /// E-mail address (stored lower-case)
+    #[arg(long, value_name = "EMAIL", value_parser = flag::email)]
+    pub email: Option<String>,
+
+    /// Phone number (digits, spaces and + - ( ) . / x)
+    #[arg(long, value_name = "PHONE", value_parser = flag::phone)]
+    pub phone: Option<String>,
+
+    /// Postal address
+    #[arg(long, value_name = "ADDRESS", value_parser = flag::long_text)]
+    pub address: Option<String>,
+}
+
+impl CustomerFields {
+    fn into_fields(self) -> Fields {
+        Fields::new()
+            .maybe("firstName", self.first_name)
+            .maybe("lastName", self.last_name)
+            .maybe("email", self.email)
+            .maybe("phone", self.phone)
+            .maybe("address", self.address)
+    }
 }
 
 impl CustomersCommand {
     pub async fn run(self, ctx: &Context) -> Result<i32> {
         match self {
+            CustomersCommand::List(args) => list(ctx, &args).await?,
+            CustomersCommand::Show { id } => show(ctx, id).await?,
+            CustomersCommand::Create(fields) => {
+                record::create::<Customer>(ctx, fields.into_fields()).await?;
+            }
+            CustomersCommand::Update { id, fields } => {
+                record::update::<Customer>(ctx, id, fields.into_fields()).await?;
+            }
+            CustomersCommand::Delete { id, confirm } => {
+                record::delete::<Customer>(ctx, id, confirm).await?;
+            }
             CustomersCommand::Import(args) => {
-                transfer::import(ctx, &transfer::CUSTOMERS, args).await
+                return transfer::import(ctx, &transfer::CUSTOMERS, args).await;
             }
             CustomersCommand::Export(args) => {
                 let filter = filter(args.search.as_deref());
-                transfer::export(ctx, &transfer::CUSTOMERS, filter, args).await
+                return transfer::export(ctx, &transfer::CUSTOMERS, filter, args).await;
             }
-            CustomersCommand::List(_) => anyhow::bail!("crm customers list is being written"),
         }
+        Ok(0)
+    }
+}
+
+/// A row of `Customers`.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: i32,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub total_purchases: Option<Decimal>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<&Row> for Customer {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &Row) -> Result<Self> {
+        Ok(Customer {
+            id: row.try_get("id")?,
+            first_name: row.try_get("firstName")?,
+            last_name: row.try_get("lastName")?,
+            email: row.try_get("email")?,
+            phone: row.try_get("phone")?,
+            address: row.try_get("address")?,
+            total_purchases: row.try_get("totalPurchases")?,
+            created_at: row.try_get("createdAt")?,
+            updated_at: row.try_get("updatedAt")?,
+        })
+    }
+}
+
+impl Record for Customer {
+    const TABLE: &'static Table = &TABLE;
+
+    fn id(&self) -> i32 {
+        self.id
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.id.into(),
+            self.first_name.clone().into(),
+            self.last_name.clone().into(),
+            self.email.clone().into(),
+            self.phone.clone().into(),
+            self.address.clone().into(),
+            self.total_purchases.map_or(Value::Null, Value::Money),
+            Value::Time(self.created_at),
+            Value::Time(self.updated_at),
+        ]
+    }
+
+    fn title(&self) -> Option<String> {
+        let name = [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.trim().is_empty() {
+            self.email.clone()
+        } else {
+            Some(name)
+        }
+    }
+}
+
+async fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
+    let order = order_by(args.sort.as_deref(), COLUMNS, "id")?;
+    record::list::<Customer>(ctx, &filter(args.search.as_deref()), &order, args).await
+}
+
+const ORDER_COUNT: &str = r#"SELECT count(*) FROM "Orders" WHERE "customerId" = $1"#;
+
+/// The latest orders first (served by `orders_customer_date_idx`).
+const LAST_ORDERS: &str = r#"SELECT "id", "status", "total", "createdAt" FROM "Orders"
+    WHERE "customerId" = $1 ORDER BY "createdAt" DESC, "id" DESC LIMIT $2"#;
+
+/// One of the orders `show` lists.
+struct OrderSummary {
+    id: i32,
+    status: Option<String>,
+    total: Decimal,
+    created_at: OffsetDateTime,
+}
+
+impl OrderSummary {
+    const COLUMNS: &[&str] = &["id", "status", "total", "createdAt"];
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.id.into(),
+            self.status.clone().into(),
+            Value::Money(self.total),
+            Value::Time(self.created_at),
+        ]
+    }
+
+    /// As JSON renders values: money as a string, the time as RFC 3339 in UTC.
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "status": self.status,
+            "total": self.total.to_string(),
+            "createdAt": rfc3339_utc(self.created_at),
+        })
+    }
+}
+
+impl TryFrom<&Row> for OrderSummary {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &Row) -> Result<Self> {
+        Ok(OrderSummary {
+            id: row.try_get("id")?,
+            status: row.try_get("status")?,
+            total: row.try_get("total")?,
+            created_at: row.try_get("createdAt")?,
+        })
+    }
+}
+
+/// `show`: the customer's columns, `orderCount`, and its last five orders: in JSON and CSV a
+/// `lastOrders` field holding them as a JSON array (so that CSV stays one header and one row);
+/// in a table the record, then the orders (if any) as a table of their own.
+async fn show(ctx: &Context, id: i32) -> Result<()> {
+    let mut client = ctx.db().await?.get().await?;
+    let tx = record::snapshot(&mut client).await?;
+    let customer: Customer = record::fetch(&*tx, id).await?;
+    let order_count: i64 = db::query_one(&*tx, ORDER_COUNT, &[&id])
+        .await
+        .context("cannot count the customer's orders")?
+        .get(0);
+    let last_orders = db::query(&*tx, LAST_ORDERS, &[&id, &LAST_ORDERS_SHOWN])
+        .await
+        .context("cannot read the customer's orders")?
+        .iter()
+        .map(OrderSummary::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    tx.commit().await?;
+
+    let mut columns = COLUMNS.to_vec();
+    let mut values = customer.values();
+    columns.push("orderCount");
+    values.push(Value::Int(order_count));
+    if ctx.out.format == Format::Table {
+        ctx.out.record(&columns, &values)?;
+        if last_orders.is_empty() {
+            return Ok(());
+        }
+        let mut rows = Rows::new(OrderSummary::COLUMNS);
+        for order in &last_orders {
+            rows.push(order.values());
+        }
+        rows.footer = Some(format!(
+            "the last {} of {}",
+            last_orders.len(),
+            record::counted(order_count, "order", "orders")
+        ));
+        ctx.out.rows(&rows)
+    } else {
+        columns.push("lastOrders");
+        values.push(Value::Json(
+            last_orders.iter().map(OrderSummary::json).collect(),
+        ));
+        ctx.out.record(&columns, &values)
     }
 }

@@ -32,7 +32,7 @@ pub struct ListArgs {
     pub search: Option<String>,
 
     /// Sort by FIELD (a column name); -FIELD or FIELD:desc sorts descending
-    #[arg(long, value_name = "FIELD")]
+    #[arg(long, value_name = "FIELD", allow_hyphen_values = true)]
     pub sort: Option<String>,
 }
 

@@ -5,6 +5,7 @@ pub mod listing;
 pub mod local;
 pub mod migrate;
 pub mod products;
+pub mod record;
 pub mod transfer;
 pub mod users;
 

@@ -1,0 +1,347 @@
+//! What the record commands of customers and products share, written once: a typed row
+//! ([`Record`]) of a [`Table`]; `list` over it; [`fetch`] of one row by id (exit 3 when it does
+//! not exist); `create` and `update` of only the [`Fields`] given, printing the row; and
+//! `delete` with confirmation, saying what became of the rows that pointed at the deleted one.
+//!
+//! The SQL here is built with `format!`, but only from identifiers the code controls (a
+//! [`Table`]'s constants and [`Fields`]' column names, checked against them); every value is a
+//! `$n` parameter.
+
+use crate::cli::ConfirmArgs;
+use crate::commands::listing::{Filter, ListArgs, Listing};
+use crate::context::Context;
+use crate::db;
+use crate::error;
+use crate::output::Value;
+use anyhow::{Context as _, Result};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, IsolationLevel, Row};
+
+/// A table whose rows `list`, `show`, `create`, `update` and `delete` work on.
+pub struct Table {
+    /// The table, unquoted: `Customers`.
+    pub name: &'static str,
+    /// One row in messages: `customer` (`customer 12 does not exist`).
+    pub noun: &'static str,
+    /// Rows in messages and under a table: `customers`.
+    pub plural: &'static str,
+    /// The columns, the database's own names, `id` first; the output's columns.
+    pub columns: &'static [&'static str],
+    /// The rows elsewhere that point at this table and outlive a deleted row.
+    pub referrers: Referrers,
+}
+
+/// Rows of another table that point at a row through a foreign key declared `ON DELETE SET
+/// NULL`: deleting the row keeps them, with the reference emptied.
+pub struct Referrers {
+    /// The table, unquoted: `Orders`.
+    pub table: &'static str,
+    /// The referencing column: `customerId`.
+    pub column: &'static str,
+    /// One of them in messages: `order`; `orders` for several.
+    pub noun: &'static str,
+    pub plural: &'static str,
+}
+
+impl Table {
+    /// The SELECT list of every column, in order: `"id", "firstName", ...`.
+    pub fn select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quoted(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `customer 12 does not exist` (exit 3).
+    pub fn not_found(&self, id: i32) -> anyhow::Error {
+        error::not_found(format!("{} {id} does not exist", self.noun))
+    }
+}
+
+/// A typed row of a [`Table`], converted from a database row by column name.
+pub trait Record: Sized + for<'r> TryFrom<&'r Row, Error = anyhow::Error> {
+    const TABLE: &'static Table;
+
+    fn id(&self) -> i32;
+
+    /// The values of [`Table::columns`], in order.
+    fn values(&self) -> Vec<Value>;
+
+    /// What names the row for people besides its id (a name, an e-mail), if anything does.
+    fn title(&self) -> Option<String>;
+
+    /// `customer 12 (Ada Lovelace)`, for messages.
+    fn label(&self) -> String {
+        match self.title() {
+            Some(title) => format!("{} {} ({title})", Self::TABLE.noun, self.id()),
+            None => format!("{} {}", Self::TABLE.noun, self.id()),
+        }
+    }
+}
+
+/// `"name"`, for identifiers the code controls.
+fn quoted(identifier: &str) -> String {
+    debug_assert!(!identifier.contains('"'), "{identifier}");
+    format!("\"{identifier}\"")
+}
+
+/// `1 order`, `3 orders`.
+pub fn counted(n: i64, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// `list`: streams the rows matching `filter` in `order` (from [`crate::commands::listing::order_by`])
+/// to the output, with the total line under a table.
+pub async fn list<R: Record>(
+    ctx: &Context,
+    filter: &Filter,
+    order: &str,
+    args: &ListArgs,
+) -> Result<()> {
+    let table = R::TABLE;
+    let client = ctx.db().await?.get().await?;
+    let select = table.select_list();
+    let from = quoted(table.name);
+    let listing = Listing {
+        columns: table.columns,
+        select: &select,
+        from: &from,
+        noun: table.plural,
+    };
+    listing
+        .print(ctx, &**client, filter, order, args, |row| {
+            Ok(R::try_from(row)?.values())
+        })
+        .await
+}
+
+/// `create`: inserts a row of the fields given and prints it.
+pub async fn create<R: Record>(ctx: &Context, fields: Fields) -> Result<()> {
+    let client = ctx.db().await?.get().await?;
+    let created: R = insert(&**client, fields).await?;
+    ctx.out.record(R::TABLE.columns, &created.values())
+}
+
+/// `update ID`: changes the fields given (and `updatedAt`) and prints the row.
+pub async fn update<R: Record>(ctx: &Context, id: i32, fields: Fields) -> Result<()> {
+    let client = ctx.db().await?.get().await?;
+    let updated: R = update_row(&**client, id, fields).await?;
+    ctx.out.record(R::TABLE.columns, &updated.values())
+}
+
+/// A read-only transaction that sees one snapshot, for `show`s that read in several statements
+/// and must agree with themselves (an order count and the orders listed).
+pub async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .context("cannot start a read-only transaction")
+}
+
+/// The row with this id, or exit 3 naming it.
+pub async fn fetch<R: Record>(client: &impl GenericClient, id: i32) -> Result<R> {
+    fetch_row(client, id, false).await
+}
+
+/// [`fetch`], locking the row `FOR UPDATE` (until the transaction ends) when asked.
+async fn fetch_row<R: Record>(client: &impl GenericClient, id: i32, for_update: bool) -> Result<R> {
+    let table = R::TABLE;
+    let sql = format!(
+        "SELECT {} FROM {} WHERE \"id\" = $1{}",
+        table.select_list(),
+        quoted(table.name),
+        if for_update { " FOR UPDATE" } else { "" }
+    );
+    let rows = db::query(client, &sql, &[&id])
+        .await
+        .with_context(|| format!("cannot read {} {id}", table.noun))?;
+    match rows.first() {
+        Some(row) => R::try_from(row),
+        None => Err(table.not_found(id)),
+    }
+}
+
+/// Column values for an INSERT or UPDATE: only the columns given, each value a parameter.
+#[derive(Default)]
+pub struct Fields {
+    pairs: Vec<(&'static str, Box<dyn ToSql + Sync + Send>)>,
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        Fields::default()
+    }
+
+    /// Sets `column` to `value` when there is one; `None` leaves the column alone.
+    pub fn maybe<T: ToSql + Sync + Send + 'static>(
+        mut self,
+        column: &'static str,
+        value: Option<T>,
+    ) -> Self {
+        if let Some(value) = value {
+            self.pairs.push((column, Box::new(value)));
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    fn columns(&self, table: &Table) -> Vec<String> {
+        self.pairs
+            .iter()
+            .map(|(column, _)| {
+                debug_assert!(
+                    table.columns.contains(column),
+                    "{column} is not a column of {}",
+                    table.name
+                );
+                quoted(column)
+            })
+            .collect()
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.pairs
+            .iter()
+            .map(|(_, value)| value.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// Inserts a row of the fields given (the others take their defaults), stamped now.
+async fn insert<R: Record>(client: &impl GenericClient, fields: Fields) -> Result<R> {
+    let table = R::TABLE;
+    let columns = fields.columns(table);
+    let placeholders: Vec<String> = (1..=columns.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}\"createdAt\", \"updatedAt\") VALUES ({}now(), now()) RETURNING {}",
+        quoted(table.name),
+        columns.iter().map(|c| format!("{c}, ")).collect::<String>(),
+        placeholders
+            .iter()
+            .map(|p| format!("{p}, "))
+            .collect::<String>(),
+        table.select_list()
+    );
+    let row = db::query_one(client, &sql, &fields.params())
+        .await
+        .with_context(|| format!("cannot create the {}", table.noun))?;
+    R::try_from(&row)
+}
+
+/// Updates only the fields given of the row with this id, and its `updatedAt`; exit 3 when it
+/// does not exist, exit 2 when no field is given.
+async fn update_row<R: Record>(client: &impl GenericClient, id: i32, fields: Fields) -> Result<R> {
+    let table = R::TABLE;
+    if fields.is_empty() {
+        return Err(error::usage(format!(
+            "nothing to update: give at least one field to change of {} {id}",
+            table.noun
+        )));
+    }
+    let sets: Vec<String> = fields
+        .columns(table)
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ${}", i + 1))
+        .collect();
+    let id_param = sets.len() + 1;
+    let sql = format!(
+        "UPDATE {} SET {}, \"updatedAt\" = now() WHERE \"id\" = ${id_param} RETURNING {}",
+        quoted(table.name),
+        sets.join(", "),
+        table.select_list()
+    );
+    let mut params = fields.params();
+    params.push(&id);
+    let rows = db::query(client, &sql, &params)
+        .await
+        .with_context(|| format!("cannot update {} {id}", table.noun))?;
+    match rows.first() {
+        Some(row) => R::try_from(row),
+        None => Err(table.not_found(id)),
+    }
+}
+
+/// `delete ID`: names the row and how many rows point at it, asks (or takes `--yes`), then in
+/// one transaction locks the row, counts again, and deletes it. Says how many referring rows
+/// were kept with their reference set to NULL (the schema's `ON DELETE SET NULL`).
+pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> Result<()> {
+    let table = R::TABLE;
+    let referrers = &table.referrers;
+    let mut client = ctx.db().await?.get().await?;
+    let record: R = fetch(&**client, id).await?;
+    let label = record.label();
+    let pointing = count_referrers(&**client, referrers, id).await?;
+    crate::commands::confirm(
+        ctx,
+        confirm,
+        &format!(
+            "delete {label}, keeping its {} with {} set to NULL?",
+            counted(pointing, referrers.noun, referrers.plural),
+            referrers.column
+        ),
+    )?;
+
+    let tx = client.transaction().await?;
+    // The lock keeps new rows from pointing at this one until we commit (adding one takes a
+    // KEY SHARE lock on it), so the count below is what the delete empties.
+    let _: R = fetch_row(&*tx, id, true).await?;
+    let pointing = count_referrers(&*tx, referrers, id).await?;
+    let sql = format!("DELETE FROM {} WHERE \"id\" = $1", quoted(table.name));
+    db::execute(&*tx, &sql, &[&id])
+        .await
+        .with_context(|| format!("cannot delete {label}"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot delete {label}"))?;
+
+    ctx.out.notice(if pointing == 0 {
+        format!("deleted {label}; no {} pointed at it", referrers.plural)
+    } else {
+        format!(
+            "deleted {label}; its {} {} kept, with {} set to NULL",
+            counted(pointing, referrers.noun, referrers.plural),
+            if pointing == 1 { "is" } else { "are" },
+            referrers.column
+        )
+    });
+    Ok(())
+}
+
+/// How many rows of `referrers` point at the row `id`.
+async fn count_referrers(
+    client: &impl GenericClient,
+    referrers: &Referrers,
+    id: i32,
+) -> Result<i64> {
+    let sql = format!(
+        "SELECT count(*) FROM {} WHERE {} = $1",
+        quoted(referrers.table),
+        quoted(referrers.column)
+    );
+    Ok(db::query_one(client, &sql, &[&id])
+        .await
+        .with_context(|| format!("cannot count the {}", referrers.plural))?
+        .get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_nouns() {
+        assert_eq!(counted(0, "order", "orders"), "0 orders");
+        assert_eq!(counted(1, "order", "orders"), "1 order");
+        assert_eq!(counted(6, "order item", "order items"), "6 order items");
+    }
+}
