@@ -1,1 +1,2 @@
 DROP INDEX "customers_email_trgm_idx";
+DROP INDEX "customers_full_name_trgm_idx";

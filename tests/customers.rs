@@ -129,6 +129,47 @@ fn search_matches_name_or_email_case_insensitively() {
 }
 
 #[test]
+fn search_finds_a_customer_by_name_when_the_other_name_part_is_missing() {
+    let db = with_customers();
+    sql(
+        &db,
+        r#"INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "createdAt", "updatedAt")
+           VALUES (7, 'Cher', NULL, 'cher@example.com', now(), now()),
+                  (8, NULL, 'Madonna', NULL, now(), now())"#,
+    );
+    for (search, id) in [("cher", "7"), ("madonna", "8")] {
+        let out = db
+            .crm()
+            .args(["customers", "list", "--search", search])
+            .run();
+        out.assert_success();
+        let ids: Vec<&str> = out.stdout.lines().skip(1).map(|l| &l[..1]).collect();
+        assert_eq!(ids, [id], "{out}");
+    }
+}
+
+#[test]
+fn search_is_served_by_the_trigram_indexes() {
+    let db = with_customers();
+    let mut client = db.client();
+    let sql = format!(
+        r#"EXPLAIN SELECT "id" FROM "Customers" WHERE {} ILIKE '%smi%' OR {} ILIKE '%smi%'"#,
+        crm::commands::customers::SEARCH[0],
+        crm::commands::customers::SEARCH[1]
+    );
+    client.batch_execute("SET enable_seqscan = off").unwrap();
+    let plan: Vec<String> = client
+        .query(&sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("customers_full_name_trgm_idx"), "{plan}");
+    assert!(plan.contains("customers_email_trgm_idx"), "{plan}");
+}
+
+#[test]
 fn search_text_is_matched_literally_and_drops_nothing() {
     let db = with_customers();
     sql(

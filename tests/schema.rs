@@ -410,10 +410,16 @@ const PERFORMANCE_INDEXES: &[(&str, &str)] = &[
 ];
 
 /// crm's own additions to the reference's indexes (V10), for `--search`.
-const SEARCH_INDEXES: &[(&str, &str)] = &[(
-    "customers_email_trgm_idx",
-    r#"CREATE INDEX customers_email_trgm_idx ON public."Customers" USING gin (email gin_trgm_ops)"#,
-)];
+const SEARCH_INDEXES: &[(&str, &str)] = &[
+    (
+        "customers_email_trgm_idx",
+        r#"CREATE INDEX customers_email_trgm_idx ON public."Customers" USING gin (email gin_trgm_ops)"#,
+    ),
+    (
+        "customers_full_name_trgm_idx",
+        r#"CREATE INDEX customers_full_name_trgm_idx ON public."Customers" USING gin (((((COALESCE("firstName", ''::character varying))::text || ' '::text) || (COALESCE("lastName", ''::character varying))::text)) gin_trgm_ops)"#,
+    ),
+];
 
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();

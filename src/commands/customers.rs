@@ -19,9 +19,12 @@ use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-/// What `--search` matches: the name as the trigram index `customers_name_trgm_idx` is built,
-/// and the e-mail (`customers_email_trgm_idx`).
-pub const SEARCH: &[&str] = &[r#"("firstName" || ' ' || "lastName")"#, r#""email""#];
+/// What `--search` matches: the full name, NULL-safe, as the trigram index
+/// `customers_full_name_trgm_idx` is built (V10), and the e-mail (`customers_email_trgm_idx`).
+pub const SEARCH: &[&str] = &[
+    r#"(coalesce("firstName", '') || ' ' || coalesce("lastName", ''))"#,
+    r#""email""#,
+];
 
 /// The WHERE clause of `list` and `export`.
 pub fn filter(search: Option<&str>) -> Filter {
