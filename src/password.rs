@@ -170,8 +170,10 @@ pub fn parse_cost(value: &str) -> Result<u32> {
 /// Hashes `password` with bcrypt at `cost` (`$2b$`), off the async threads: at cost 12 it takes
 /// about a quarter of a second.
 pub async fn hash(password: String, cost: u32) -> Result<String> {
+    // [`check`] is what keeps bcrypt from truncating. Not `bcrypt::non_truncating_hash`: it
+    // counts the terminating NUL and so refuses a 72-byte password, all of which bcrypt uses.
     check(&password)?;
-    tokio::task::spawn_blocking(move || bcrypt::non_truncating_hash(password, cost))
+    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
         .await
         .context("cannot hash the password")?
         .context("cannot hash the password")
@@ -237,5 +239,14 @@ mod tests {
         assert!(hash.starts_with("$2b$10$"), "{hash}");
         assert!(bcrypt::verify("correct horse", &hash).unwrap());
         assert!(!bcrypt::verify("correct horsf", &hash).unwrap());
+    }
+
+    #[tokio::test]
+    async fn all_72_bytes_count() {
+        let password = "y".repeat(71) + "Z";
+        let hashed = hash(password.clone(), 10).await.unwrap();
+        assert!(bcrypt::verify(&password, &hashed).unwrap());
+        assert!(!bcrypt::verify(&password[..71], &hashed).unwrap());
+        assert!(hash(format!("{password}!"), 10).await.is_err());
     }
 }
