@@ -64,26 +64,52 @@ impl Source {
     }
 
     /// Reads the password (prompting with `prompt` on a terminal) and [`check`]s it.
-    pub fn read(self, prompt: &str) -> Result<String> {
+    pub async fn read(self, prompt: &str) -> Result<String> {
         let password = match self {
             Source::Stdin => from_stdin()?,
-            Source::Prompt => dialoguer::Password::new()
-                .with_prompt(prompt)
-                .with_confirmation("Repeat it", "the two passwords differ; try again")
-                .validate_with(|p: &String| problem(p).map_or(Ok(()), Err))
-                .report(false)
-                .interact()
-                .map_err(|e| anyhow::anyhow!("cannot read the password: {e}"))?,
+            Source::Prompt => prompt_twice(prompt).await?,
         };
         check(&password)?;
         Ok(password)
     }
 }
 
+/// Prompts until the same acceptable password is typed twice.
+///
+/// The prompt blocks the thread, and crm's Ctrl-C handler keeps the signal from ending the
+/// process (which would leave the terminal without echo): the interruption is only seen once
+/// the run yields. So each line typed is one prompt of its own, empty ones included, followed by
+/// a yield: Ctrl-C and Enter end the run there, rather than being swallowed by a prompt that
+/// asks again.
+async fn prompt_twice(prompt: &str) -> Result<String> {
+    loop {
+        let first = prompt_once(prompt).await?;
+        if let Some(problem) = problem(&first) {
+            eprintln!("{problem}; try again");
+            continue;
+        }
+        if prompt_once("Repeat it").await? == first {
+            return Ok(first);
+        }
+        eprintln!("the two passwords differ; try again");
+    }
+}
+
+async fn prompt_once(prompt: &str) -> Result<String> {
+    let line = dialoguer::Password::new()
+        .with_prompt(prompt)
+        .allow_empty_password(true)
+        .report(false)
+        .interact()
+        .map_err(|e| anyhow::anyhow!("cannot read the password: {e}"))?;
+    tokio::task::yield_now().await;
+    Ok(line)
+}
+
 /// A new password, checked: prompted for twice on a terminal, or read from standard input with
 /// `--password-stdin`.
-pub fn read_new(password_stdin: bool) -> Result<String> {
-    Source::choose(password_stdin)?.read("New password")
+pub async fn read_new(password_stdin: bool) -> Result<String> {
+    Source::choose(password_stdin)?.read("New password").await
 }
 
 /// Reads all of standard input as the password, without one trailing `\n` or `\r\n`.

@@ -44,7 +44,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let mut client = ctx.db().await?.get().await?;
     // Before prompting, so that nobody types a password twice for an e-mail that is taken.
     user::ensure_email_free(&**client, &args.email, None).await?;
-    let password = source.read(&format!("Password for {}", args.email))?;
+    let password = source.read(&format!("Password for {}", args.email)).await?;
     let hash = password::hash(password, cost).await?;
 
     let tx = client.transaction().await?;

@@ -102,7 +102,9 @@ pub async fn set_password(ctx: &Context, args: SetPasswordArgs) -> Result<()> {
     let client = ctx.db().await?.get().await?;
     // Before prompting, so that nobody types a password twice for a user who does not exist.
     let user = user::resolve(&**client, &args.user).await?;
-    let password = source.read(&format!("New password for {}", user.email))?;
+    let password = source
+        .read(&format!("New password for {}", user.email))
+        .await?;
     let hash = password::hash(password, cost).await?;
     let changed = db::execute(&**client, SET_PASSWORD, &[&user.id, &hash])
         .await
