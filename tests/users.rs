@@ -853,13 +853,20 @@ fn delete_reports_the_rows_that_keep_them_with_created_by_null_and_the_rows_that
         1
     );
 
-    // A user with nothing attached, and --quiet silences the report.
+    // A user nothing refers to; --quiet silences the report.
     insert_user(&db, "Alan", "Turing", "alan@example.com", "staff");
-    db.crm()
-        .args(["--quiet", "users", "delete", "alan@example.com", "--yes"])
-        .run()
+    delete(&db, "alan@example.com")
         .assert_success()
-        .assert_stdout_eq("");
+        .assert_stderr_contains(
+            "deleted user 3 (alan@example.com); no other rows referred to them",
+        );
+    insert_user(&db, "Linus", "Torvalds", "linus@example.com", "staff");
+    let quiet = db
+        .crm()
+        .args(["--quiet", "users", "delete", "linus@example.com", "--yes"])
+        .run();
+    quiet.assert_success().assert_stdout_eq("");
+    assert_eq!(quiet.stderr, "", "{quiet}");
     assert_eq!(snapshot(&db).len(), 1);
 }
 

@@ -23,7 +23,7 @@ pub struct DeleteArgs {
 }
 
 /// The rows that refer to a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Impact {
     /// Kept, with `createdBy` set to NULL.
     orders: i64,
@@ -59,7 +59,11 @@ fn count(n: i64, noun: &str) -> String {
 }
 
 impl Impact {
-    /// What is kept and what goes, in words.
+    fn is_empty(&self) -> bool {
+        *self == Impact::default()
+    }
+
+    /// `2 orders and 1 notification they created`: the rows that stay.
     fn kept(&self) -> String {
         format!(
             "{} and {} they created",
@@ -68,12 +72,48 @@ impl Impact {
         )
     }
 
+    /// `3 inbox rows and 1 notification preference`: the rows that go.
     fn gone(&self) -> String {
         format!(
             "{} and {}",
             count(self.inbox, "inbox row"),
             count(self.preferences, "notification preference"),
         )
+    }
+
+    /// The confirmation question.
+    fn question(&self, user: &User) -> String {
+        let who = format!(
+            "delete user {} {} {} <{}>?",
+            user.id, user.first_name, user.last_name, user.email
+        );
+        if self.is_empty() {
+            format!("{who} no other rows refer to them")
+        } else {
+            format!(
+                "{who} {} will stay, with createdBy set to NULL; {} will be deleted with the user",
+                self.kept(),
+                self.gone()
+            )
+        }
+    }
+
+    /// The notice once it is done.
+    fn report(&self, user: &User) -> String {
+        if self.is_empty() {
+            format!(
+                "deleted user {}; no other rows referred to them",
+                user.describe()
+            )
+        } else {
+            format!(
+                "deleted user {}: {} kept their rows with createdBy set to NULL; {} were deleted \
+                 with the user",
+                user.describe(),
+                self.kept(),
+                self.gone()
+            )
+        }
     }
 }
 
@@ -84,20 +124,7 @@ pub async fn run(ctx: &Context, args: DeleteArgs) -> Result<()> {
     let admins = user::admin_ids(&**client, false).await?;
     user::ensure_not_last_admin(&user, &admins, "delete")?;
     let expected = impact(&**client, &user).await?;
-    confirm(
-        ctx,
-        args.confirm,
-        &format!(
-            "delete user {} {} {} <{}>? {} will stay, with createdBy set to NULL; {} will be \
-             deleted with the user",
-            user.id,
-            user.first_name,
-            user.last_name,
-            user.email,
-            expected.kept(),
-            expected.gone()
-        ),
-    )?;
+    confirm(ctx, args.confirm, &expected.question(&user))?;
 
     let tx = client.transaction().await?;
     let admins = user::admin_ids(&*tx, true).await?;
@@ -110,11 +137,6 @@ pub async fn run(ctx: &Context, args: DeleteArgs) -> Result<()> {
         .await
         .context("cannot delete the user")?;
     tx.commit().await?;
-    ctx.out.notice(format!(
-        "deleted user {}: {} kept their rows with createdBy set to NULL; {} were deleted with the user",
-        user.describe(),
-        done.kept(),
-        done.gone()
-    ));
+    ctx.out.notice(done.report(&user));
     Ok(())
 }
