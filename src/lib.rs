@@ -10,6 +10,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod output;
+pub mod password;
 pub mod validate;
 
 use cli::{Cli, Command, DbCommand};
