@@ -182,10 +182,12 @@ impl Filter {
                 .context("cannot pass the filter to the server")?;
             let name = format!("{SETTING_PREFIX}{}", n + 1);
             let value = param.value.as_ref() as &(dyn ToSql + Sync);
+            let started = std::time::Instant::now();
             client
                 .query_one(&statement, &[&name, value])
                 .await
                 .context("cannot pass the filter to the server")?;
+            db::log_sql(SET_COPY_PARAM, started);
         }
         Ok(())
     }
