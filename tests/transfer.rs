@@ -185,14 +185,12 @@ fn export_search_matches_wildcards_and_quotes_literally() {
     import(
         &db,
         "customers",
-        format!(
-            "firstName,lastName,email\n\
-             Ada,100%,a@x.io\n\
-             Bo,1000,b@x.io\n\
-             Cy,a_b,c@x.io\n\
-             Di,axb,d@x.io\n\
-             Ed,\"'; DROP TABLE \"\"Users\"\"; --\",e@x.io\n"
-        ),
+        "firstName,lastName,email\n\
+         Ada,100%,a@x.io\n\
+         Bo,1000,b@x.io\n\
+         Cy,a_b,c@x.io\n\
+         Di,axb,d@x.io\n\
+         Ed,\"'; DROP TABLE \"\"Users\"\"; --\",e@x.io\n",
         &[],
     )
     .assert_success();
