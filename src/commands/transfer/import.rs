@@ -71,6 +71,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
         present: &header.present,
         mode: args.on_conflict,
         rows_without_id: false,
+        max_id: None,
     };
     db::batch_execute(&tx, &plan.create_temp_sql())
         .await
@@ -109,8 +110,9 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
             Ok(cells) => {
                 tally.good += 1;
                 if streaming {
-                    if id_slot.is_none_or(|slot| cells[slot] == Cell::Null) {
-                        plan.rows_without_id = true;
+                    match id_slot.map(|slot| &cells[slot]) {
+                        Some(Cell::Int(id)) => plan.max_id = plan.max_id.max(Some(*id)),
+                        _ => plan.rows_without_id = true,
                     }
                     rows::render(&mut buf, line, &cells);
                 }

@@ -2,9 +2,9 @@
 //! against the real table, and the statements that move the rows in.
 //!
 //! A row's key is its id; a customer without an id is known by its e-mail, case-insensitively
-//! (`lower("email")`, since the original system stored e-mails as typed). The table is locked
-//! against other writers (SHARE ROW EXCLUSIVE, readers go on) from the conflict check to the
-//! commit, so that what the check found is still true when the rows go in.
+//! (`lower("email")`, since the original system stored e-mails as typed). Where the primary key
+//! alone cannot keep the conflict check true until the rows go in, the table is locked against
+//! other writers (SHARE ROW EXCLUSIVE: readers go on) from the check to the commit.
 
 use super::{ColumnKind, Entity, OnConflict};
 use crate::db;
@@ -24,6 +24,8 @@ pub struct Plan<'a> {
     pub mode: OnConflict,
     /// Whether some row has no id: the sequence then numbers those rows in the file's order.
     pub rows_without_id: bool,
+    /// The largest id the file gives.
+    pub max_id: Option<i32>,
 }
 
 /// Rows of the file whose key the table already has.
@@ -78,7 +80,7 @@ impl Plan<'_> {
 
     /// The condition on `t` of rows keyed by e-mail: customers without an id.
     fn keyed_by_email(&self) -> Option<&'static str> {
-        if !self.entity.keyed_by_email || !self.has("email") {
+        if !self.entity.keyed_by_email || !self.has("email") || !self.rows_without_id {
             return None;
         }
         Some(if self.has("id") {
@@ -120,8 +122,14 @@ impl Plan<'_> {
         Ok(())
     }
 
-    /// Keeps other writers out of the table until the commit.
+    /// Keeps other writers out of the table until the commit, where the conflict check must
+    /// stay true: for `skip` and `update`, and for rows keyed by e-mail (no unique index
+    /// guards e-mails). Plain inserts by id need no lock: the primary key refuses a row that
+    /// another session added meanwhile (exit 5).
     pub async fn lock(&self, tx: &Transaction<'_>) -> Result<()> {
+        if self.mode == OnConflict::Error && self.keyed_by_email().is_none() {
+            return Ok(());
+        }
         let sql = format!(
             "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
             self.entity.table_sql()
@@ -260,18 +268,17 @@ impl Plan<'_> {
     /// table and of the file, so that the rows without an id get ids after them (never one
     /// the file holds further down) and so do rows added later. Never moves it back.
     pub async fn move_sequence(&self, tx: &Transaction<'_>) -> Result<()> {
-        if !self.has("id") {
+        let Some(max_id) = self.max_id else {
             return Ok(());
-        }
+        };
         let table = self.entity.table_sql();
         let sql = format!(
             "SELECT setval(s.seq, m.top) \
              FROM (SELECT pg_get_serial_sequence('{table}', 'id')::regclass AS seq) s, \
-                  (SELECT greatest((SELECT max(\"id\") FROM {table}), \
-                                   (SELECT max(\"id\") FROM {TEMP})) AS top) m \
+                  (SELECT greatest((SELECT max(\"id\") FROM {table}), $1::int4) AS top) m \
              WHERE m.top > coalesce(pg_sequence_last_value(s.seq), 0)"
         );
-        db::query(tx, &sql, &[])
+        db::query(tx, &sql, &[&max_id])
             .await
             .context("cannot move the id sequence past the imported ids")?;
         Ok(())
@@ -291,6 +298,7 @@ mod tests {
             present: &present,
             mode: OnConflict::Skip,
             rows_without_id: true,
+            max_id: None,
         };
         assert_eq!(
             plan.insert_sql(),
@@ -313,6 +321,7 @@ mod tests {
             present: &present,
             mode: OnConflict::Error,
             rows_without_id: true,
+            max_id: None,
         };
         let sql = plan.insert_sql();
         assert!(sql.contains(
