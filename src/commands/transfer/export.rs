@@ -43,6 +43,7 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
 
     let bar = progress(ctx, None);
     bar.set_prefix(format!("exporting {}", entity.noun));
+    bar.set_message("0 rows");
     let write_failed = |target: &Target| format!("cannot write {}", target.name);
     let header = entity.column_names().join(",");
     target
@@ -63,8 +64,11 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
         rows += 1;
         bytes += chunk.len() as u64;
         if rows.is_multiple_of(PROGRESS_EVERY) {
-            bar.set_position(bytes);
-            bar.set_message(format!("{} {}", thousands(rows), entity.noun));
+            bar.set_message(format!(
+                "{} rows, {} MiB",
+                thousands(rows),
+                thousands(bytes / 1024 / 1024)
+            ));
         }
     }
     let name = target.name.clone();

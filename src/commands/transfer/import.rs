@@ -83,7 +83,8 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
         .with_context(|| format!("cannot import {}", entity.noun))?;
     pin_mut!(sink);
     let bar = progress(ctx, file_len);
-    bar.set_prefix(format!("reading {name}"));
+    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_message("0 rows");
 
     let id_slot = header.slot_of(entity, ColumnKind::Id);
     let mut keys = Keys::new(entity, &header);
@@ -138,10 +139,9 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
             bar.set_message(format!("{} rows", thousands(tally.rows)));
         }
     }
-    bar.set_position(read.load(Ordering::Relaxed));
+    bar.finish_and_clear();
 
     if tally.bad_rows > 0 && !args.skip_invalid {
-        bar.finish_and_clear();
         tally.print_problems(ctx, true);
         return Err(error::usage(format!(
             "{} of {} rows in {name} {} invalid; nothing was imported",
@@ -150,6 +150,10 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
             if tally.bad_rows == 1 { "is" } else { "are" }
         )));
     }
+    tally.print_problems(ctx, false);
+    let bar = progress(ctx, None);
+    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_message(format!("storing {} rows", thousands(tally.good)));
     if !buf.is_empty() {
         sink.send(buf.split().freeze())
             .await
@@ -160,24 +164,23 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
         .await
         .with_context(|| format!("cannot import {}", entity.noun))?;
 
-    bar.set_prefix(format!("writing {}", entity.noun));
+    bar.set_message("checking for conflicts");
     plan.analyze(&tx).await?;
     if !args.dry_run {
         plan.lock(&tx).await?;
     }
     let conflicts = plan.conflicts(&tx).await?;
-    bar.finish_and_clear();
-    tally.print_problems(ctx, false);
     if args.on_conflict == OnConflict::Error && conflicts.total > 0 {
+        bar.finish_and_clear();
         return Err(conflict_error(entity, &name, &conflicts));
     }
     if args.dry_run {
+        bar.finish_and_clear();
         ctx.out
             .notice(dry_run_summary(entity, &name, &args, &tally, &conflicts));
         return Ok(0);
     }
-    let bar = progress(ctx, None);
-    bar.set_prefix(format!("writing {}", entity.noun));
+    bar.set_message(format!("writing {} rows", thousands(tally.good)));
     plan.move_sequence(&tx).await?;
     let counts = plan.write(&tx).await?;
     let written = rejects.map(Rejects::finish).transpose()?;

@@ -215,11 +215,10 @@ fn progress(ctx: &Context, len: Option<u64>) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    // Short enough for 80 columns.
     let template = match len {
-        Some(_) => {
-            "{spinner} {prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes}, {msg} ({eta} left)"
-        }
-        None => "{spinner} {prefix} {binary_bytes}, {msg} ({elapsed})",
+        Some(_) => "{spinner} {prefix} [{bar:20}] {percent:>3}% {msg}, {eta} left",
+        None => "{spinner} {prefix}: {msg} ({elapsed})",
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));

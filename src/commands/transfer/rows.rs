@@ -130,12 +130,18 @@ impl Header {
     /// Reads the header: names in any case and order, surrounding spaces ignored. An unknown,
     /// repeated or missing required column is exit 2, naming it.
     pub fn parse(entity: &Entity, record: &ByteRecord) -> Result<Header> {
+        let first = record.get(0).unwrap_or_default();
+        if first.starts_with(b"\xFF\xFE") || first.starts_with(b"\xFE\xFF") {
+            return Err(error::usage(
+                "line 1: the file is UTF-16 (Excel's \"Unicode text\"?): save it as CSV UTF-8",
+            ));
+        }
         let mut problems = Vec::new();
         let mut fields = Vec::with_capacity(record.len());
         for raw in record {
             let Ok(name) = std::str::from_utf8(raw) else {
                 problems.push(format!(
-                    "a column name is not valid UTF-8: \"{}\"",
+                    "a column name is not valid UTF-8: \"{}\" (save the file as UTF-8)",
                     shown(&String::from_utf8_lossy(raw), 80)
                 ));
                 fields.push(None);
@@ -163,7 +169,12 @@ impl Header {
                 }
                 Some(i) => fields.push(Some(i)),
                 None => {
-                    problems.push(format!("unknown column \"{}\"", shown(name, 80)));
+                    let hint = if name.contains([';', '\t']) {
+                        " (crm reads comma-separated files: is this one separated by semicolons or tabs?)"
+                    } else {
+                        ""
+                    };
+                    problems.push(format!("unknown column \"{}\"{hint}", shown(name, 80)));
                     fields.push(None);
                 }
             }
@@ -183,6 +194,12 @@ impl Header {
         let present: Vec<usize> = (0..entity.columns.len())
             .filter(|i| fields.contains(&Some(*i)))
             .collect();
+        if present.is_empty() {
+            return Err(error::usage(format!(
+                "line 1: header: none of the columns {} is there",
+                entity.column_names().join(",")
+            )));
+        }
         let slots = fields
             .iter()
             .map(|f| f.and_then(|i| present.iter().position(|p| *p == i)))
