@@ -5,6 +5,7 @@
 
 use crate::harness::{Output, TestDb};
 use std::fs;
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// A customers file as export writes it: quotes, commas and newlines inside fields, NULLs,
@@ -163,6 +164,46 @@ fn a_failed_export_keeps_the_old_file_and_leaves_no_temporary_file() {
     out.assert_code(1);
     assert_eq!(fs::read_to_string(&file).unwrap(), "old contents");
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn export_through_a_symbolic_link_or_into_a_fifo_keeps_them() {
+    let db = TestDb::migrated();
+    seed_customers(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.csv");
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    db.crm()
+        .args(["customers", "export"])
+        .arg(&link)
+        .run()
+        .assert_success();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read_to_string(&real).unwrap(), CUSTOMERS_CSV);
+
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+    };
+    db.crm()
+        .args(["customers", "export"])
+        .arg(&fifo)
+        .run()
+        .assert_success();
+    assert_eq!(reader.join().unwrap(), CUSTOMERS_CSV);
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
 
 #[test]
@@ -348,6 +389,18 @@ fn bad_files() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
             "customers",
             b"firstName,email\nAda,ada@x.io\nBo,bo@x.io\nAda again,ADA@X.io\n".to_vec(),
             "line 4: email: ada@x.io is also on line 2",
+        ),
+        (
+            "semicolon-separated",
+            "customers",
+            b"firstName;email\nAda;ada@x.io\n".to_vec(),
+            "line 1: header: unknown column \"firstName;email\" (crm reads comma-separated files",
+        ),
+        (
+            "UTF-16",
+            "customers",
+            b"\xff\xfef\x00i\x00r\x00s\x00t\x00\n\x00".to_vec(),
+            "line 1: the file is UTF-16",
         ),
         (
             "empty file",

@@ -53,11 +53,8 @@ impl Target {
     fn file(path: &Path) -> Result<Target> {
         let name = path.display().to_string();
         // Write beside what a symbolic link points to, and keep the link.
-        let real = match fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path)
-                .with_context(|| format!("cannot follow the symbolic link {name}"))?,
-            _ => path.to_path_buf(),
-        };
+        let real = resolve_links(path)
+            .with_context(|| format!("cannot follow the symbolic link {name}"))?;
         let existing = match fs::metadata(&real) {
             Ok(meta) => Some(meta),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -173,6 +170,25 @@ impl Write for Target {
             Sink::Direct(w) => w.flush(),
         }
     }
+}
+
+/// `path` with symbolic links followed to what they point to, which need not exist yet.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // As many as Linux follows before ELOOP.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(folder) if target.is_relative() => folder.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
 }
 
 impl Written {
