@@ -169,7 +169,12 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
     if !args.dry_run {
         plan.lock(&tx).await?;
     }
-    let conflicts = plan.conflicts(&tx).await?;
+    // What skip and update do with conflicts needs no list of them, except to foretell it.
+    let conflicts = if args.on_conflict == OnConflict::Error || args.dry_run {
+        plan.conflicts(&tx).await?
+    } else {
+        Conflicts::default()
+    };
     if args.on_conflict == OnConflict::Error && conflicts.total > 0 {
         bar.finish_and_clear();
         return Err(conflict_error(entity, &name, &conflicts));

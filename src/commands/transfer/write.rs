@@ -29,6 +29,7 @@ pub struct Plan<'a> {
 }
 
 /// Rows of the file whose key the table already has.
+#[derive(Default)]
 pub struct Conflicts {
     pub total: u64,
     /// The first [`SHOWN`] by line: line, column, key.
