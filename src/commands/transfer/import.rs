@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::db;
 use crate::error;
 use anyhow::{Context as _, Result};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use csv::ByteRecord;
 use futures_util::{SinkExt, pin_mut};
 use std::collections::HashMap;
@@ -26,7 +26,9 @@ use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_postgres::Transaction;
 
 /// How much rendered CSV is sent to the server at a time.
 const CHUNK: usize = 256 * 1024;
@@ -35,24 +37,16 @@ const CHUNK: usize = 256 * 1024;
 const PROGRESS_EVERY: u64 = 4096;
 
 pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32> {
-    let (source, file_len) = open(&args.file)?;
-    let input = Input::new(source);
-    let (read, row_start) = (input.read.clone(), input.row_start.clone());
-    let name = source_name(&args.file);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(64 * 1024)
-        .from_reader(input);
+    let mut source = Source::open(&args.file)?;
+    let name = source.name.clone();
     let mut record = ByteRecord::new();
-    if !read_record(&mut reader, &mut record, &name)? {
+    if !source.next(&mut record)? {
         return Err(error::usage(format!(
             "{name} is empty: expected a header line such as {}",
             entity.column_names().join(",")
         )));
     }
     let header = Header::parse(entity, &record).with_context(|| format!("cannot import {name}"))?;
-    row_start.store(reader.position().byte(), Ordering::Relaxed);
     let mut rejects = match &args.rejects {
         Some(path) => Some(Rejects::create(path, &header)?),
         None => None,
@@ -73,74 +67,16 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
         rows_without_id: false,
         max_id: None,
     };
-    db::batch_execute(&tx, &plan.create_temp_sql())
-        .await
-        .with_context(|| format!("cannot import {}", entity.noun))?;
-    let copy_sql = plan.copy_in_sql();
-    let sink = tx
-        .copy_in::<_, bytes::Bytes>(copy_sql.as_str())
-        .await
-        .with_context(|| format!("cannot import {}", entity.noun))?;
-    pin_mut!(sink);
-    let bar = progress(ctx, file_len);
-    bar.set_prefix(format!("importing {}", entity.noun));
-    bar.set_message("0 rows");
-
-    let id_slot = header.slot_of(entity, ColumnKind::Id);
-    let mut keys = Keys::new(entity, &header);
-    let mut tally = Tally::default();
-    let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
-    // Once a row is bad and the import is all or nothing, the rest is only checked.
-    let mut streaming = true;
-    loop {
-        match read_record(&mut reader, &mut record, &name) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                bar.finish_and_clear();
-                tally.print_problems(ctx, true);
-                return Err(e);
-            }
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        row_start.store(reader.position().byte(), Ordering::Relaxed);
-        tally.rows += 1;
-        match rows::check_row(entity, &header, &record)
-            .and_then(|cells| keys.claim(line, &cells).map(|()| cells))
-        {
-            Ok(cells) => {
-                tally.good += 1;
-                if streaming {
-                    match id_slot.map(|slot| &cells[slot]) {
-                        Some(Cell::Int(id)) => plan.max_id = plan.max_id.max(Some(*id)),
-                        _ => plan.rows_without_id = true,
-                    }
-                    rows::render(&mut buf, line, &cells);
-                }
-            }
-            Err(problems) => {
-                tally.add(line, &problems);
-                if let Some(rejects) = &mut rejects {
-                    rejects.write(&record, &header, line, &problems)?;
-                }
-                if !args.skip_invalid {
-                    streaming = false;
-                    buf.clear();
-                }
-            }
-        }
-        if buf.len() >= CHUNK {
-            sink.send(buf.split().freeze())
-                .await
-                .with_context(|| format!("cannot import {}", entity.noun))?;
-        }
-        if tally.rows.is_multiple_of(PROGRESS_EVERY) {
-            bar.set_position(read.load(Ordering::Relaxed));
-            bar.set_message(format!("{} rows", thousands(tally.rows)));
-        }
-    }
-    bar.finish_and_clear();
-
+    let tally = copy_rows(
+        ctx,
+        &tx,
+        &mut plan,
+        &header,
+        &mut source,
+        &mut rejects,
+        &args,
+    )
+    .await?;
     if tally.bad_rows > 0 && !args.skip_invalid {
         tally.print_problems(ctx, true);
         return Err(error::usage(format!(
@@ -151,19 +87,9 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
         )));
     }
     tally.print_problems(ctx, false);
+
     let bar = progress(ctx, None);
     bar.set_prefix(format!("importing {}", entity.noun));
-    bar.set_message(format!("storing {} rows", thousands(tally.good)));
-    if !buf.is_empty() {
-        sink.send(buf.split().freeze())
-            .await
-            .with_context(|| format!("cannot import {}", entity.noun))?;
-    }
-    sink.as_mut()
-        .finish()
-        .await
-        .with_context(|| format!("cannot import {}", entity.noun))?;
-
     bar.set_message("checking for conflicts");
     plan.analyze(&tx).await?;
     if !args.dry_run {
@@ -201,47 +127,162 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
     Ok(0)
 }
 
-/// The file, or stdin for `-`, and its length when known (for the progress bar).
-fn open(path: &Path) -> Result<(Box<dyn Read>, Option<u64>)> {
-    if path.as_os_str() == "-" {
-        return Ok((Box::new(io::stdin().lock()), None));
-    }
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => error::not_found(format!("{}: no such file", path.display())),
-        _ => anyhow::Error::from(e).context(format!("cannot open {}", path.display())),
-    })?;
-    let len = file
-        .metadata()
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len());
-    Ok((Box::new(file), len))
-}
+/// Reads, checks and claims every row, copying the good ones into the temporary table (which
+/// it creates) and the bad ones into the rejects file. With bad rows and no `--skip-invalid`,
+/// it only checks the rest, and leaves the COPY unfinished: the caller fails.
+async fn copy_rows(
+    ctx: &Context,
+    tx: &Transaction<'_>,
+    plan: &mut Plan<'_>,
+    header: &Header,
+    source: &mut Source,
+    rejects: &mut Option<Rejects>,
+    args: &ImportArgs,
+) -> Result<Tally> {
+    let entity = plan.entity;
+    let failed = || format!("cannot import {}", entity.noun);
+    db::batch_execute(tx, &plan.create_temp_sql())
+        .await
+        .with_context(failed)?;
+    let copy_sql = plan.copy_in_sql();
+    let sink = tx
+        .copy_in::<_, Bytes>(copy_sql.as_str())
+        .await
+        .with_context(failed)?;
+    pin_mut!(sink);
+    let bar = progress(ctx, source.len);
+    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_message("0 rows");
 
-fn source_name(path: &Path) -> String {
-    if path.as_os_str() == "-" {
-        "standard input".to_string()
-    } else {
-        path.display().to_string()
-    }
-}
-
-/// Reads the next record; false at the end. A runaway row is bad input (exit 2) naming the
-/// line where it starts.
-fn read_record(
-    reader: &mut csv::Reader<Input>,
-    record: &mut ByteRecord,
-    name: &str,
-) -> Result<bool> {
-    let line = reader.position().line();
-    reader.read_byte_record(record).map_err(|e| match e.kind() {
-        csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RowTooLong>()) => {
-            error::usage(format!(
-                "line {line}: {RowTooLong}; nothing was imported from {name}"
-            ))
+    let id_slot = header.slot_of(entity, ColumnKind::Id);
+    let mut keys = Keys::new(entity, header);
+    let mut tally = Tally::default();
+    let mut record = ByteRecord::new();
+    let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
+    // Once a row is bad and the import is all or nothing, the rest is only checked.
+    let mut copying = true;
+    loop {
+        match source.next(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                bar.finish_and_clear();
+                tally.print_problems(ctx, true);
+                return Err(e);
+            }
         }
-        _ => anyhow::Error::from(e).context(format!("cannot read {name}")),
-    })
+        let line = record.position().map_or(0, |p| p.line());
+        tally.rows += 1;
+        match rows::check_row(entity, header, &record)
+            .and_then(|cells| keys.claim(line, &cells).map(|()| cells))
+        {
+            Ok(cells) if copying => {
+                tally.good += 1;
+                match id_slot.map(|slot| &cells[slot]) {
+                    Some(Cell::Int(id)) => plan.max_id = plan.max_id.max(Some(*id)),
+                    _ => plan.rows_without_id = true,
+                }
+                rows::render(&mut buf, line, &cells);
+                if buf.len() >= CHUNK {
+                    sink.send(buf.split().freeze()).await.with_context(failed)?;
+                }
+            }
+            Ok(_) => tally.good += 1,
+            Err(problems) => {
+                tally.add(line, &problems);
+                if let Some(rejects) = rejects.as_mut() {
+                    rejects.write(&record, header, line, &problems)?;
+                }
+                copying = args.skip_invalid;
+            }
+        }
+        if tally.rows.is_multiple_of(PROGRESS_EVERY) {
+            bar.set_position(source.read.load(Ordering::Relaxed));
+            bar.set_message(format!("{} rows", thousands(tally.rows)));
+        }
+    }
+    bar.finish_and_clear();
+    if copying {
+        if !buf.is_empty() {
+            sink.send(buf.freeze()).await.with_context(failed)?;
+        }
+        sink.as_mut().finish().await.with_context(failed)?;
+    }
+    Ok(tally)
+}
+
+/// The file (or stdin) as CSV records, counting what was read for the progress bar.
+struct Source {
+    reader: csv::Reader<Input>,
+    /// Bytes read so far.
+    read: Arc<AtomicU64>,
+    /// Where the next row starts; [`Input`] refuses to read far past it.
+    row_start: Arc<AtomicU64>,
+    /// The file's length, when known.
+    len: Option<u64>,
+    /// The file as messages name it: its path, or `standard input`.
+    name: String,
+}
+
+impl Source {
+    /// The file, or stdin for `-`; a missing file is exit 3.
+    fn open(path: &Path) -> Result<Source> {
+        let (inner, len, name): (Box<dyn Read>, _, _) = if path.as_os_str() == "-" {
+            (
+                Box::new(io::stdin().lock()),
+                None,
+                "standard input".to_string(),
+            )
+        } else {
+            let file = File::open(path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => {
+                    error::not_found(format!("{}: no such file", path.display()))
+                }
+                _ => anyhow::Error::from(e).context(format!("cannot open {}", path.display())),
+            })?;
+            let len = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            (Box::new(file), len, path.display().to_string())
+        };
+        let input = Input::new(inner);
+        let (read, row_start) = (input.read.clone(), input.row_start.clone());
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(64 * 1024)
+            .from_reader(input);
+        Ok(Source {
+            reader,
+            read,
+            row_start,
+            len,
+            name,
+        })
+    }
+
+    /// Reads the next record; false at the end. A runaway row is bad input (exit 2) naming the
+    /// line where it starts.
+    fn next(&mut self, record: &mut ByteRecord) -> Result<bool> {
+        let line = self.reader.position().line();
+        let more = self
+            .reader
+            .read_byte_record(record)
+            .map_err(|e| match e.kind() {
+                csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RowTooLong>()) => {
+                    error::usage(format!(
+                        "line {line}: {RowTooLong}; nothing was imported from {}",
+                        self.name
+                    ))
+                }
+                _ => anyhow::Error::from(e).context(format!("cannot read {}", self.name)),
+            })?;
+        self.row_start
+            .store(self.reader.position().byte(), Ordering::Relaxed);
+        Ok(more)
+    }
 }
 
 /// Counts and the first problems, for the listing on stderr.
