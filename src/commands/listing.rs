@@ -10,7 +10,7 @@ use crate::output::Value;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use futures_util::{TryStreamExt, pin_mut};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Row};
 
 #[derive(Debug, Args, Clone)]
@@ -38,11 +38,55 @@ pub struct ListArgs {
 
 /// A WHERE clause and its parameters. Clauses are SQL the code controls, with `$?` where a
 /// value goes; values are always parameters.
+///
+/// The same filter renders two ways: with `$n` placeholders for a prepared statement
+/// ([`Filter::sql`], [`Filter::params`]), and for COPY, which takes no parameters, with each
+/// value read from a transaction-local setting ([`Filter::copy_sql`] after
+/// [`Filter::set_copy_params`]).
 #[derive(Default)]
 pub struct Filter {
-    clauses: Vec<String>,
-    params: Vec<Box<dyn ToSql + Sync + Send>>,
+    clauses: Vec<Vec<Part>>,
+    params: Vec<Param>,
 }
+
+/// A piece of a clause: SQL the code controls, or the place of a value (its index in `params`).
+enum Part {
+    Sql(String),
+    Value(usize),
+}
+
+struct Param {
+    value: Box<dyn ToSql + Sync + Send>,
+    /// The SQL type the value is sent as in the COPY form; `None` for a Rust type that none of
+    /// [`COPY_TYPES`] accepts (such a filter cannot be used with COPY).
+    sql_type: Option<Type>,
+}
+
+/// The types a filter value may have in the COPY form, in order of preference.
+const COPY_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::INT4,
+    Type::INT8,
+    Type::INT2,
+    Type::BOOL,
+    Type::NUMERIC,
+    Type::FLOAT8,
+    Type::FLOAT4,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMP,
+    Type::DATE,
+    Type::JSONB,
+    Type::TEXT_ARRAY,
+    Type::INT4_ARRAY,
+    Type::INT8_ARRAY,
+];
+
+/// The prefix of the settings that carry the COPY form's values: `crm.p1`, `crm.p2`, ...
+const SETTING_PREFIX: &str = "crm.p";
+
+/// Stores a value as a setting, marked with a leading `=` so that NULL (stored as the empty
+/// setting) and the empty string stay apart.
+const SET_COPY_PARAM: &str = "SELECT set_config($1, '=' || $2::text, true)";
 
 impl Filter {
     pub fn new() -> Self {
@@ -50,51 +94,122 @@ impl Filter {
     }
 
     /// Adds `clause` (with one `$?` for `value`), joined with AND.
-    pub fn and(&mut self, clause: &str, value: impl ToSql + Sync + Send + 'static) -> &mut Self {
-        self.params.push(Box::new(value));
-        let placeholder = format!("${}", self.params.len());
-        self.clauses.push(clause.replace("$?", &placeholder));
+    pub fn and<T: ToSql + Sync + Send + 'static>(&mut self, clause: &str, value: T) -> &mut Self {
+        let n = self.push_param(value);
+        let mut parts = Vec::new();
+        let mut rest = clause;
+        while let Some(at) = rest.find("$?") {
+            parts.push(Part::Sql(rest[..at].to_string()));
+            parts.push(Part::Value(n));
+            rest = &rest[at + 2..];
+        }
+        parts.push(Part::Sql(rest.to_string()));
+        self.clauses.push(parts);
         self
     }
 
     /// Adds a clause without a value, such as `"stock" > 0`.
     pub fn and_sql(&mut self, clause: &str) -> &mut Self {
-        self.clauses.push(clause.to_string());
+        self.clauses.push(vec![Part::Sql(clause.to_string())]);
         self
     }
 
     /// Adds a case-insensitive substring match of `text` against any of `exprs` (SQL
     /// expressions the code controls; written as the trigram indexes are, so they serve it).
     pub fn search(&mut self, exprs: &[&str], text: &str) -> &mut Self {
-        self.params.push(Box::new(like_pattern(text)));
-        let n = self.params.len();
-        let any: Vec<String> = exprs
-            .iter()
-            .map(|e| format!("{e} ILIKE ${n} ESCAPE '\\'"))
-            .collect();
-        self.clauses.push(format!("({})", any.join(" OR ")));
+        let n = self.push_param(like_pattern(text));
+        let mut parts = vec![Part::Sql("(".to_string())];
+        for (i, e) in exprs.iter().enumerate() {
+            let or = if i == 0 { "" } else { " OR " };
+            parts.push(Part::Sql(format!("{or}{e} ILIKE ")));
+            parts.push(Part::Value(n));
+            parts.push(Part::Sql(" ESCAPE '\\'".to_string()));
+        }
+        parts.push(Part::Sql(")".to_string()));
+        self.clauses.push(parts);
         self
+    }
+
+    fn push_param<T: ToSql + Sync + Send + 'static>(&mut self, value: T) -> usize {
+        let sql_type = COPY_TYPES.iter().find(|t| T::accepts(t)).cloned();
+        self.params.push(Param {
+            value: Box::new(value),
+            sql_type,
+        });
+        self.params.len() - 1
     }
 
     /// ` WHERE ...`, or nothing.
     pub fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
+        self.render(|n, _| format!("${}", n + 1))
     }
 
     pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.params
             .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .map(|p| p.value.as_ref() as &(dyn ToSql + Sync))
             .collect()
     }
 
     /// The number the next parameter would get.
     pub fn next_param(&self) -> usize {
         self.params.len() + 1
+    }
+
+    /// ` WHERE ...`, or nothing, for a statement without parameters (COPY): each value is read
+    /// once per statement (an InitPlan) from the transaction-local setting that
+    /// [`Filter::set_copy_params`] stored it in, cast back to its type.
+    pub fn copy_sql(&self) -> String {
+        self.render(|n, param| {
+            let ty = param.sql_type.as_ref().map_or("text", |t| t.name());
+            format!(
+                "(SELECT substr(NULLIF(current_setting('{SETTING_PREFIX}{}'), ''), 2)::{ty})",
+                n + 1
+            )
+        })
+    }
+
+    /// Stores each value in the transaction-local setting that [`Filter::copy_sql`] reads;
+    /// `client` must be in the transaction that then runs the statement.
+    pub async fn set_copy_params<C: GenericClient>(&self, client: &C) -> Result<()> {
+        for (n, param) in self.params.iter().enumerate() {
+            let ty = param.sql_type.clone().ok_or_else(|| {
+                anyhow::anyhow!("a filter value of a type that COPY cannot take (internal error)")
+            })?;
+            let statement = client
+                .prepare_typed(SET_COPY_PARAM, &[Type::TEXT, ty])
+                .await
+                .context("cannot pass the filter to the server")?;
+            let name = format!("{SETTING_PREFIX}{}", n + 1);
+            let value = param.value.as_ref() as &(dyn ToSql + Sync);
+            let started = std::time::Instant::now();
+            client
+                .query_one(&statement, &[&name, value])
+                .await
+                .context("cannot pass the filter to the server")?;
+            db::log_sql(SET_COPY_PARAM, started);
+        }
+        Ok(())
+    }
+
+    fn render(&self, value: impl Fn(usize, &Param) -> String) -> String {
+        if self.clauses.is_empty() {
+            return String::new();
+        }
+        let clauses: Vec<String> = self
+            .clauses
+            .iter()
+            .map(|parts| {
+                parts
+                    .iter()
+                    .map(|part| match part {
+                        Part::Sql(sql) => sql.clone(),
+                        Part::Value(n) => value(*n, &self.params[*n]),
+                    })
+                    .collect()
+            })
+            .collect();
+        format!(" WHERE {}", clauses.join(" AND "))
     }
 }
 
@@ -261,6 +376,34 @@ mod tests {
             " WHERE \"role\" = $1 AND \"stock\" > 0 AND (\"name\" ILIKE $2 ESCAPE '\\' OR \"email\" ILIKE $2 ESCAPE '\\')"
         );
         assert_eq!(f.next_param(), 3);
+    }
+
+    #[test]
+    fn the_copy_form_reads_each_value_once_from_a_setting_cast_to_its_type() {
+        let mut f = Filter::new();
+        f.search(&["\"name\"", "\"email\""], "x")
+            .and("\"category\" = $?", "Books".to_string())
+            .and_sql("\"stock\" > 0")
+            .and("\"id\" > $?", 5_i32);
+        let setting = |n: u32, ty: &str| {
+            format!("(SELECT substr(NULLIF(current_setting('crm.p{n}'), ''), 2)::{ty})")
+        };
+        assert_eq!(
+            f.copy_sql(),
+            format!(
+                " WHERE (\"name\" ILIKE {p1} ESCAPE '\\' OR \"email\" ILIKE {p1} ESCAPE '\\') \
+                 AND \"category\" = {p2} AND \"stock\" > 0 AND \"id\" > {p3}",
+                p1 = setting(1, "text"),
+                p2 = setting(2, "text"),
+                p3 = setting(3, "int4"),
+            )
+        );
+        assert_eq!(
+            f.sql(),
+            " WHERE (\"name\" ILIKE $1 ESCAPE '\\' OR \"email\" ILIKE $1 ESCAPE '\\') \
+             AND \"category\" = $2 AND \"stock\" > 0 AND \"id\" > $3"
+        );
+        assert_eq!(Filter::new().copy_sql(), "");
     }
 
     #[test]

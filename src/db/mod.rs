@@ -186,7 +186,8 @@ pub fn set_log_sql(on: bool) {
     LOG_SQL.store(on, Ordering::Relaxed);
 }
 
-fn log_sql(sql: &str, started: Instant) {
+/// Logs a statement that ran by other means (COPY) and its timing, under `-v`.
+pub fn log_sql(sql: &str, started: Instant) {
     if LOG_SQL.load(Ordering::Relaxed) {
         let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
         eprintln!(

@@ -1,0 +1,536 @@
+//! `import`: one pass over the file in one transaction.
+//!
+//! Each row is read, checked ([`rows::check_row`]) and its key claimed (two rows of the file with
+//! one id, or one e-mail for customers without ids, are a problem of the later row); good rows
+//! are rendered as CSV into `COPY crm_import FROM STDIN` as they come, in chunks, while the
+//! server stores the previous chunk. Nothing but the keys (a few bytes a row) stays in memory.
+//! Only when the whole file was good (or `--skip-invalid`) does the write happen: lock, conflict
+//! check, sequence, `UPDATE ... FROM` (with `--on-conflict update`) and `INSERT ... SELECT`,
+//! commit. Any failure before the commit rolls everything back.
+
+use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
+use super::target::{Target, Written};
+use super::write::{Conflicts, Counts, Plan, SHOWN};
+use super::{ColumnKind, Entity, ImportArgs, OnConflict, progress};
+use crate::commands::listing::thousands;
+use crate::context::Context;
+use crate::db;
+use crate::error;
+use anyhow::{Context as _, Result};
+use bytes::{Bytes, BytesMut};
+use csv::ByteRecord;
+use futures_util::{SinkExt, pin_mut};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fs::File;
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_postgres::Transaction;
+
+/// How much rendered CSV is sent to the server at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// How often (in rows) the progress bar is told.
+const PROGRESS_EVERY: u64 = 4096;
+
+pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32> {
+    let mut source = Source::open(&args.file)?;
+    let name = source.name.clone();
+    let mut record = ByteRecord::new();
+    if !source.next(&mut record)? {
+        return Err(error::usage(format!(
+            "{name} is empty: expected a header line such as {}",
+            entity.column_names().join(",")
+        )));
+    }
+    let header = Header::parse(entity, &record).with_context(|| format!("cannot import {name}"))?;
+    let mut rejects = match &args.rejects {
+        Some(path) => Some(Rejects::create(path, &header)?),
+        None => None,
+    };
+
+    let db = ctx.db().await?;
+    let mut conn = db.get().await?;
+    // The plain tokio-postgres client: its transaction is what the shared query helpers take.
+    let client: &mut tokio_postgres::Client = &mut conn;
+    let tx = client
+        .transaction()
+        .await
+        .with_context(|| format!("cannot import {}", entity.noun))?;
+    let mut plan = Plan {
+        entity,
+        present: &header.present,
+        mode: args.on_conflict,
+        rows_without_id: false,
+        max_id: None,
+    };
+    let tally = copy_rows(
+        ctx,
+        &tx,
+        &mut plan,
+        &header,
+        &mut source,
+        &mut rejects,
+        &args,
+    )
+    .await?;
+    if tally.bad_rows > 0 && !args.skip_invalid {
+        tally.print_problems(ctx, true);
+        return Err(error::usage(format!(
+            "{} of {} rows in {name} {} invalid; nothing was imported",
+            thousands(tally.bad_rows),
+            thousands(tally.rows),
+            if tally.bad_rows == 1 { "is" } else { "are" }
+        )));
+    }
+    tally.print_problems(ctx, false);
+
+    let bar = progress(ctx, None);
+    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_message("checking for conflicts");
+    plan.analyze(&tx).await?;
+    if !args.dry_run {
+        plan.lock(&tx).await?;
+    }
+    // What skip and update do with conflicts needs no list of them, except to foretell it.
+    let conflicts = if args.on_conflict == OnConflict::Error || args.dry_run {
+        plan.conflicts(&tx).await?
+    } else {
+        Conflicts::default()
+    };
+    if args.on_conflict == OnConflict::Error && conflicts.total > 0 {
+        bar.finish_and_clear();
+        return Err(conflict_error(entity, &name, &conflicts));
+    }
+    if args.dry_run {
+        bar.finish_and_clear();
+        ctx.out
+            .notice(dry_run_summary(entity, &name, &args, &tally, &conflicts));
+        return Ok(0);
+    }
+    bar.set_message(format!("writing {} rows", thousands(tally.good)));
+    plan.move_sequence(&tx).await?;
+    let counts = plan.write(&tx).await?;
+    let written = rejects.map(Rejects::finish).transpose()?;
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot import {}", entity.noun))?;
+    if let Some(written) = written {
+        written.persist()?;
+    }
+    bar.finish_and_clear();
+    ctx.out
+        .notice(summary(entity, &name, &args, &tally, &counts));
+    Ok(0)
+}
+
+/// Reads, checks and claims every row, copying the good ones into the temporary table (which
+/// it creates) and the bad ones into the rejects file. With bad rows and no `--skip-invalid`,
+/// it only checks the rest, and leaves the COPY unfinished: the caller fails.
+async fn copy_rows(
+    ctx: &Context,
+    tx: &Transaction<'_>,
+    plan: &mut Plan<'_>,
+    header: &Header,
+    source: &mut Source,
+    rejects: &mut Option<Rejects>,
+    args: &ImportArgs,
+) -> Result<Tally> {
+    let entity = plan.entity;
+    let failed = || format!("cannot import {}", entity.noun);
+    db::batch_execute(tx, &plan.create_temp_sql())
+        .await
+        .with_context(failed)?;
+    let copy_sql = plan.copy_in_sql();
+    let sink = tx
+        .copy_in::<_, Bytes>(copy_sql.as_str())
+        .await
+        .with_context(failed)?;
+    pin_mut!(sink);
+    let bar = progress(ctx, source.len);
+    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_message("0 rows");
+
+    let id_slot = header.slot_of(entity, ColumnKind::Id);
+    let mut keys = Keys::new(entity, header);
+    let mut tally = Tally::default();
+    let mut record = ByteRecord::new();
+    let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
+    // Once a row is bad and the import is all or nothing, the rest is only checked.
+    let mut copying = true;
+    loop {
+        match source.next(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                bar.finish_and_clear();
+                tally.print_problems(ctx, true);
+                return Err(e);
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        tally.rows += 1;
+        match rows::check_row(entity, header, &record)
+            .and_then(|cells| keys.claim(line, &cells).map(|()| cells))
+        {
+            Ok(cells) if copying => {
+                tally.good += 1;
+                match id_slot.map(|slot| &cells[slot]) {
+                    Some(Cell::Int(id)) => plan.max_id = plan.max_id.max(Some(*id)),
+                    _ => plan.rows_without_id = true,
+                }
+                rows::render(&mut buf, line, &cells);
+                if buf.len() >= CHUNK {
+                    sink.send(buf.split().freeze()).await.with_context(failed)?;
+                }
+            }
+            Ok(_) => tally.good += 1,
+            Err(problems) => {
+                tally.add(line, &problems);
+                if let Some(rejects) = rejects.as_mut() {
+                    rejects.write(&record, header, line, &problems)?;
+                }
+                copying = args.skip_invalid;
+            }
+        }
+        if tally.rows.is_multiple_of(PROGRESS_EVERY) {
+            bar.set_position(source.read.load(Ordering::Relaxed));
+            bar.set_message(format!("{} rows", thousands(tally.rows)));
+        }
+    }
+    bar.finish_and_clear();
+    if copying {
+        if !buf.is_empty() {
+            sink.send(buf.freeze()).await.with_context(failed)?;
+        }
+        sink.as_mut().finish().await.with_context(failed)?;
+    }
+    Ok(tally)
+}
+
+/// The file (or stdin) as CSV records, counting what was read for the progress bar.
+struct Source {
+    reader: csv::Reader<Input>,
+    /// Bytes read so far.
+    read: Arc<AtomicU64>,
+    /// Where the next row starts; [`Input`] refuses to read far past it.
+    row_start: Arc<AtomicU64>,
+    /// The file's length, when known.
+    len: Option<u64>,
+    /// The file as messages name it: its path, or `standard input`.
+    name: String,
+}
+
+impl Source {
+    /// The file, or stdin for `-`; a missing file is exit 3.
+    fn open(path: &Path) -> Result<Source> {
+        let (inner, len, name): (Box<dyn Read>, _, _) = if path.as_os_str() == "-" {
+            (
+                Box::new(io::stdin().lock()),
+                None,
+                "standard input".to_string(),
+            )
+        } else {
+            let file = File::open(path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => {
+                    error::not_found(format!("{}: no such file", path.display()))
+                }
+                _ => anyhow::Error::from(e).context(format!("cannot open {}", path.display())),
+            })?;
+            let len = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            (Box::new(file), len, path.display().to_string())
+        };
+        let input = Input::new(inner);
+        let (read, row_start) = (input.read.clone(), input.row_start.clone());
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(64 * 1024)
+            .from_reader(input);
+        Ok(Source {
+            reader,
+            read,
+            row_start,
+            len,
+            name,
+        })
+    }
+
+    /// Reads the next record; false at the end. A runaway row is bad input (exit 2) naming the
+    /// line where it starts.
+    fn next(&mut self, record: &mut ByteRecord) -> Result<bool> {
+        let line = self.reader.position().line();
+        let more = self
+            .reader
+            .read_byte_record(record)
+            .map_err(|e| match e.kind() {
+                csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RowTooLong>()) => {
+                    error::usage(format!(
+                        "line {line}: {RowTooLong}; nothing was imported from {}",
+                        self.name
+                    ))
+                }
+                _ => anyhow::Error::from(e).context(format!("cannot read {}", self.name)),
+            })?;
+        self.row_start
+            .store(self.reader.position().byte(), Ordering::Relaxed);
+        Ok(more)
+    }
+}
+
+/// Counts and the first problems, for the listing on stderr.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    good: u64,
+    bad_rows: u64,
+    /// The first [`SHOWN`] problems, as `line N: column: problem`.
+    shown: Vec<String>,
+    /// Problems past those.
+    more: u64,
+}
+
+impl Tally {
+    fn add(&mut self, line: u64, problems: &[Problem]) {
+        self.bad_rows += 1;
+        for problem in problems {
+            if self.shown.len() < SHOWN as usize {
+                self.shown.push(format!("line {line}: {problem}"));
+            } else {
+                self.more += 1;
+            }
+        }
+    }
+
+    /// One line on stderr per problem: always when they fail the import, as notices when the
+    /// rows were skipped.
+    fn print_problems(&self, ctx: &Context, failing: bool) {
+        let print = |text: &str| {
+            if failing {
+                eprintln!("{text}");
+            } else {
+                ctx.out.notice(text);
+            }
+        };
+        for line in &self.shown {
+            print(line);
+        }
+        if self.more > 0 {
+            print(&format!("... and {} more", thousands(self.more)));
+        }
+    }
+}
+
+/// The keys seen so far: each id with its line, and for rows keyed by e-mail, a 64-bit hash of
+/// the (lower-cased) e-mail with its line. A million rows take some 30 MB at most.
+struct Keys {
+    id_slot: Option<usize>,
+    email_slot: Option<usize>,
+    ids: HashMap<i32, u32>,
+    emails: HashMap<u64, u32>,
+    hasher: RandomState,
+}
+
+impl Keys {
+    fn new(entity: &Entity, header: &Header) -> Keys {
+        Keys {
+            id_slot: header.slot_of(entity, ColumnKind::Id),
+            email_slot: entity
+                .keyed_by_email
+                .then(|| header.slot_of(entity, ColumnKind::Email))
+                .flatten(),
+            ids: HashMap::new(),
+            emails: HashMap::new(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Records the row's key, or says which earlier line has it.
+    fn claim(&mut self, line: u64, cells: &[Cell]) -> Result<(), Vec<Problem>> {
+        let line32 = u32::try_from(line).unwrap_or(u32::MAX);
+        if let Some(Cell::Int(id)) = self.id_slot.map(|s| &cells[s]) {
+            return match self.ids.entry(*id) {
+                Entry::Occupied(first) => Err(vec![Problem::new(
+                    "id",
+                    format!("{id} is also on line {}", first.get()),
+                )]),
+                Entry::Vacant(slot) => {
+                    slot.insert(line32);
+                    Ok(())
+                }
+            };
+        }
+        if let Some(Cell::Text(email)) = self.email_slot.map(|s| &cells[s]) {
+            return match self.emails.entry(self.hasher.hash_one(email)) {
+                Entry::Occupied(first) => Err(vec![Problem::new(
+                    "email",
+                    format!("{email} is also on line {}", first.get()),
+                )]),
+                Entry::Vacant(slot) => {
+                    slot.insert(line32);
+                    Ok(())
+                }
+            };
+        }
+        Ok(())
+    }
+}
+
+/// The invalid rows, as they were in the file, plus `_line` and `_error`.
+struct Rejects {
+    writer: csv::Writer<Target>,
+}
+
+impl Rejects {
+    fn create(path: &Path, header: &Header) -> Result<Rejects> {
+        let target = Target::create(Some(path))?;
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(target);
+        let mut first: Vec<&[u8]> = kept_fields(&header.raw, header).collect();
+        first.push(LINE_COLUMN.as_bytes());
+        first.push(ERROR_COLUMN.as_bytes());
+        writer
+            .write_record(&first)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Rejects { writer })
+    }
+
+    fn write(
+        &mut self,
+        record: &ByteRecord,
+        header: &Header,
+        line: u64,
+        problems: &[Problem],
+    ) -> Result<()> {
+        let line = line.to_string();
+        let error: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        let error = error.join("; ");
+        let mut fields: Vec<&[u8]> = kept_fields(record, header).collect();
+        fields.push(line.as_bytes());
+        fields.push(error.as_bytes());
+        self.writer
+            .write_record(&fields)
+            .context("cannot write the rejects file")?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Written> {
+        let target = self
+            .writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("cannot write the rejects file")?;
+        target.finish()
+    }
+}
+
+/// A record's fields less those under an ignored column (`_line`, `_error` of an earlier
+/// rejects file); fields past the header's are kept.
+fn kept_fields<'a>(record: &'a ByteRecord, header: &'a Header) -> impl Iterator<Item = &'a [u8]> {
+    record
+        .iter()
+        .enumerate()
+        .filter_map(|(i, field)| match header.fields.get(i) {
+            Some(None) => None,
+            _ => Some(field),
+        })
+}
+
+fn plural(entity: &Entity, n: u64) -> &str {
+    if n == 1 { entity.singular } else { entity.noun }
+}
+
+fn conflict_error(entity: &Entity, name: &str, conflicts: &Conflicts) -> anyhow::Error {
+    for (line, column, key) in &conflicts.first {
+        let what = match *column {
+            "id" => format!("{} {key} already exists", entity.singular),
+            _ => format!("a {} with the e-mail {key} already exists", entity.singular),
+        };
+        eprintln!("line {line}: {column}: {what}");
+    }
+    let shown = conflicts.first.len() as u64;
+    if conflicts.total > shown {
+        eprintln!("... and {} more", thousands(conflicts.total - shown));
+    }
+    error::conflict(format!(
+        "{} {} of {name} already {}; nothing was imported \
+         (--on-conflict skip leaves them as they are, --on-conflict update overwrites them)",
+        thousands(conflicts.total),
+        plural(entity, conflicts.total),
+        if conflicts.total == 1 {
+            "exists"
+        } else {
+            "exist"
+        }
+    ))
+}
+
+fn rejected(tally: &Tally, args: &ImportArgs) -> String {
+    match (&args.rejects, tally.bad_rows) {
+        (_, 0) => String::new(),
+        (Some(path), n) => format!(
+            "; {} invalid {} skipped{}",
+            thousands(n),
+            if n == 1 { "row" } else { "rows" },
+            if args.dry_run {
+                String::new()
+            } else {
+                format!(", written to {}", path.display())
+            }
+        ),
+        (None, _) => String::new(),
+    }
+}
+
+fn dry_run_summary(
+    entity: &Entity,
+    name: &str,
+    args: &ImportArgs,
+    tally: &Tally,
+    conflicts: &Conflicts,
+) -> String {
+    let existing = match args.on_conflict {
+        OnConflict::Error => String::new(),
+        OnConflict::Skip => format!(", {} skipped (already there)", thousands(conflicts.total)),
+        OnConflict::Update => format!(", {} updated", thousands(conflicts.total)),
+    };
+    let added = tally.good - conflicts.total;
+    format!(
+        "dry run: would import {} {} from {name} ({} added{existing}){}; nothing was written",
+        thousands(tally.good),
+        plural(entity, tally.good),
+        thousands(added),
+        rejected(tally, args)
+    )
+}
+
+fn summary(
+    entity: &Entity,
+    name: &str,
+    args: &ImportArgs,
+    tally: &Tally,
+    counts: &Counts,
+) -> String {
+    let existing = match args.on_conflict {
+        OnConflict::Error => String::new(),
+        OnConflict::Skip => format!(
+            ", {} skipped (already there)",
+            thousands(tally.good - counts.added)
+        ),
+        OnConflict::Update => format!(", {} updated", thousands(counts.updated)),
+    };
+    let imported = counts.added + counts.updated;
+    format!(
+        "imported {} {} from {name} ({} added{existing}){}",
+        thousands(imported),
+        plural(entity, imported),
+        thousands(counts.added),
+        rejected(tally, args)
+    )
+}

@@ -1,0 +1,337 @@
+//! The import's SQL: the temporary table the checked rows are copied into, the conflict check
+//! against the real table, and the statements that move the rows in.
+//!
+//! A row's key is its id; a customer without an id is known by its e-mail, case-insensitively
+//! (`lower("email")`, since the original system stored e-mails as typed). Where the primary key
+//! alone cannot keep the conflict check true until the rows go in, the table is locked against
+//! other writers (SHARE ROW EXCLUSIVE: readers go on) from the check to the commit.
+
+use super::{ColumnKind, Entity, OnConflict};
+use crate::db;
+use anyhow::{Context as _, Result};
+use tokio_postgres::Transaction;
+
+/// The temporary table, dropped at the end of the transaction.
+const TEMP: &str = "crm_import";
+
+/// How many conflicting rows are named before `... and N more`.
+pub const SHOWN: i64 = 50;
+
+pub struct Plan<'a> {
+    pub entity: &'a Entity,
+    /// The file's columns, as indexes in `entity.columns`, in the entity's order.
+    pub present: &'a [usize],
+    pub mode: OnConflict,
+    /// Whether some row has no id: the sequence then numbers those rows in the file's order.
+    pub rows_without_id: bool,
+    /// The largest id the file gives.
+    pub max_id: Option<i32>,
+}
+
+/// Rows of the file whose key the table already has.
+#[derive(Default)]
+pub struct Conflicts {
+    pub total: u64,
+    /// The first [`SHOWN`] by line: line, column, key.
+    pub first: Vec<(i64, &'static str, String)>,
+}
+
+/// What the write did.
+pub struct Counts {
+    pub added: u64,
+    pub updated: u64,
+}
+
+impl Plan<'_> {
+    fn columns(&self) -> impl Iterator<Item = &'static super::Column> + '_ {
+        let all: &'static [super::Column] = self.entity.columns;
+        self.present.iter().map(move |i| &all[*i])
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.columns().any(|c| c.name == name)
+    }
+
+    /// `CREATE TEMP TABLE`: the line number, then the file's columns.
+    pub fn create_temp_sql(&self) -> String {
+        let mut columns = vec!["\"_line\" int8".to_string()];
+        columns.extend(
+            self.columns()
+                .map(|c| format!("\"{}\" {}", c.name, c.kind.sql_type())),
+        );
+        format!(
+            "CREATE TEMP TABLE {TEMP} ({}) ON COMMIT DROP",
+            columns.join(", ")
+        )
+    }
+
+    pub fn copy_in_sql(&self) -> String {
+        let mut columns = vec!["\"_line\"".to_string()];
+        columns.extend(self.columns().map(|c| format!("\"{}\"", c.name)));
+        format!(
+            "COPY {TEMP} ({}) FROM STDIN (FORMAT csv)",
+            columns.join(", ")
+        )
+    }
+
+    /// The condition on `t` of rows keyed by id.
+    fn keyed_by_id(&self) -> Option<&'static str> {
+        self.has("id").then_some("t.\"id\" IS NOT NULL")
+    }
+
+    /// The condition on `t` of rows keyed by e-mail: customers without an id.
+    fn keyed_by_email(&self) -> Option<&'static str> {
+        if !self.entity.keyed_by_email || !self.has("email") || !self.rows_without_id {
+            return None;
+        }
+        Some(if self.has("id") {
+            "t.\"id\" IS NULL AND t.\"email\" IS NOT NULL"
+        } else {
+            "t.\"email\" IS NOT NULL"
+        })
+    }
+
+    fn id_exists(&self) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM {} c WHERE c.\"id\" = t.\"id\")",
+            self.entity.table_sql()
+        )
+    }
+
+    fn email_exists(&self) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM {} c WHERE lower(c.\"email\") = t.\"email\")",
+            self.entity.table_sql()
+        )
+    }
+
+    /// Whether the table already has `t`'s key; `None` when no row has a key.
+    fn exists_sql(&self) -> Option<String> {
+        let mut any = Vec::new();
+        if let Some(by_id) = self.keyed_by_id() {
+            any.push(format!("({by_id} AND {})", self.id_exists()));
+        }
+        if let Some(by_email) = self.keyed_by_email() {
+            any.push(format!("({by_email} AND {})", self.email_exists()));
+        }
+        (!any.is_empty()).then(|| any.join(" OR "))
+    }
+
+    /// Fills in the planner's statistics of the temporary table (autovacuum never sees it).
+    pub async fn analyze(&self, tx: &Transaction<'_>) -> Result<()> {
+        db::batch_execute(tx, &format!("ANALYZE {TEMP}")).await?;
+        Ok(())
+    }
+
+    /// Keeps other writers out of the table until the commit, where the conflict check must
+    /// stay true: for `skip` and `update`, and for rows keyed by e-mail (no unique index
+    /// guards e-mails). Plain inserts by id need no lock: the primary key refuses a row that
+    /// another session added meanwhile (exit 5).
+    pub async fn lock(&self, tx: &Transaction<'_>) -> Result<()> {
+        if self.mode == OnConflict::Error && self.keyed_by_email().is_none() {
+            return Ok(());
+        }
+        let sql = format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            self.entity.table_sql()
+        );
+        db::batch_execute(tx, &sql)
+            .await
+            .with_context(|| format!("cannot lock the {} table", self.entity.noun))?;
+        Ok(())
+    }
+
+    /// The rows of the file whose key the table has.
+    pub async fn conflicts(&self, tx: &Transaction<'_>) -> Result<Conflicts> {
+        let mut queries = Vec::new();
+        if let Some(by_id) = self.keyed_by_id() {
+            queries.push(("id", "t.\"id\"::text", by_id, self.id_exists()));
+        }
+        if let Some(by_email) = self.keyed_by_email() {
+            queries.push(("email", "t.\"email\"", by_email, self.email_exists()));
+        }
+        let mut conflicts = Conflicts {
+            total: 0,
+            first: Vec::new(),
+        };
+        for (column, key, keyed, exists) in queries {
+            let sql = format!(
+                "SELECT t.\"_line\", {key}, count(*) OVER () FROM {TEMP} t \
+                 WHERE {keyed} AND {exists} ORDER BY t.\"_line\" LIMIT $1"
+            );
+            let rows = db::query(tx, &sql, &[&SHOWN])
+                .await
+                .context("cannot look for rows that are already there")?;
+            if let Some(row) = rows.first() {
+                conflicts.total += u64::try_from(row.get::<_, i64>(2)).unwrap_or(0);
+            }
+            conflicts
+                .first
+                .extend(rows.iter().map(|r| (r.get(0), column, r.get(1))));
+        }
+        conflicts.first.sort_by_key(|(line, _, _)| *line);
+        conflicts.first.truncate(SHOWN as usize);
+        Ok(conflicts)
+    }
+
+    /// Moves the rows into the table: with `update`, first overwrites the rows whose key the
+    /// table has; then inserts the rest (with `error`, the caller found no conflicts).
+    pub async fn write(&self, tx: &Transaction<'_>) -> Result<Counts> {
+        let mut counts = Counts {
+            added: 0,
+            updated: 0,
+        };
+        if self.mode == OnConflict::Update {
+            let mut matches = Vec::new();
+            if let Some(by_id) = self.keyed_by_id() {
+                matches.push(format!("{by_id} AND c.\"id\" = t.\"id\""));
+            }
+            if let Some(by_email) = self.keyed_by_email() {
+                matches.push(format!("{by_email} AND lower(c.\"email\") = t.\"email\""));
+            }
+            for matching in matches {
+                let sql = format!(
+                    "UPDATE {} c SET {} FROM {TEMP} t WHERE {matching}",
+                    self.entity.table_sql(),
+                    self.update_sets()
+                );
+                counts.updated += db::execute(tx, &sql, &[])
+                    .await
+                    .with_context(|| format!("cannot update {}", self.entity.noun))?;
+            }
+        }
+        counts.added = db::execute(tx, &self.insert_sql(), &[])
+            .await
+            .with_context(|| format!("cannot add {}", self.entity.noun))?;
+        Ok(counts)
+    }
+
+    /// `SET` of an update: the file's columns; the time of the import for `updatedAt` unless
+    /// the file gives one; `createdAt` only where the file gives one.
+    fn update_sets(&self) -> String {
+        let mut sets: Vec<String> = self
+            .columns()
+            .filter(|c| c.kind != ColumnKind::Id)
+            .map(|c| {
+                let name = c.name;
+                match name {
+                    "createdAt" => format!("\"{name}\" = coalesce(t.\"{name}\", c.\"{name}\")"),
+                    "updatedAt" => format!("\"{name}\" = coalesce(t.\"{name}\", now())"),
+                    _ => format!("\"{name}\" = t.\"{name}\""),
+                }
+            })
+            .collect();
+        if !self.has("updatedAt") {
+            sets.push("\"updatedAt\" = now()".to_string());
+        }
+        sets.join(", ")
+    }
+
+    /// `INSERT ... SELECT` of the rows whose key the table does not have.
+    fn insert_sql(&self) -> String {
+        let table = self.entity.table_sql();
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        for column in self.columns() {
+            let t = format!("t.\"{}\"", column.name);
+            names.push(format!("\"{}\"", column.name));
+            values.push(match column.kind {
+                ColumnKind::Id if self.rows_without_id => format!(
+                    "coalesce({t}, nextval((SELECT pg_get_serial_sequence('{table}', 'id')::regclass)))"
+                ),
+                ColumnKind::Time => format!("coalesce({t}, now())"),
+                _ => t,
+            });
+        }
+        for stamp in ["createdAt", "updatedAt"] {
+            if !self.has(stamp) {
+                names.push(format!("\"{stamp}\""));
+                values.push("now()".to_string());
+            }
+        }
+        let mut sql = format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM {TEMP} t",
+            names.join(", "),
+            values.join(", ")
+        );
+        if self.mode != OnConflict::Error
+            && let Some(exists) = self.exists_sql()
+        {
+            sql.push_str(&format!(" WHERE NOT ({exists})"));
+        }
+        if self.rows_without_id {
+            sql.push_str(" ORDER BY t.\"_line\"");
+        }
+        sql
+    }
+
+    /// Before the insert, with explicit ids: moves the id sequence past the largest id of the
+    /// table and of the file, so that the rows without an id get ids after them (never one
+    /// the file holds further down) and so do rows added later. Never moves it back.
+    pub async fn move_sequence(&self, tx: &Transaction<'_>) -> Result<()> {
+        let Some(max_id) = self.max_id else {
+            return Ok(());
+        };
+        let table = self.entity.table_sql();
+        let sql = format!(
+            "SELECT setval(s.seq, m.top) \
+             FROM (SELECT pg_get_serial_sequence('{table}', 'id')::regclass AS seq) s, \
+                  (SELECT greatest((SELECT max(\"id\") FROM {table}), $1::int4) AS top) m \
+             WHERE m.top > coalesce(pg_sequence_last_value(s.seq), 0)"
+        );
+        db::query(tx, &sql, &[&max_id])
+            .await
+            .context("cannot move the id sequence past the imported ids")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::CUSTOMERS;
+    use super::*;
+
+    #[test]
+    fn customers_without_ids_are_matched_by_lower_case_email() {
+        let present = [1, 3]; // firstName, email
+        let plan = Plan {
+            entity: &CUSTOMERS,
+            present: &present,
+            mode: OnConflict::Skip,
+            rows_without_id: true,
+            max_id: None,
+        };
+        assert_eq!(
+            plan.insert_sql(),
+            "INSERT INTO \"Customers\" (\"firstName\", \"email\", \"createdAt\", \"updatedAt\") \
+             SELECT t.\"firstName\", t.\"email\", now(), now() FROM crm_import t \
+             WHERE NOT ((t.\"email\" IS NOT NULL AND EXISTS (SELECT 1 FROM \"Customers\" c \
+             WHERE lower(c.\"email\") = t.\"email\"))) ORDER BY t.\"_line\""
+        );
+        assert_eq!(
+            plan.update_sets(),
+            "\"firstName\" = t.\"firstName\", \"email\" = t.\"email\", \"updatedAt\" = now()"
+        );
+    }
+
+    #[test]
+    fn explicit_ids_keep_their_value_and_the_sequence_numbers_the_rest() {
+        let present = [0, 1, 7]; // id, firstName, createdAt
+        let plan = Plan {
+            entity: &CUSTOMERS,
+            present: &present,
+            mode: OnConflict::Error,
+            rows_without_id: true,
+            max_id: None,
+        };
+        let sql = plan.insert_sql();
+        assert!(sql.contains(
+            "SELECT coalesce(t.\"id\", nextval((SELECT pg_get_serial_sequence('\"Customers\"', 'id')::regclass))), \
+             t.\"firstName\", coalesce(t.\"createdAt\", now()), now() FROM crm_import t ORDER BY"
+        ), "{sql}");
+        assert_eq!(
+            plan.update_sets(),
+            "\"firstName\" = t.\"firstName\", \"createdAt\" = coalesce(t.\"createdAt\", c.\"createdAt\"), \"updatedAt\" = now()"
+        );
+    }
+}
