@@ -105,10 +105,15 @@ pub fn rfc3339_utc(t: OffsetDateTime) -> String {
 }
 
 /// A SQL expression rendering the timestamptz expression `expr` (code-controlled) as
-/// [`rfc3339_utc`] does, for SQL that renders rows itself (COPY).
+/// [`rfc3339_utc`] does, for SQL that renders rows itself (COPY). The session must have
+/// [`SQL_DATESTYLE`]. A plain text cast with a `T` put in is the cheapest form the server has:
+/// `to_json` or `to_char` cost COPY of a million rows about a second more.
 pub fn sql_rfc3339(expr: &str) -> String {
-    format!("(to_json(({expr}) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z'")
+    format!("replace((({expr}) AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'")
 }
+
+/// The DateStyle [`sql_rfc3339`] relies on (`SET LOCAL DateStyle = ...` before the query).
+pub const SQL_DATESTYLE: &str = "SET LOCAL DateStyle = 'ISO, YMD'";
 
 /// A result set: column names (the database's own) and rows of values.
 #[derive(Debug, Clone, Default)]

@@ -116,6 +116,33 @@ fn export_writes_empty_strings_as_null_so_that_the_round_trip_is_exact() {
 }
 
 #[test]
+fn export_prints_rfc3339_utc_timestamps_whatever_the_servers_date_style_and_time_zone() {
+    let db = TestDb::migrated();
+    sql(
+        &db,
+        &format!(
+            "ALTER DATABASE \"{}\" SET DateStyle = 'SQL, DMY'; \
+             ALTER DATABASE \"{}\" SET TimeZone = 'Asia/Kolkata'",
+            db.name, db.name
+        ),
+    );
+    sql(
+        &db,
+        "INSERT INTO \"Customers\" (\"email\", \"createdAt\", \"updatedAt\") \
+         VALUES ('e@x.io', '2025-07-01 09:30:00.25+02', '2025-07-01 23:59:59.123456-05')",
+    );
+    let out = export(&db, "customers", &[]);
+    out.assert_stdout_eq(&format!(
+        "{CUSTOMERS_HEADER}1,,,e@x.io,,,0.00,2025-07-01T07:30:00.25Z,2025-07-02T04:59:59.123456Z\n"
+    ));
+    // list renders the same instants in Rust, to the same text.
+    db.crm()
+        .args(["customers", "list"])
+        .run()
+        .assert_stdout_contains("2025-07-01T07:30:00.25Z,2025-07-02T04:59:59.123456Z");
+}
+
+#[test]
 fn export_to_a_file_is_atomic_and_says_how_many() {
     let db = TestDb::migrated();
     seed_customers(&db);

@@ -4,12 +4,13 @@
 pub mod local;
 pub mod pgpass;
 pub mod settings;
+mod tls;
 
 use crate::error;
 use crate::output::Output;
 use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use settings::{ConnSettings, SslMode};
+use settings::ConnSettings;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -24,7 +25,7 @@ pub struct Database {
     /// Where and how it was reached; `settings.source` says whether it is the local cluster.
     pub settings: ConnSettings,
     pool: Pool,
-    tls: postgres_native_tls::MakeTlsConnector,
+    tls: tls::LazyTls,
 }
 
 impl Database {
@@ -47,7 +48,7 @@ impl Database {
             }
             None => local::Cluster::from_env()?.ensure_running(out).await?,
         };
-        let tls = tls_connector(&settings)?;
+        let tls = tls::LazyTls::for_settings(&settings)?;
         let manager = Manager::from_config(
             settings.to_pg_config(),
             tls.clone(),
@@ -127,56 +128,6 @@ impl Database {
 fn connect_deadline(settings: &ConnSettings) -> Option<std::time::Duration> {
     let hosts = u32::try_from(settings.hosts.len().max(1)).unwrap_or(u32::MAX);
     settings.connect_timeout.map(|t| t.saturating_mul(hosts))
-}
-
-/// The TLS connector for the settings' sslmode, as libpq behaves: `prefer` and `require` encrypt
-/// without verifying unless a root certificate is at hand, `verify-ca` checks the chain,
-/// `verify-full` the chain and the host name.
-fn tls_connector(settings: &ConnSettings) -> Result<postgres_native_tls::MakeTlsConnector> {
-    let mut builder = native_tls::TlsConnector::builder();
-    let verify = matches!(settings.sslmode, SslMode::VerifyCa | SslMode::VerifyFull);
-    let default_root = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
-        .filter(|p| p.exists());
-    let root = settings.sslrootcert.clone().or(default_root);
-    match root {
-        Some(path) if path.as_os_str() == "system" => {}
-        Some(path) => {
-            let pem = std::fs::read(&path).map_err(|e| {
-                error::usage(format!(
-                    "cannot read the root certificate file \"{}\": {e}",
-                    path.display()
-                ))
-            })?;
-            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                error::usage(format!(
-                    "the root certificate file \"{}\" is not a PEM certificate: {e}",
-                    path.display()
-                ))
-            })?;
-            builder
-                .add_root_certificate(cert)
-                .disable_built_in_roots(true);
-        }
-        None if verify => {
-            return Err(error::usage(format!(
-                "sslmode={} needs a root certificate: set sslrootcert (or PGSSLROOTCERT), put \
-                 it in ~/.postgresql/root.crt, use sslrootcert=system for the system's trusted \
-                 roots, or choose sslmode=require to encrypt without verifying",
-                settings.sslmode
-            )));
-        }
-        None => {
-            builder.danger_accept_invalid_certs(true);
-        }
-    }
-    if settings.sslmode != SslMode::VerifyFull {
-        builder.danger_accept_invalid_hostnames(true);
-    }
-    let connector = builder
-        .build()
-        .context("cannot set up TLS for the database connection")?;
-    Ok(postgres_native_tls::MakeTlsConnector::new(connector))
 }
 
 static LOG_SQL: AtomicBool = AtomicBool::new(false);

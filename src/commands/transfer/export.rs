@@ -31,6 +31,7 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
         .start()
         .await
         .with_context(|| format!("cannot export {}", entity.noun))?;
+    crate::db::batch_execute(&tx, output::SQL_DATESTYLE).await?;
     filter.set_copy_params(&tx).await?;
     let sql = copy_sql(entity, filter);
     let started = std::time::Instant::now();
