@@ -1,7 +1,7 @@
 //! `crm customers list | show | create | update | delete`: given these rows, running this
 //! command prints that and leaves those rows; every refusal writes nothing.
 
-use crate::harness::TestDb;
+use crate::harness::{TestDb, count, row_json, sql, table_exists};
 
 /// When the fixtures were made, as the database and the output show it.
 const THEN: &str = "2025-07-01T09:30:00Z";
@@ -40,32 +40,6 @@ fn with_customers() -> TestDb {
     let db = TestDb::migrated();
     sql(&db, CUSTOMERS);
     db
-}
-
-fn sql(db: &TestDb, sql: &str) {
-    db.client().batch_execute(sql).expect("run the fixture SQL");
-}
-
-fn count(db: &TestDb, sql: &str) -> i64 {
-    db.client().query_one(sql, &[]).expect("count").get(0)
-}
-
-/// The row of customer `id` as text, every column, for before/after comparisons.
-fn row_text(db: &TestDb, id: i32) -> String {
-    db.client()
-        .query_one(
-            r#"SELECT row_to_json(c)::text FROM "Customers" c WHERE "id" = $1"#,
-            &[&id],
-        )
-        .expect("read the customer")
-        .get(0)
-}
-
-fn table_exists(db: &TestDb, table: &str) -> bool {
-    db.client()
-        .query_one("SELECT to_regclass(quote_ident($1)) IS NOT NULL", &[&table])
-        .expect("look up a table")
-        .get(0)
 }
 
 #[test]
@@ -435,7 +409,7 @@ fn update_changes_only_the_fields_given_and_bumps_updated_at() {
 #[test]
 fn update_refusals_leave_the_row_as_it_was() {
     let db = with_customers();
-    let before = row_text(&db, 1);
+    let before = row_json(&db, "Customers", 1);
     db.crm()
         .args(["customers", "update", "1"])
         .run()
@@ -460,7 +434,7 @@ fn update_refusals_leave_the_row_as_it_was() {
         .run()
         .assert_code(3)
         .assert_stderr_contains("customer 12 does not exist");
-    assert_eq!(row_text(&db, 1), before);
+    assert_eq!(row_json(&db, "Customers", 1), before);
 }
 
 /// Two orders of customer 1, one with an item.

@@ -1,7 +1,7 @@
 //! `crm db migrate`, `status` and the schema lock: fresh, partly migrated and divergent databases,
 //! dry runs, two runs at once, and adopting a database made by the original Sequelize application.
 
-use crate::harness::TestDb;
+use crate::harness::{TestDb, table_exists};
 use std::time::Duration;
 
 /// crm's schema advisory lock: ('crm' in ASCII, 1).
@@ -17,13 +17,6 @@ fn history(db: &TestDb) -> Vec<(i32, String)> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect()
-}
-
-fn table_exists(db: &TestDb, table: &str) -> bool {
-    db.client()
-        .query_one("SELECT to_regclass(quote_ident($1)) IS NOT NULL", &[&table])
-        .expect("look up a table")
-        .get(0)
 }
 
 /// `version,state` pairs from `status`'s CSV.

@@ -1,7 +1,7 @@
 //! `crm products list | show | create | update | delete | stock | low-stock`: given these rows,
 //! running this command prints that and leaves those rows; every refusal writes nothing.
 
-use crate::harness::TestDb;
+use crate::harness::{TestDb, count, row_json, sql, table_exists};
 
 /// When the fixtures were made, as the database and the output show it.
 const THEN: &str = "2025-07-01T09:30:00Z";
@@ -50,36 +50,10 @@ fn with_products() -> TestDb {
     db
 }
 
-fn sql(db: &TestDb, sql: &str) {
-    db.client().batch_execute(sql).expect("run the fixture SQL");
-}
-
-fn count(db: &TestDb, sql: &str) -> i64 {
-    db.client().query_one(sql, &[]).expect("count").get(0)
-}
-
 fn stock_of(db: &TestDb, id: i32) -> Option<i32> {
     db.client()
         .query_one(r#"SELECT "stock" FROM "Products" WHERE "id" = $1"#, &[&id])
         .expect("read the stock")
-        .get(0)
-}
-
-/// The row of product `id` as text, every column, for before/after comparisons.
-fn row_text(db: &TestDb, id: i32) -> String {
-    db.client()
-        .query_one(
-            r#"SELECT row_to_json(p)::text FROM "Products" p WHERE "id" = $1"#,
-            &[&id],
-        )
-        .expect("read the product")
-        .get(0)
-}
-
-fn table_exists(db: &TestDb, table: &str) -> bool {
-    db.client()
-        .query_one("SELECT to_regclass(quote_ident($1)) IS NOT NULL", &[&table])
-        .expect("look up a table")
         .get(0)
 }
 
@@ -375,7 +349,7 @@ fn update_changes_only_the_fields_given_and_bumps_updated_at() {
 #[test]
 fn update_refusals_leave_the_row_as_it_was() {
     let db = with_products();
-    let before = row_text(&db, 1);
+    let before = row_json(&db, "Products", 1);
     db.crm()
         .args(["products", "update", "1"])
         .run()
@@ -402,7 +376,7 @@ fn update_refusals_leave_the_row_as_it_was() {
         .run()
         .assert_code(3)
         .assert_stderr_contains("product 12 does not exist");
-    assert_eq!(row_text(&db, 1), before);
+    assert_eq!(row_json(&db, "Products", 1), before);
 }
 
 #[test]
@@ -513,7 +487,7 @@ fn stock_set_add_and_remove() {
 #[test]
 fn stock_never_goes_below_zero_or_past_integer() {
     let db = with_products();
-    let before = row_text(&db, 4);
+    let before = row_json(&db, "Products", 4);
     db.crm()
         .args(["products", "stock", "4", "--remove", "5"])
         .run()
@@ -543,7 +517,7 @@ fn stock_never_goes_below_zero_or_past_integer() {
             .assert_code(2)
             .assert_stderr_contains(message);
     }
-    assert_eq!(row_text(&db, 4), before);
+    assert_eq!(row_json(&db, "Products", 4), before);
     for change in ["--set", "--add", "--remove"] {
         db.crm()
             .args(["products", "stock", "12", change, "1"])

@@ -3,7 +3,7 @@
 //! with nothing written, dry runs, rejects files, conflicts, hand-made CSV (BOM, CRLF, any
 //! header case and order), the id sequence after explicit ids, and standard input.
 
-use crate::harness::{Output, TestDb};
+use crate::harness::{Output, TestDb, sql};
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
@@ -72,10 +72,6 @@ fn count(db: &TestDb, table: &str) -> i64 {
         .query_one(&format!("SELECT count(*) FROM \"{table}\""), &[])
         .expect("count rows")
         .get(0)
-}
-
-fn sql(db: &TestDb, statement: &str) {
-    db.client().batch_execute(statement).expect(statement);
 }
 
 fn seed_customers(db: &TestDb) {

@@ -181,3 +181,37 @@ fn random_hex() -> String {
     let seed = (std::process::id(), call, std::time::SystemTime::now());
     format!("{:016x}", RandomState::new().hash_one(seed))
 }
+
+/// Runs fixture SQL (one or more statements) in the test's database.
+pub fn sql(db: &TestDb, sql: &str) {
+    db.client()
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("cannot run the fixture SQL: {e:?}\n{sql}"));
+}
+
+/// The single bigint a query returns, such as a `count(*)`.
+pub fn count(db: &TestDb, sql: &str) -> i64 {
+    db.client()
+        .query_one(sql, &[])
+        .unwrap_or_else(|e| panic!("cannot run {sql}: {e:?}"))
+        .get(0)
+}
+
+/// Whether a table (or index, or sequence) of that exact name exists.
+pub fn table_exists(db: &TestDb, name: &str) -> bool {
+    db.client()
+        .query_one("SELECT to_regclass(quote_ident($1)) IS NOT NULL", &[&name])
+        .expect("look up a relation")
+        .get(0)
+}
+
+/// Row `id` of `table` as JSON text, every column, for before/after comparisons.
+pub fn row_json(db: &TestDb, table: &str, id: i32) -> String {
+    db.client()
+        .query_one(
+            &format!(r#"SELECT row_to_json(t)::text FROM "{table}" t WHERE "id" = $1"#),
+            &[&id],
+        )
+        .unwrap_or_else(|e| panic!("cannot read {table} {id}: {e:?}"))
+        .get(0)
+}

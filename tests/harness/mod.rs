@@ -18,4 +18,4 @@ mod database;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, redact};
-pub use database::TestDb;
+pub use database::{TestDb, count, row_json, sql, table_exists};
