@@ -147,6 +147,12 @@ pub fn render(err: &anyhow::Error) -> String {
                     }
                     if let Some(hint) = db.hint() {
                         s.push_str(&format!("; hint: {hint}"));
+                    } else if db.code() == &tokio_postgres::error::SqlState::UNDEFINED_TABLE {
+                        // The usual cause: a database crm has not migrated yet.
+                        s.push_str(
+                            " (is the database migrated? crm db migrate status shows what is \
+                             applied, crm db migrate applies the rest)",
+                        );
                     }
                     s
                 }

@@ -393,3 +393,14 @@ fn verbose_logs_each_statement_with_its_timing_on_stderr() {
     let quiet = db.crm().args(["db", "migrate", "status"]).run();
     assert!(!quiet.stderr.contains("sql: "), "{}", quiet.stderr);
 }
+
+#[test]
+fn a_data_command_on_a_database_not_yet_migrated_says_to_migrate() {
+    let db = TestDb::empty();
+    db.crm()
+        .args(["customers", "list"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("relation \"Customers\" does not exist")
+        .assert_stderr_contains("crm db migrate applies the rest");
+}

@@ -48,7 +48,8 @@ const COLUMNS: &[&str] = &[
     "updatedAt",
 ];
 
-static TABLE: Table = Table {
+/// The table as list, show, update and delete know it; import and export take their names from it.
+pub const TABLE: Table = Table {
     name: "Customers",
     noun: "customer",
     plural: "customers",

@@ -449,7 +449,6 @@ async fn undo(ctx: &Context, args: UndoArgs) -> Result<i32> {
         }
         let names: Vec<String> = chosen.iter().map(|l| label(l.version, &l.name)).collect();
         crate::commands::confirm(
-            ctx,
             args.confirm,
             &format!(
                 "undo {} migration{} of {} ({}), dropping what they created and the data in it?",

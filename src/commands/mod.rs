@@ -10,14 +10,13 @@ pub mod transfer;
 pub mod users;
 
 use crate::cli::ConfirmArgs;
-use crate::context::Context;
 use crate::error;
 use anyhow::Result;
 use std::io::IsTerminal;
 
 /// Asks before a destructive change: a prompt on a terminal, `--yes` otherwise. Cron jobs never
 /// see a prompt: without a terminal and without `--yes`, this fails naming the flag.
-pub fn confirm(_ctx: &Context, args: ConfirmArgs, question: &str) -> Result<()> {
+pub fn confirm(args: ConfirmArgs, question: &str) -> Result<()> {
     if args.yes {
         return Ok(());
     }

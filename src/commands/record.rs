@@ -282,7 +282,6 @@ pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> 
     let label = record.label();
     let pointing = count_referrers(&**client, referrers, id).await?;
     crate::commands::confirm(
-        ctx,
         confirm,
         &format!(
             "delete {label}, keeping its {} with {} set to NULL?",

@@ -102,9 +102,9 @@ const fn required(name: &'static str, kind: ColumnKind) -> Column {
 }
 
 pub static CUSTOMERS: Entity = Entity {
-    table: "Customers",
-    noun: "customers",
-    singular: "customer",
+    table: crate::commands::customers::TABLE.name,
+    noun: crate::commands::customers::TABLE.plural,
+    singular: crate::commands::customers::TABLE.noun,
     columns: &[
         column("id", ColumnKind::Id),
         column("firstName", ColumnKind::Text),
@@ -120,9 +120,9 @@ pub static CUSTOMERS: Entity = Entity {
 };
 
 pub static PRODUCTS: Entity = Entity {
-    table: "Products",
-    noun: "products",
-    singular: "product",
+    table: crate::commands::products::TABLE.name,
+    noun: crate::commands::products::TABLE.plural,
+    singular: crate::commands::products::TABLE.noun,
     columns: &[
         column("id", ColumnKind::Id),
         required("name", ColumnKind::Name),
@@ -243,4 +243,22 @@ fn shown(text: &str, max: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CSV columns are the columns `list` and `show` print, in the same order, so that
+    /// an export and a list agree and an import takes what a list showed.
+    #[test]
+    fn the_csv_columns_are_the_tables_columns() {
+        for (entity, table) in [
+            (&CUSTOMERS, &crate::commands::customers::TABLE),
+            (&PRODUCTS, &crate::commands::products::TABLE),
+        ] {
+            let names: Vec<&str> = entity.columns.iter().map(|c| c.name).collect();
+            assert_eq!(names, table.columns, "{}", entity.table);
+        }
+    }
 }

@@ -124,7 +124,7 @@ pub async fn run(ctx: &Context, args: DeleteArgs) -> Result<()> {
     let admins = user::admin_ids(&**client, false).await?;
     user::ensure_not_last_admin(&user, &admins, "delete")?;
     let expected = impact(&**client, &user).await?;
-    confirm(ctx, args.confirm, &expected.question(&user))?;
+    confirm(args.confirm, &expected.question(&user))?;
 
     let tx = client.transaction().await?;
     let admins = user::admin_ids(&*tx, true).await?;
