@@ -64,6 +64,10 @@ pub enum Command {
     #[command(subcommand)]
     Products(crate::commands::products::ProductsCommand),
 
+    /// Orders: list, show, create, set-status, cancel, export, report
+    #[command(subcommand)]
+    Orders(crate::commands::orders::OrdersCommand),
+
     /// Administer the database itself: migrations, the local cluster
     #[command(subcommand)]
     Db(DbCommand),

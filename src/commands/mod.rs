@@ -4,6 +4,7 @@ pub mod customers;
 pub mod listing;
 pub mod local;
 pub mod migrate;
+pub mod orders;
 pub mod products;
 pub mod record;
 pub mod transfer;

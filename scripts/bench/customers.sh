@@ -1,0 +1,56 @@
+# The customers and products section: export, import and list against psql on the same data.
+# Sourced by scripts/bench.sh (see there for what a section gets).
+PRODUCTS=$(( ROWS / 100 > 0 ? ROWS / 100 : 1 ))
+DB=$(new_db crm_bench)
+EMPTY=$(new_db crm_bench_empty)
+
+echo "bench: generating $ROWS customers and $PRODUCTS products" >&2
+psql -X -q -v ON_ERROR_STOP=1 "$DB" <<SQL
+INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "address", "totalPurchases", "createdAt", "updatedAt")
+SELECT (ARRAY['Ada','Bruno','Chloé','Dmitri','Eve','Farah','Goran','Hana','Ivan','Jia','Kofi','Lena'])[1 + i % 12],
+       (ARRAY['Smith','Jones','García','Müller','Nakamura','Okafor','Rossi','Silva','Novak','Kim','Smirnov','Osmond',
+              'Brown','Dubois','Haddad','Ivanova','Larsen','Moreau','Nguyen','Patel'])[1 + (i / 12) % 20],
+       'customer' || i || '@example.com',
+       '+1 555 ' || lpad((i % 10000000)::text, 7, '0'),
+       i || ' Main Street, "Unit ' || (i % 50) || '", Springfield',
+       0.00,
+       timestamptz '2024-01-01 00:00:00+00' + (i || ' seconds')::interval,
+       timestamptz '2024-01-01 00:00:00+00' + (i || ' seconds')::interval
+FROM generate_series(1, $ROWS) AS i;
+INSERT INTO "Products" ("name", "description", "price", "stock", "category", "image", "createdAt", "updatedAt")
+SELECT 'Product ' || i, 'Description of product ' || i, ((i % 10000) + 99) / 100.0, i % 200,
+       (ARRAY['books','tools','games','food'])[1 + i % 4], NULL,
+       timestamptz '2024-01-01 00:00:00+00', timestamptz '2024-01-01 00:00:00+00'
+FROM generate_series(1, $PRODUCTS) AS i;
+VACUUM ANALYZE "Customers";
+VACUUM ANALYZE "Products";
+SQL
+
+COLUMNS_SQL='SELECT "id", "firstName", "lastName", "email", "phone", "address", "totalPurchases", "createdAt", "updatedAt" FROM "Customers" ORDER BY "id"'
+
+echo "bench: export" >&2
+read -r crm_export crm_export_kb < <(measure "$CRM" -q --database-url "$DB" customers export "$work/customers.csv")
+read -r psql_export _ < <(measure psql -X -q "$DB" -c "\\copy ($COLUMNS_SQL) TO '$work/psql.csv' CSV HEADER")
+# The same SELECT as crm's (RFC 3339 UTC timestamps, empty strings as NULL): crm's own overhead.
+CRM_SQL="SELECT \"id\", NULLIF(\"firstName\", ''), NULLIF(\"lastName\", ''), NULLIF(\"email\", ''), NULLIF(\"phone\", ''), NULLIF(\"address\", ''), \"totalPurchases\", replace((\"createdAt\" AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z', replace((\"updatedAt\" AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z' FROM \"Customers\" ORDER BY \"id\""
+read -r psql_export_same _ < <(measure psql -X -q "$DB" -c "SET DateStyle = 'ISO, YMD'" -c "\\copy ($CRM_SQL) TO '$work/psql2.csv' CSV HEADER")
+
+echo "bench: import" >&2
+SETUP="psql -X -q '$EMPTY' -c 'TRUNCATE \"Customers\" RESTART IDENTITY CASCADE'"
+COPY_IN='\copy "Customers" ("id", "firstName", "lastName", "email", "phone", "address", "totalPurchases", "createdAt", "updatedAt") FROM '"'$work/customers.csv'"' CSV HEADER'
+read -r crm_import crm_import_kb < <(measure "$CRM" -q --database-url "$EMPTY" customers import "$work/customers.csv")
+read -r psql_import _ < <(measure psql -X -q "$EMPTY" -c "$COPY_IN")
+unset SETUP
+
+echo "bench: list" >&2
+read -r crm_search crm_search_kb < <(measure "$CRM" -q --database-url "$DB" customers list --search smi --limit 20)
+read -r psql_search _ < <(measure psql -X -q "$DB" -c "SELECT * FROM \"Customers\" WHERE (\"firstName\" || ' ' || \"lastName\") ILIKE '%smi%' OR \"email\" ILIKE '%smi%' ORDER BY \"id\" LIMIT 20")
+read -r crm_products crm_products_kb < <(measure "$CRM" -q --database-url "$DB" products list --limit 20)
+read -r psql_products _ < <(measure psql -X -q "$DB" -c 'SELECT * FROM "Products" ORDER BY "id" LIMIT 20')
+
+header "Customers and products ($ROWS customers, $PRODUCTS products; other: psql)"
+row "customers export FILE (psql: plain columns)" "$crm_export" "$crm_export_kb" "$psql_export"
+row "customers export FILE (psql: crm's SELECT)" "$crm_export" "$crm_export_kb" "$psql_export_same"
+row "customers import FILE (empty table)" "$crm_import" "$crm_import_kb" "$psql_import"
+row "customers list --search smi --limit 20" "$crm_search" "$crm_search_kb" "$psql_search"
+row "products list --limit 20" "$crm_products" "$crm_products_kb" "$psql_products"
