@@ -84,6 +84,9 @@ pub enum DbCommand {
     /// Apply pending migrations (see also: status, undo)
     Migrate(MigrateCommand),
 
+    /// Audit the data's invariants (order totals, totalPurchases, stock, orphans); --fix repairs
+    Check(crate::commands::check::CheckArgs),
+
     /// Manage the private local cluster crm uses when no database is configured
     #[command(subcommand)]
     Local(LocalCommand),

@@ -1,5 +1,6 @@
 //! One module per command group, each owning its SQL; and the mechanisms they share.
 
+pub mod check;
 pub mod customers;
 pub mod listing;
 pub mod local;

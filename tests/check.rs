@@ -1,0 +1,1 @@
+//! `crm db check [--fix]`: each planted violation is found, and `--fix` repairs it.

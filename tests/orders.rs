@@ -1,0 +1,1 @@
+//! `crm orders create | set-status | cancel | list | show | export`: placing orders under concurrency, the lifecycle, and the rows left.

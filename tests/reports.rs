@@ -1,0 +1,1 @@
+//! `crm orders report sales | products | customers`: figures against hand-computed ones on a small fixed data set.
