@@ -108,6 +108,22 @@ pub fn stock(value: &str) -> Result<i32, String> {
     i32::try_from(n).map_err(|_| format!("at most {}, got {n}", i32::MAX))
 }
 
+/// A point in time for `--since` and `--until`: an RFC 3339 timestamp (`2025-07-01T09:30:00Z`,
+/// any offset), or a date (`2025-07-01`), meaning its midnight in UTC.
+pub fn timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    let trimmed = value.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(trimmed, &Rfc3339) {
+        return Ok(t);
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(trimmed, date_format)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|_| {
+            format!("not a date or time: \"{value}\" (expected 2025-07-01 or 2025-07-01T09:30:00Z)")
+        })
+}
+
 /// Turns a check into a clap value parser, so a bad flag value exits 2 with clap's usual
 /// `invalid value 'x' for '--price <PRICE>': problem`.
 macro_rules! clap_parser {
@@ -127,6 +143,7 @@ pub mod flag {
     clap_parser!(phone, super::phone, String);
     clap_parser!(money, super::money, rust_decimal::Decimal);
     clap_parser!(stock, super::stock, i32);
+    clap_parser!(timestamp, super::timestamp, time::OffsetDateTime);
 }
 
 #[cfg(test)]
@@ -184,6 +201,19 @@ mod tests {
         assert!(money("1e3").is_err());
         assert!(money("abc").is_err());
         assert!(money("").is_err());
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_or_a_date_at_midnight_utc() {
+        let t = |s: &str| timestamp(s).map(crate::output::rfc3339_utc);
+        assert_eq!(t("2025-07-01"), Ok("2025-07-01T00:00:00Z".into()));
+        assert_eq!(
+            t("2025-07-01T11:30:00+02:00"),
+            Ok("2025-07-01T09:30:00Z".into())
+        );
+        assert!(timestamp("2025-13-01").is_err());
+        assert!(timestamp("yesterday").is_err());
+        assert!(timestamp("2025-07-01 09:30").is_err());
     }
 
     #[test]

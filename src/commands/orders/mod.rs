@@ -10,9 +10,12 @@ pub mod lifecycle;
 pub mod list;
 pub mod report;
 
+use crate::commands::listing::Filter;
 use crate::context::Context;
+use crate::validate::flag;
 use anyhow::Result;
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
+use time::OffsetDateTime;
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
@@ -71,5 +74,46 @@ impl OrderStatus {
             OrderStatus::Completed => "completed",
             OrderStatus::Cancelled => "cancelled",
         }
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `--since` and `--until`: which orders by `createdAt`, shared by list, export and the reports.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct DateRange {
+    /// Only orders created at or after this time (2025-07-01 is its midnight UTC, or RFC 3339)
+    #[arg(long, value_name = "WHEN", value_parser = flag::timestamp)]
+    pub since: Option<OffsetDateTime>,
+
+    /// Only orders created before this time (2025-08-01 is its midnight UTC, or RFC 3339)
+    #[arg(long, value_name = "WHEN", value_parser = flag::timestamp)]
+    pub until: Option<OffsetDateTime>,
+}
+
+impl DateRange {
+    /// Adds the range to `filter`, over `column` (a code-controlled timestamptz expression such
+    /// as `o."createdAt"`); `--until` is exclusive, so consecutive ranges do not overlap.
+    pub fn apply(&self, filter: &mut Filter, column: &str) -> Result<()> {
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && until <= since
+        {
+            return Err(crate::error::usage(format!(
+                "--until {} is not after --since {}: the range holds no time",
+                crate::output::rfc3339_utc(until),
+                crate::output::rfc3339_utc(since)
+            )));
+        }
+        if let Some(since) = self.since {
+            filter.and(&format!("{column} >= $?"), since);
+        }
+        if let Some(until) = self.until {
+            filter.and(&format!("{column} < $?"), until);
+        }
+        Ok(())
     }
 }
