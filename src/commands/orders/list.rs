@@ -1,26 +1,202 @@
-//! `crm orders list`, `show` and `export`. (Being built.)
+//! `crm orders list`, `show` and `export`: reading orders, with the filters the three share.
+//!
+//! `list` and `export` read [`order::FROM`], which gives each order its customer's name and
+//! item count; `export --items` reads the items with their orders' columns beside them, so that
+//! the same filters pick the items of the same orders. Exports stream through COPY.
 
+use super::order::{self, Order};
+use super::{DateRange, OrderStatus};
+use crate::commands::listing::{Filter, ListArgs, Listing, order_by};
+use crate::commands::record;
+use crate::commands::transfer::{CopyExport, copy_out};
 use crate::context::Context;
+use crate::output::sql_rfc3339;
 use anyhow::Result;
 use clap::Args;
+use std::path::PathBuf;
 
-#[derive(Debug, Args)]
-pub struct ListOrdersArgs {}
+/// The filters `list` and `export` share besides `--search`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OrderFilters {
+    /// Only orders with this status
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Option<OrderStatus>,
 
-#[derive(Debug, Args)]
-pub struct ShowArgs {}
+    /// Only orders of this customer (an id)
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<i32>,
 
-#[derive(Debug, Args)]
-pub struct ExportOrdersArgs {}
-
-pub async fn list(_ctx: &Context, _args: ListOrdersArgs) -> Result<()> {
-    anyhow::bail!("orders list is not built yet")
+    #[command(flatten)]
+    pub dates: DateRange,
 }
 
-pub async fn show(_ctx: &Context, _args: ShowArgs) -> Result<()> {
-    anyhow::bail!("orders show is not built yet")
+#[derive(Debug, Args)]
+pub struct ListOrdersArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+
+    #[command(flatten)]
+    pub filters: OrderFilters,
 }
 
-pub async fn export(_ctx: &Context, _args: ExportOrdersArgs) -> Result<()> {
-    anyhow::bail!("orders export is not built yet")
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The order's id
+    pub id: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportOrdersArgs {
+    /// Write to FILE (atomically) instead of standard output; - is standard output
+    pub file: Option<PathBuf>,
+
+    /// One row per item (with its order's id, product and line total) instead of per order
+    #[arg(long)]
+    pub items: bool,
+
+    /// Only orders whose customer's name or e-mail, or notes, contain TEXT (as list --search)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+
+    #[command(flatten)]
+    pub filters: OrderFilters,
+}
+
+/// The WHERE clause of `list` and `export`, over a relation whose columns `status`,
+/// `customerId` and `created_at` (the order's creation time) are the order's.
+fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Result<Filter> {
+    let mut filter = Filter::new();
+    if let Some(status) = filters.status {
+        filter.and(r#""status" = $?"#, status.as_str().to_string());
+    }
+    if let Some(customer) = filters.customer {
+        filter.and(r#""customerId" = $?"#, customer);
+    }
+    filters.dates.apply(&mut filter, created_at)?;
+    if let Some(text) = search {
+        filter.search(order::SEARCH, text);
+    }
+    Ok(filter)
+}
+
+/// What `--sort` accepts.
+const SORTABLE: &[&str] = &[
+    "id",
+    "customerId",
+    "customerName",
+    "status",
+    "total",
+    "itemCount",
+    "createdAt",
+    "updatedAt",
+];
+
+const LISTING: Listing = Listing {
+    columns: order::COLUMNS,
+    select: order::SELECT,
+    from: order::FROM,
+    noun: "orders",
+};
+
+pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
+    let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;
+    let order = order_by(args.list.sort.as_deref(), SORTABLE, "id")?;
+    let client = ctx.db().await?.get().await?;
+    LISTING
+        .print(ctx, &**client, &filter, &order, &args.list, |row| {
+            Ok(Order::try_from(row)?.values())
+        })
+        .await
+}
+
+pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
+    let mut client = ctx.db().await?.get().await?;
+    let tx = record::snapshot(&mut client).await?;
+    let detail = order::fetch_detail(&*tx, args.id).await?;
+    tx.commit().await?;
+    order::print(ctx, &detail)
+}
+
+/// The columns of `export --items`.
+const ITEM_EXPORT_COLUMNS: &[&str] = &[
+    "id",
+    "orderId",
+    "productId",
+    "productName",
+    "quantity",
+    "price",
+    "lineTotal",
+    "createdAt",
+    "updatedAt",
+];
+
+/// The items with their orders' columns that the filters read (`status`, `customerId`,
+/// `orderCreatedAt`, and for `--search` the customer's name and e-mail and the notes).
+const ITEMS_FROM: &str = r#"(SELECT i."id", i."orderId", i."productId",
+        p."name" AS "productName", i."quantity", i."price",
+        i."quantity" * i."price" AS "lineTotal", i."createdAt", i."updatedAt",
+        o."status", o."customerId", o."createdAt" AS "orderCreatedAt", o."notes",
+        NULLIF(btrim(concat_ws(' ', c."firstName", c."lastName")), '') AS "customerName",
+        c."email" AS "customerEmail"
+    FROM "OrderItems" i
+    JOIN "Orders" o ON o."id" = i."orderId"
+    LEFT JOIN "Products" p ON p."id" = i."productId"
+    LEFT JOIN "Customers" c ON c."id" = o."customerId") AS "items""#;
+
+pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<i32> {
+    let search = args.search.as_deref();
+    let text = |column: &str| format!(r#"NULLIF("{column}", '')"#);
+    let time = |column: &str| sql_rfc3339(&format!(r#""{column}""#));
+    if args.items {
+        let filter = filter(&args.filters, search, r#""orderCreatedAt""#)?;
+        let select = [
+            r#""id""#.to_string(),
+            r#""orderId""#.to_string(),
+            r#""productId""#.to_string(),
+            text("productName"),
+            r#""quantity""#.to_string(),
+            r#""price""#.to_string(),
+            r#""lineTotal""#.to_string(),
+            time("createdAt"),
+            time("updatedAt"),
+        ];
+        let export = CopyExport {
+            columns: ITEM_EXPORT_COLUMNS,
+            sql: copy_sql(&select, ITEMS_FROM, &filter, r#""orderId", "id""#),
+            noun: "order items",
+            singular: "order item",
+        };
+        copy_out(ctx, args.file.as_deref(), &filter, export).await
+    } else {
+        let filter = filter(&args.filters, search, r#""createdAt""#)?;
+        let select = [
+            r#""id""#.to_string(),
+            r#""customerId""#.to_string(),
+            text("customerName"),
+            r#""status""#.to_string(),
+            r#""total""#.to_string(),
+            r#""itemCount""#.to_string(),
+            r#""createdBy""#.to_string(),
+            text("notes"),
+            time("createdAt"),
+            time("updatedAt"),
+        ];
+        let export = CopyExport {
+            columns: order::COLUMNS,
+            sql: copy_sql(&select, order::FROM, &filter, r#""id""#),
+            noun: "orders",
+            singular: "order",
+        };
+        copy_out(ctx, args.file.as_deref(), &filter, export).await
+    }
+}
+
+/// `COPY (SELECT <select> FROM <from> WHERE <filter> ORDER BY <order>) TO STDOUT (FORMAT csv)`,
+/// every part code-controlled, the filter's values read from settings.
+fn copy_sql(select: &[String], from: &str, filter: &Filter, order: &str) -> String {
+    format!(
+        "COPY (SELECT {} FROM {from}{} ORDER BY {order}) TO STDOUT (FORMAT csv)",
+        select.join(", "),
+        filter.copy_sql()
+    )
 }

@@ -8,12 +8,13 @@
 pub mod create;
 pub mod lifecycle;
 pub mod list;
+pub mod order;
 pub mod report;
 
 use crate::commands::listing::Filter;
 use crate::context::Context;
 use crate::validate::flag;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use time::OffsetDateTime;
 
@@ -50,7 +51,7 @@ impl OrdersCommand {
             OrdersCommand::Create(args) => create::run(ctx, args).await?,
             OrdersCommand::SetStatus(args) => lifecycle::set_status(ctx, args).await?,
             OrdersCommand::Cancel(args) => lifecycle::cancel(ctx, args).await?,
-            OrdersCommand::Export(args) => list::export(ctx, args).await?,
+            OrdersCommand::Export(args) => return list::export(ctx, args).await,
             OrdersCommand::Report(cmd) => report::run(ctx, cmd).await?,
         }
         Ok(0)
@@ -67,6 +68,31 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// The status of a row. NULL (the column allows it; other tools may have written it) is
+    /// what the column's default says: pending.
+    pub fn from_db(value: Option<&str>) -> Result<OrderStatus> {
+        match value {
+            None | Some("pending") => Ok(OrderStatus::Pending),
+            Some("processing") => Ok(OrderStatus::Processing),
+            Some("completed") => Ok(OrderStatus::Completed),
+            Some("cancelled") => Ok(OrderStatus::Cancelled),
+            Some(other) => Err(anyhow::anyhow!(
+                "the order has the unknown status \"{other}\" (expected pending, processing, \
+                 completed or cancelled)"
+            )),
+        }
+    }
+
+    /// SPEC.md's lifecycle: pending -> processing -> completed, and pending or processing ->
+    /// cancelled. Nothing else, not even staying where it is.
+    pub fn can_move_to(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Processing) | (Processing, Completed) | (Pending | Processing, Cancelled)
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",
@@ -115,5 +141,102 @@ impl DateRange {
             filter.and(&format!("{column} < $?"), until);
         }
         Ok(())
+    }
+}
+
+/// How many times a transaction is run in all when it loses a serialization race or is chosen
+/// as a deadlock's victim. crm locks rows in a fixed order, so this is a safety net for locks
+/// that other clients take in another order.
+const ATTEMPTS: u32 = 5;
+
+/// Runs `attempt` (one whole transaction) again when PostgreSQL aborted it with a
+/// serialization failure (40001) or a deadlock (40P01), up to [`ATTEMPTS`] times, waiting a
+/// little longer each time. The last failure is exit 1, as any database error.
+pub async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if is_transient(&e) => {
+                if tries == ATTEMPTS {
+                    // Rendered to text: its SQLSTATE would make it a conflict (exit 5), and it is
+                    // not one the user can resolve by changing the request.
+                    return Err(anyhow::anyhow!(
+                        "{} (gave up after {ATTEMPTS} attempts)",
+                        crate::error::render(&e)
+                    ));
+                }
+                let pause = 10 * u64::from(tries) + u64::from(std::process::id() % 10);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an error is a serialization failure or a deadlock, which a retry can cure.
+fn is_transient(e: &anyhow::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::code)
+            .is_some_and(|c| {
+                *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+            })
+    })
+}
+
+/// Locks a customer row against concurrent changes of its `totalPurchases` (`FOR NO KEY
+/// UPDATE`, which orders being inserted for it, taking `KEY SHARE`, do not wait for). Returns
+/// whether the customer exists.
+const LOCK_CUSTOMER_FOR_TOTAL: &str =
+    r#"SELECT "id" FROM "Customers" WHERE "id" = $1 FOR NO KEY UPDATE"#;
+
+/// `totalPurchases` from the customer's completed orders, recomputed rather than incremented,
+/// so that it is right even where it was wrong before.
+const RECOMPUTE_TOTAL_PURCHASES: &str = r#"UPDATE "Customers" SET "totalPurchases" =
+        (SELECT COALESCE(sum("total"), 0.00) FROM "Orders"
+         WHERE "customerId" = $1 AND "status" = 'completed'),
+        "updatedAt" = now()
+    WHERE "id" = $1"#;
+
+/// Locks the customer's row; call before changing which of its orders are completed, so that
+/// two transactions doing so for one customer take turns. Returns whether the customer exists.
+pub async fn lock_customer_total(
+    client: &impl tokio_postgres::GenericClient,
+    customer: i32,
+) -> Result<bool> {
+    let rows = crate::db::query(client, LOCK_CUSTOMER_FOR_TOTAL, &[&customer])
+        .await
+        .with_context(|| format!("cannot lock customer {customer}"))?;
+    Ok(!rows.is_empty())
+}
+
+/// Sets the customer's `totalPurchases` to the sum of its completed orders. Must follow
+/// [`lock_customer_total`] in the same transaction, as a statement of its own: in READ
+/// COMMITTED each statement sees what was committed before it began, so after the lock it sees
+/// every other completion of the customer's orders.
+pub async fn recompute_total_purchases(
+    client: &impl tokio_postgres::GenericClient,
+    customer: i32,
+) -> Result<()> {
+    match crate::db::execute(client, RECOMPUTE_TOTAL_PURCHASES, &[&customer]).await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) =>
+        {
+            Err(crate::error::conflict(format!(
+                "customer {customer}'s totalPurchases would exceed 99999999.99, the most \
+                 DECIMAL(10,2) holds"
+            )))
+        }
+        Err(e) => Err(anyhow::Error::from(e).context(format!(
+            "cannot update customer {customer}'s totalPurchases"
+        ))),
     }
 }

@@ -14,13 +14,41 @@ use crate::output;
 use anyhow::{Context as _, Result};
 use futures_util::{TryStreamExt, pin_mut};
 use std::io::Write;
+use std::path::Path;
 
 /// How often (in rows) the progress indicator is told.
 const PROGRESS_EVERY: u64 = 4096;
 
 pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportArgs) -> Result<i32> {
+    let export = CopyExport {
+        columns: &entity.column_names(),
+        sql: copy_sql(entity, filter),
+        noun: entity.noun,
+        singular: entity.singular,
+    };
+    copy_out(ctx, args.file.as_deref(), filter, export).await
+}
+
+/// An export through `COPY (SELECT ...) TO STDOUT (FORMAT csv)`: the CSV header, the COPY
+/// statement (whose WHERE clause is `filter.copy_sql()`), and the nouns that count its rows.
+pub struct CopyExport<'a> {
+    pub columns: &'a [&'a str],
+    pub sql: String,
+    pub noun: &'a str,
+    pub singular: &'a str,
+}
+
+/// Streams `export` to `file` (or stdout), atomically for a regular file, with a progress
+/// spinner on a terminal and a notice of how many rows went out.
+pub async fn copy_out(
+    ctx: &Context,
+    file: Option<&Path>,
+    filter: &Filter,
+    export: CopyExport<'_>,
+) -> Result<i32> {
+    let noun = export.noun;
     // The file first: a folder that does not exist fails before anything else happens.
-    let mut target = Target::create(args.file.as_deref())?;
+    let mut target = Target::create(file)?;
     let db = ctx.db().await?;
     let mut conn = db.get().await?;
     // The plain tokio-postgres client: its transaction is what the shared query helpers take.
@@ -30,23 +58,23 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
         .read_only(true)
         .start()
         .await
-        .with_context(|| format!("cannot export {}", entity.noun))?;
+        .with_context(|| format!("cannot export {noun}"))?;
     crate::db::batch_execute(&tx, output::SQL_DATESTYLE).await?;
     filter.set_copy_params(&tx).await?;
-    let sql = copy_sql(entity, filter);
+    let sql = export.sql;
     let started = std::time::Instant::now();
     let stream = tx
         .copy_out(sql.as_str())
         .await
-        .with_context(|| format!("cannot export {}", entity.noun))?;
+        .with_context(|| format!("cannot export {noun}"))?;
     crate::db::log_sql(&sql, started);
     pin_mut!(stream);
 
     let bar = progress(ctx, None);
-    bar.set_prefix(format!("exporting {}", entity.noun));
+    bar.set_prefix(format!("exporting {noun}"));
     bar.set_message("0 rows");
     let write_failed = |target: &Target| format!("cannot write {}", target.name);
-    let header = entity.column_names().join(",");
+    let header = export.columns.join(",");
     target
         .write_all(header.as_bytes())
         .and_then(|()| target.write_all(b"\n"))
@@ -57,7 +85,7 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
     while let Some(chunk) = stream
         .try_next()
         .await
-        .with_context(|| format!("cannot export {}", entity.noun))?
+        .with_context(|| format!("cannot export {noun}"))?
     {
         target
             .write_all(&chunk)
@@ -77,20 +105,16 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
     let written = target.finish()?;
     tx.commit()
         .await
-        .with_context(|| format!("cannot export {}", entity.noun))?;
+        .with_context(|| format!("cannot export {noun}"))?;
     written.persist()?;
     bar.finish_and_clear();
-    let noun = if rows == 1 {
-        entity.singular
-    } else {
-        entity.noun
-    };
+    let counted = if rows == 1 { export.singular } else { noun };
     if to_stdout {
         ctx.out
-            .notice(format!("exported {} {noun}", thousands(rows)));
+            .notice(format!("exported {} {counted}", thousands(rows)));
     } else {
         ctx.out
-            .notice(format!("exported {} {noun} to {name}", thousands(rows)));
+            .notice(format!("exported {} {counted} to {name}", thousands(rows)));
     }
     Ok(0)
 }

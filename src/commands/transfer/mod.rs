@@ -9,6 +9,8 @@
 //! so a bad file, a conflict or Ctrl-C leaves the table as it was.
 
 mod export;
+
+pub use export::{CopyExport, copy_out};
 mod import;
 mod rows;
 mod target;
