@@ -8,9 +8,8 @@ use super::order::{self, Order};
 use super::{DateRange, OrderStatus};
 use crate::commands::listing::{Filter, ListArgs, Listing, order_by};
 use crate::commands::record;
-use crate::commands::transfer::{CopyExport, copy_out};
+use crate::commands::transfer::{Cell, CopyExport, copy_out};
 use crate::context::Context;
-use crate::output::sql_rfc3339;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -144,46 +143,31 @@ const ITEMS_FROM: &str = r#"(SELECT i."id", i."orderId", i."productId",
     LEFT JOIN "Customers" c ON c."id" = o."customerId") AS "items""#;
 
 pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<i32> {
+    use Cell::*;
     let search = args.search.as_deref();
-    let text = |column: &str| format!(r#"NULLIF("{column}", '')"#);
-    let time = |column: &str| sql_rfc3339(&format!(r#""{column}""#));
     if args.items {
         let filter = filter(&args.filters, search, r#""orderCreatedAt""#)?;
-        let select = [
-            r#""id""#.to_string(),
-            r#""orderId""#.to_string(),
-            r#""productId""#.to_string(),
-            text("productName"),
-            r#""quantity""#.to_string(),
-            r#""price""#.to_string(),
-            r#""lineTotal""#.to_string(),
-            time("createdAt"),
-            time("updatedAt"),
-        ];
+        let cells = [Int4, Int4, Int4, Text, Int4, Money, Money, Time, Time];
         let export = CopyExport {
             columns: ITEM_EXPORT_COLUMNS,
-            sql: copy_sql(&select, ITEMS_FROM, &filter, r#""orderId", "id""#),
+            cells: &cells,
+            sql: copy_sql(
+                ITEM_EXPORT_COLUMNS,
+                ITEMS_FROM,
+                &filter,
+                r#""orderId", "id""#,
+            ),
             noun: "order items",
             singular: "order item",
         };
         copy_out(ctx, args.file.as_deref(), &filter, export).await
     } else {
         let filter = filter(&args.filters, search, r#""createdAt""#)?;
-        let select = [
-            r#""id""#.to_string(),
-            r#""customerId""#.to_string(),
-            text("customerName"),
-            r#""status""#.to_string(),
-            r#""total""#.to_string(),
-            r#""itemCount""#.to_string(),
-            r#""createdBy""#.to_string(),
-            text("notes"),
-            time("createdAt"),
-            time("updatedAt"),
-        ];
+        let cells = [Int4, Int4, Text, Text, Money, Int8, Int4, Text, Time, Time];
         let export = CopyExport {
             columns: order::COLUMNS,
-            sql: copy_sql(&select, order::FROM, &filter, r#""id""#),
+            cells: &cells,
+            sql: copy_sql(order::COLUMNS, order::FROM, &filter, r#""id""#),
             noun: "orders",
             singular: "order",
         };
@@ -191,11 +175,12 @@ pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<i32> {
     }
 }
 
-/// `COPY (SELECT <select> FROM <from> WHERE <filter> ORDER BY <order>) TO STDOUT (FORMAT csv)`,
-/// every part code-controlled, the filter's values read from settings.
-fn copy_sql(select: &[String], from: &str, filter: &Filter, order: &str) -> String {
+/// `COPY (SELECT <columns> FROM <from> WHERE <filter> ORDER BY <order>) TO STDOUT (FORMAT
+/// binary)`, every part code-controlled, the filter's values read from settings.
+fn copy_sql(columns: &[&str], from: &str, filter: &Filter, order: &str) -> String {
+    let select: Vec<String> = columns.iter().map(|c| format!(r#""{c}""#)).collect();
     format!(
-        "COPY (SELECT {} FROM {from}{} ORDER BY {order}) TO STDOUT (FORMAT csv)",
+        "COPY (SELECT {} FROM {from}{} ORDER BY {order}) TO STDOUT (FORMAT binary)",
         select.join(", "),
         filter.copy_sql()
     )

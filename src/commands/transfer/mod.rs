@@ -10,7 +10,7 @@
 
 mod export;
 
-pub use export::{CopyExport, copy_out};
+pub use export::{Cell, CopyExport, copy_out};
 mod import;
 mod rows;
 mod target;
