@@ -1169,3 +1169,86 @@ fn concurrent_orders_naming_two_products_in_opposite_orders_never_deadlock() {
     );
     assert_eq!(wrong_totals(&db), 0);
 }
+
+/// Ada's orders 11-16, processing, totals 1.00 to 6.00 (10 Sweets each), and order 17, pending,
+/// of 5 Books.
+const ADAS_OPEN_ORDERS: &str = r#"
+INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt")
+SELECT n, 1, 'processing', n - 10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'
+FROM generate_series(11, 16) AS n;
+INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdAt", "updatedAt")
+SELECT n, 1, 10 * (n - 10), 0.10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'
+FROM generate_series(11, 16) AS n;
+INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt")
+VALUES (17, 1, 'pending', 99.95, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdAt", "updatedAt")
+VALUES (17, 2, 5, 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+SELECT setval('"Orders_id_seq"', 17);
+"#;
+
+#[test]
+fn concurrent_completions_creations_and_cancels_keep_total_purchases_and_stock_right() {
+    let db = with_catalogue();
+    sql(&db, ADAS_OPEN_ORDERS);
+    // All at once: the six completions, two orders created completed, and order 17 cancelled
+    // by three operators.
+    let mut runs: Vec<(crate::harness::Crm, std::process::Child)> = Vec::new();
+    let mut start = |args: Vec<String>| {
+        let mut crm = db.crm();
+        crm.args(&args);
+        let child = crm.spawn();
+        runs.push((crm, child));
+    };
+    for id in 11..=16 {
+        start(vec![
+            "orders".into(),
+            "set-status".into(),
+            id.to_string(),
+            "completed".into(),
+        ]);
+    }
+    for _ in 0..2 {
+        start(
+            [
+                "orders",
+                "create",
+                "--customer",
+                "1",
+                "--item",
+                "2:1",
+                "--status",
+                "completed",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+    }
+    for _ in 0..3 {
+        start(["orders", "cancel", "17"].map(String::from).to_vec());
+    }
+    let outputs: Vec<Output> = runs
+        .into_iter()
+        .map(|(crm, child)| crm.wait(child))
+        .collect();
+    for out in &outputs[..8] {
+        out.assert_success();
+    }
+    let cancels = &outputs[8..];
+    assert_eq!(cancels.iter().filter(|o| o.code() == 0).count(), 1);
+    for out in cancels.iter().filter(|o| o.code() != 0) {
+        out.assert_code(5)
+            .assert_stderr_contains("error: cannot cancel order 17: it is already cancelled");
+    }
+    // 1 + 2 + ... + 6, and two Books.
+    assert_eq!(total_purchases(&db, 1), "60.98");
+    // Order 17's five Books came back once; two were sold.
+    assert_eq!(stock_of(&db, 2), Some(13));
+    assert_eq!(stock_of(&db, 1), Some(100));
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Orders" WHERE "status" = 'completed'"#
+        ),
+        8
+    );
+}
