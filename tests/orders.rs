@@ -1252,3 +1252,39 @@ fn concurrent_completions_creations_and_cancels_keep_total_purchases_and_stock_r
         8
     );
 }
+
+#[test]
+fn an_order_without_a_status_is_pending_for_every_command() {
+    let db = with_catalogue();
+    // Written by another tool: the column allows NULL, and its default is pending.
+    sql(
+        &db,
+        r#"INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt")
+           VALUES (20, 2, NULL, 0.00, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+                  (21, 2, 'processing', 0.00, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z')"#,
+    );
+    for command in ["list", "export"] {
+        let out = db
+            .crm()
+            .args(["orders", command, "--status", "pending"])
+            .run();
+        out.assert_success();
+        let ids: Vec<&str> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(ids, ["20"], "{out}");
+    }
+    db.crm()
+        .args(["orders", "set-status", "20", "completed"])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains("it is pending, and a pending order can only become");
+    db.crm()
+        .args(["orders", "set-status", "20", "processing"])
+        .run()
+        .assert_success()
+        .assert_stderr_contains("order 20: pending -> processing");
+}
