@@ -352,6 +352,20 @@ fn create_refusals_exit_with_their_code_name_the_problem_and_write_nothing() {
             "error: cannot create the order: product 9 does not exist",
         ),
         (
+            &[
+                "--customer",
+                "1",
+                "--item",
+                "9:1",
+                "--item",
+                "1:1",
+                "--item",
+                "8:2",
+            ],
+            3,
+            "error: cannot create the order: products 8, 9 do not exist",
+        ),
+        (
             &["--customer", "1", "--item", "3:2"],
             5,
             "error: cannot create the order: product 3 (Gadget) has 0 in stock, 2 asked",
@@ -710,6 +724,59 @@ fn total_purchases_is_the_sum_of_completed_orders_after_every_command() {
     assert_eq!(stock_of(&db, 2), Some(7));
 }
 
+#[test]
+fn a_change_that_would_overflow_a_column_exits_5_and_changes_nothing() {
+    let db = with_catalogue();
+    // One Yacht (60,000,000.00) completed is Ada's totalPurchases; a second would not fit
+    // DECIMAL(10,2), whether created completed or completed afterwards.
+    create(&db, 1, &["4:1"], &["--status", "completed"]);
+    assert_eq!(total_purchases(&db, 1), "60000000.00");
+    create(&db, 1, &["4:1"], &["--status", "processing"]);
+    let before = snapshot(&db);
+    let too_much =
+        "customer 1's totalPurchases would exceed 99999999.99, the most DECIMAL(10,2) holds";
+    db.crm()
+        .args([
+            "orders",
+            "create",
+            "--customer",
+            "1",
+            "--item",
+            "4:1",
+            "--status",
+            "completed",
+        ])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains(&format!("error: cannot create the order: {too_much}"));
+    db.crm()
+        .args(["orders", "set-status", "2", "completed"])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains(&format!(
+            "error: cannot set the status of order 2 to completed: {too_much}"
+        ));
+    assert_eq!(snapshot(&db), before);
+
+    // Putting a Sweet back into a stock already at INTEGER's maximum.
+    let third = create(&db, 2, &["1:1"], &[]);
+    sql(
+        &db,
+        r#"UPDATE "Products" SET "stock" = 2147483647 WHERE "id" = 1"#,
+    );
+    let before = snapshot(&db);
+    db.crm()
+        .args(["orders", "cancel"])
+        .arg(third["id"].to_string())
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains(
+            "putting the items back would take a product's stock past 2147483647, the most \
+             it holds",
+        );
+    assert_eq!(snapshot(&db), before);
+}
+
 // --- list -------------------------------------------------------------------------------------
 
 #[test]
@@ -763,6 +830,18 @@ fn list_filters_by_status_customer_and_dates() {
         ],
         &[3],
     );
+    // JSON: the same keys, money as strings.
+    db.crm()
+        .args(["-o", "json", "orders", "list", "--status", "completed"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(concat!(
+            "[\n",
+            r#"{"id":2,"customerId":2,"customerName":"Grace Hopper","status":"completed","#,
+            r#""total":"49.00","itemCount":1,"createdBy":2,"notes":"gift_wrap","#,
+            r#""createdAt":"2025-07-15T12:00:00Z","updatedAt":"2025-07-16T08:00:00Z"}"#,
+            "\n]\n"
+        ));
     db.crm()
         .args([
             "orders",
