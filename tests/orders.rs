@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 const THEN: &str = "2025-07-01T09:30:00Z";
 
 /// Two users, three customers and four products, the ids fixed. Alan's stored totalPurchases
-/// is wrong on purpose (he has no completed order).
+/// is wrong on purpose (no completed order of his sums to 500.00); Grace's 49.00 is right once
+/// [`ORDERS`] are in, and wrong without them.
 const PEOPLE_AND_PRODUCTS: &str = r#"
 INSERT INTO "Users" ("id", "firstName", "lastName", "email", "password", "role",
                      "createdAt", "updatedAt") VALUES
@@ -187,12 +188,12 @@ fn create(db: &TestDb, customer: i32, items: &[&str], more: &[&str]) -> Value {
 }
 
 /// The order's items as (productId, quantity, price) from the database, in id order.
-fn items_of(db: &TestDb, order: i64) -> Vec<(Option<i32>, i32, String)> {
+fn items_of(db: &TestDb, order: i32) -> Vec<(Option<i32>, i32, String)> {
     db.client()
         .query(
             r#"SELECT "productId", "quantity", "price"::text FROM "OrderItems"
                WHERE "orderId" = $1 ORDER BY "id""#,
-            &[&(order as i32)],
+            &[&order],
         )
         .expect("read the items")
         .iter()
