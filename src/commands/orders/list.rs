@@ -65,8 +65,18 @@ pub struct ExportOrdersArgs {
 /// `customerId` and `created_at` (the order's creation time) are the order's.
 fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Result<Filter> {
     let mut filter = Filter::new();
-    if let Some(status) = filters.status {
-        filter.and(r#""status" = $?"#, status.as_str().to_string());
+    match filters.status {
+        // A NULL status is pending, as set-status and cancel take it (OrderStatus::from_db).
+        Some(OrderStatus::Pending) => {
+            filter.and(
+                r#"("status" = $? OR "status" IS NULL)"#,
+                "pending".to_string(),
+            );
+        }
+        Some(status) => {
+            filter.and(r#""status" = $?"#, status.as_str().to_string());
+        }
+        None => {}
     }
     if let Some(customer) = filters.customer {
         filter.and(r#""customerId" = $?"#, customer);
