@@ -96,6 +96,8 @@ const SORTABLE: &[&str] = &[
     "status",
     "total",
     "itemCount",
+    "createdBy",
+    "notes",
     "createdAt",
     "updatedAt",
 ];

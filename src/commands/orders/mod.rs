@@ -35,7 +35,7 @@ pub enum OrdersCommand {
     /// Cancel an order and put its items back in stock
     Cancel(lifecycle::CancelArgs),
 
-    /// Stream orders (or, with --items, their items) as CSV or JSON to FILE or stdout
+    /// Stream orders (or, with --items, their items) as CSV to FILE or stdout (same filters as list)
     Export(list::ExportOrdersArgs),
 
     /// Sales, products and customers reports, aggregated in SQL
