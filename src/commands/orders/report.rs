@@ -1,15 +1,306 @@
-//! `crm orders report sales|products|customers`. (Being built.)
+//! `crm orders report sales|products|customers`: revenue per period, best-selling products and
+//! best customers, each one aggregate query that PostgreSQL runs (crm only prints the result).
+//!
+//! All three count the orders of one status (completed by default) created within
+//! `--since`/`--until`. Revenue is the sum of `Orders.total` for sales and customers, and of the
+//! items' quantity x price for products (the two agree while `crm db check` finds no
+//! `order-total` violation). Periods are calendar days, ISO weeks (from Monday) or months in UTC.
 
+use super::{DateRange, OrderStatus};
+use crate::cli::Format;
+use crate::commands::listing::{Filter, thousands};
 use crate::context::Context;
-use anyhow::Result;
-use clap::Subcommand;
+use crate::db;
+use crate::output::Value;
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use futures_util::{TryStreamExt, pin_mut};
+use rust_decimal::Decimal;
+use tokio_postgres::Row;
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Orders, revenue and average order value per period
-    Sales,
+    /// Orders, revenue and average order value per day, week or month (oldest first)
+    Sales {
+        /// The period to add up by (UTC; a week starts on Monday)
+        #[arg(long, value_enum, value_name = "PERIOD", default_value_t = Period::Month)]
+        by: Period,
+
+        #[command(flatten)]
+        which: WhichOrders,
+    },
+
+    /// Units sold and revenue per product, best first
+    Products {
+        #[command(flatten)]
+        which: WhichOrders,
+
+        #[command(flatten)]
+        top: Top,
+    },
+
+    /// Orders and revenue per customer, best first
+    Customers {
+        #[command(flatten)]
+        which: WhichOrders,
+
+        #[command(flatten)]
+        top: Top,
+    },
 }
 
-pub async fn run(_ctx: &Context, _cmd: ReportCommand) -> Result<()> {
-    anyhow::bail!("orders report is not built yet")
+/// Which orders a report counts.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct WhichOrders {
+    /// Count the orders of this status
+    #[arg(long, value_enum, value_name = "STATUS", default_value_t = OrderStatus::Completed)]
+    pub status: OrderStatus,
+
+    #[command(flatten)]
+    pub dates: DateRange,
+}
+
+/// How many of the best to show.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Top {
+    /// Show the best N
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
+    pub limit: i64,
+
+    /// Show every one
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+impl Period {
+    /// `date_trunc`'s name for it.
+    fn unit(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, cmd: ReportCommand) -> Result<()> {
+    match cmd {
+        ReportCommand::Sales { by, which } => sales(ctx, by, which).await,
+        ReportCommand::Products { which, top } => products(ctx, which, top).await,
+        ReportCommand::Customers { which, top } => customers(ctx, which, top).await,
+    }
+}
+
+/// The WHERE clause over `"Orders" o`.
+fn filter(which: WhichOrders) -> Result<Filter> {
+    let mut filter = Filter::new();
+    if which.status == OrderStatus::Pending {
+        // A NULL status is pending, as every other orders command takes it.
+        filter.and(
+            r#"(o."status" = $? OR o."status" IS NULL)"#,
+            "pending".to_string(),
+        );
+    } else {
+        filter.and(r#"o."status" = $?"#, which.status.as_str().to_string());
+    }
+    which.dates.apply(&mut filter, r#"o."createdAt""#)?;
+    Ok(filter)
+}
+
+const SALES_COLUMNS: &[&str] = &["period", "orders", "revenue", "averageOrderValue"];
+
+/// `{unit}` is one of [`Period::unit`]'s words; the rest of the WHERE clause comes from
+/// [`filter`].
+const SALES: &str = r#"SELECT to_char(date_trunc('{unit}', o."createdAt" AT TIME ZONE 'UTC'),
+            'YYYY-MM-DD') AS "period",
+        count(*)::int8 AS "orders", sum(o."total") AS "revenue",
+        round(avg(o."total"), 2) AS "averageOrderValue"
+    FROM "Orders" o{where}
+    GROUP BY 1 ORDER BY 1"#;
+
+async fn sales(ctx: &Context, by: Period, which: WhichOrders) -> Result<()> {
+    let filter = filter(which)?;
+    let sql = SALES
+        .replace("{unit}", by.unit())
+        .replace("{where}", &filter.sql());
+    let mut orders: i64 = 0;
+    let mut revenue = Decimal::ZERO;
+    let mut periods: u64 = 0;
+    let out = print(ctx, SALES_COLUMNS, &sql, filter.params(), |row| {
+        let n: i64 = row.try_get("orders")?;
+        let r: Decimal = row.try_get("revenue")?;
+        orders += n;
+        revenue += r;
+        periods += 1;
+        Ok(vec![
+            Value::Text(row.try_get("period")?),
+            Value::Int(n),
+            Value::Money(r),
+            Value::Money(row.try_get("averageOrderValue")?),
+        ])
+    })
+    .await
+    .context("cannot report sales")?;
+    let footer = format!(
+        "{} {}; {} {} orders, revenue {revenue}",
+        thousands(periods),
+        match (by, periods == 1) {
+            (Period::Day, true) => "day",
+            (Period::Day, false) => "days",
+            (Period::Week, true) => "week",
+            (Period::Week, false) => "weeks",
+            (Period::Month, true) => "month",
+            (Period::Month, false) => "months",
+        },
+        thousands(u64::try_from(orders).unwrap_or(0)),
+        which.status
+    );
+    finish(ctx, out, footer)
+}
+
+const PRODUCTS_COLUMNS: &[&str] = &["productId", "name", "unitsSold", "revenue", "orders"];
+
+/// Items of the orders counted, summed per product and then named (a deleted product's items
+/// have a NULL productId and form one row without a name). An order holds a product once
+/// (crm merges repeated items), but other tools may not: `orders` counts distinct orders.
+const PRODUCTS: &str = r#"SELECT s."productId", p."name", s."unitsSold", s."revenue", s."orders"
+    FROM (SELECT i."productId", sum(i."quantity")::int8 AS "unitsSold",
+                 sum(i."quantity" * i."price") AS "revenue",
+                 count(DISTINCT i."orderId")::int8 AS "orders"
+          FROM "OrderItems" i JOIN "Orders" o ON o."id" = i."orderId"{where}
+          GROUP BY i."productId") s
+    LEFT JOIN "Products" p ON p."id" = s."productId"
+    ORDER BY s."revenue" DESC, s."unitsSold" DESC, s."productId" NULLS LAST{limit}"#;
+
+async fn products(ctx: &Context, which: WhichOrders, top: Top) -> Result<()> {
+    let filter = filter(which)?;
+    let (limit, params) = limit(&filter, &top);
+    let sql = PRODUCTS
+        .replace("{where}", &filter.sql())
+        .replace("{limit}", &limit);
+    let out = print(ctx, PRODUCTS_COLUMNS, &sql, params, |row| {
+        Ok(vec![
+            row.try_get::<_, Option<i32>>("productId")?
+                .map_or(Value::Null, Value::from),
+            row.try_get::<_, Option<String>>("name")?.into(),
+            Value::Int(row.try_get("unitsSold")?),
+            Value::Money(row.try_get("revenue")?),
+            Value::Int(row.try_get("orders")?),
+        ])
+    })
+    .await
+    .context("cannot report products")?;
+    let shown = out.count();
+    finish(
+        ctx,
+        out,
+        format!(
+            "{} {}, best first, by revenue from {} orders",
+            thousands(shown),
+            if shown == 1 { "product" } else { "products" },
+            which.status
+        ),
+    )
+}
+
+const CUSTOMERS_COLUMNS: &[&str] = &[
+    "customerId",
+    "firstName",
+    "lastName",
+    "email",
+    "orders",
+    "revenue",
+];
+
+/// The orders counted, summed per customer and then named (orders of deleted customers have a
+/// NULL customerId and form one row without a name).
+const CUSTOMERS: &str = r#"SELECT s."customerId", c."firstName", c."lastName", c."email",
+        s."orders", s."revenue"
+    FROM (SELECT o."customerId", count(*)::int8 AS "orders", sum(o."total") AS "revenue"
+          FROM "Orders" o{where}
+          GROUP BY o."customerId") s
+    LEFT JOIN "Customers" c ON c."id" = s."customerId"
+    ORDER BY s."revenue" DESC, s."orders" DESC, s."customerId" NULLS LAST{limit}"#;
+
+async fn customers(ctx: &Context, which: WhichOrders, top: Top) -> Result<()> {
+    let filter = filter(which)?;
+    let (limit, params) = limit(&filter, &top);
+    let sql = CUSTOMERS
+        .replace("{where}", &filter.sql())
+        .replace("{limit}", &limit);
+    let out = print(ctx, CUSTOMERS_COLUMNS, &sql, params, |row| {
+        Ok(vec![
+            row.try_get::<_, Option<i32>>("customerId")?
+                .map_or(Value::Null, Value::from),
+            row.try_get::<_, Option<String>>("firstName")?.into(),
+            row.try_get::<_, Option<String>>("lastName")?.into(),
+            row.try_get::<_, Option<String>>("email")?.into(),
+            Value::Int(row.try_get("orders")?),
+            Value::Money(row.try_get("revenue")?),
+        ])
+    })
+    .await
+    .context("cannot report customers")?;
+    let shown = out.count();
+    finish(
+        ctx,
+        out,
+        format!(
+            "{} {}, best first, by revenue from {} orders",
+            thousands(shown),
+            if shown == 1 { "customer" } else { "customers" },
+            which.status
+        ),
+    )
+}
+
+/// ` LIMIT $n` (or nothing for `--all`) and the parameters with its value.
+fn limit<'a>(
+    filter: &'a Filter,
+    top: &'a Top,
+) -> (String, Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>) {
+    let mut params = filter.params();
+    if top.all {
+        return (String::new(), params);
+    }
+    params.push(&top.limit);
+    (format!(" LIMIT ${}", filter.next_param()), params)
+}
+
+/// Streams the report's rows to stdout, and returns the writer for [`finish`] to end once the
+/// footer (which sums the rows) is known.
+async fn print(
+    ctx: &Context,
+    columns: &[&str],
+    sql: &str,
+    params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)>,
+    mut to_values: impl FnMut(&Row) -> Result<Vec<Value>>,
+) -> Result<Writer> {
+    let client = ctx.db().await?.get().await?;
+    let rows = db::query_raw(&**client, sql, params).await?;
+    pin_mut!(rows);
+    let mut out = ctx.out.row_writer(columns)?;
+    while let Some(row) = rows.try_next().await? {
+        out.row(to_values(&row)?)?;
+    }
+    Ok(out)
+}
+
+type Writer = crate::output::RowWriter<std::io::StdoutLock<'static>>;
+
+/// Ends the output, with `footer` under a table (CSV and JSON have none).
+fn finish(ctx: &Context, out: Writer, footer: String) -> Result<()> {
+    let footer = (ctx.out.format == Format::Table).then_some(footer);
+    drop(
+        out.finish(footer)
+            .context("cannot write to standard output")?,
+    );
+    Ok(())
 }

@@ -1,0 +1,71 @@
+# The orders section: placing an order (the whole crm process) and the three reports, each
+# against psql running the same work. Sourced by scripts/bench.sh (see there for what it gets).
+#
+# The data set: ROWS customers, ROWS/100 products, ROWS orders of 1-5 items each (about 3 items
+# on average), 60% completed, spread over two years; the same rows every run.
+PRODUCTS=$(( ROWS / 100 > 0 ? ROWS / 100 : 1 ))
+DB=$(new_db crm_bench_orders)
+
+echo "bench: generating $ROWS customers, $PRODUCTS products, $ROWS orders and their items" >&2
+psql -X -q -v ON_ERROR_STOP=1 "$DB" <<SQL
+INSERT INTO "Customers" ("firstName", "lastName", "email", "totalPurchases", "createdAt", "updatedAt")
+SELECT (ARRAY['Ada','Bruno','Chloé','Dmitri','Eve','Farah'])[1 + i % 6],
+       (ARRAY['Smith','Jones','García','Müller','Nakamura','Okafor','Rossi'])[1 + (i / 6) % 7],
+       'customer' || i || '@example.com', 0.00,
+       timestamptz '2024-01-01 00:00:00+00', timestamptz '2024-01-01 00:00:00+00'
+FROM generate_series(1, $ROWS) AS i;
+-- Product 1 has stock for every order the benchmark places.
+INSERT INTO "Products" ("name", "price", "stock", "category", "createdAt", "updatedAt")
+SELECT 'Product ' || i, ((i % 10000) + 99) / 100.0, CASE WHEN i = 1 THEN 1000000000 ELSE i % 200 END,
+       (ARRAY['books','tools','games','food'])[1 + i % 4],
+       timestamptz '2024-01-01 00:00:00+00', timestamptz '2024-01-01 00:00:00+00'
+FROM generate_series(1, $PRODUCTS) AS i;
+-- Order i has 1 + i % 5 items; item k is product 1 + (13 i + 101 k) % PRODUCTS, quantity
+-- 1 + (i + k) % 4, at that product's price; the order's total is the sum of its items.
+INSERT INTO "Orders" ("customerId", "status", "total", "createdAt", "updatedAt")
+SELECT 1 + (i::int8 * 7919) % $ROWS,
+       (ARRAY['completed','completed','completed','completed','completed','completed',
+              'pending','pending','processing','cancelled'])[1 + (i * 31) % 10],
+       (SELECT sum((1 + (i + k) % 4) * (((1 + (i::int8 * 13 + k * 101) % $PRODUCTS) % 10000) + 99) / 100.0)
+        FROM generate_series(1, 1 + i % 5) AS k)::numeric(10,2),
+       timestamptz '2024-01-01 00:00:00+00' + ((i::int8 * 63072000) / $ROWS || ' seconds')::interval,
+       timestamptz '2024-01-01 00:00:00+00' + ((i::int8 * 63072000) / $ROWS || ' seconds')::interval
+FROM generate_series(1, $ROWS) AS i;
+INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdAt", "updatedAt")
+SELECT o.i, 1 + (o.i::int8 * 13 + k * 101) % $PRODUCTS, 1 + (o.i + k) % 4,
+       (((1 + (o.i::int8 * 13 + k * 101) % $PRODUCTS) % 10000) + 99) / 100.0,
+       timestamptz '2024-01-01 00:00:00+00', timestamptz '2024-01-01 00:00:00+00'
+FROM generate_series(1, $ROWS) AS o(i), generate_series(1, 1 + o.i % 5) AS k;
+VACUUM ANALYZE;
+SQL
+
+WHERE="o.\"status\" = 'completed'"
+SALES_SQL="SELECT to_char(date_trunc('month', o.\"createdAt\" AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS period, count(*), sum(o.\"total\"), round(avg(o.\"total\"), 2) FROM \"Orders\" o WHERE $WHERE GROUP BY 1 ORDER BY 1"
+PRODUCTS_SQL="SELECT s.\"productId\", p.\"name\", s.u, s.r, s.n FROM (SELECT i.\"productId\", sum(i.\"quantity\")::int8 AS u, sum(i.\"quantity\" * i.\"price\") AS r, count(DISTINCT i.\"orderId\") AS n FROM \"OrderItems\" i JOIN \"Orders\" o ON o.\"id\" = i.\"orderId\" WHERE $WHERE GROUP BY i.\"productId\") s LEFT JOIN \"Products\" p ON p.\"id\" = s.\"productId\" ORDER BY s.r DESC, s.u DESC, s.\"productId\" NULLS LAST LIMIT 20"
+CUSTOMERS_SQL="SELECT s.\"customerId\", c.\"firstName\", c.\"lastName\", c.\"email\", s.n, s.r FROM (SELECT o.\"customerId\", count(*) AS n, sum(o.\"total\") AS r FROM \"Orders\" o WHERE $WHERE GROUP BY o.\"customerId\") s LEFT JOIN \"Customers\" c ON c.\"id\" = s.\"customerId\" ORDER BY s.r DESC, s.n DESC, s.\"customerId\" NULLS LAST LIMIT 20"
+# What crm orders create does, as one psql transaction: the floor of a whole process placing it.
+CREATE_SQL="BEGIN;
+SELECT \"id\" FROM \"Customers\" WHERE \"id\" = 1 FOR KEY SHARE;
+SELECT \"id\", \"name\", \"price\", \"stock\" FROM \"Products\" WHERE \"id\" = ANY('{1}') ORDER BY \"id\" FOR NO KEY UPDATE;
+UPDATE \"Products\" SET \"stock\" = \"stock\" - 1, \"updatedAt\" = now() WHERE \"id\" = 1;
+WITH o AS (INSERT INTO \"Orders\" (\"customerId\", \"status\", \"total\", \"createdAt\", \"updatedAt\") VALUES (1, 'pending', 1.00, now(), now()) RETURNING \"id\")
+INSERT INTO \"OrderItems\" (\"orderId\", \"productId\", \"quantity\", \"price\", \"createdAt\", \"updatedAt\") SELECT \"id\", 1, 1, 1.00, now(), now() FROM o;
+COMMIT;"
+
+echo "bench: reports" >&2
+read -r crm_sales crm_sales_kb < <(measure "$CRM" -q --database-url "$DB" orders report sales --by month)
+read -r psql_sales _ < <(measure psql -X -q "$DB" -c "$SALES_SQL")
+read -r crm_products crm_products_kb < <(measure "$CRM" -q --database-url "$DB" orders report products)
+read -r psql_products _ < <(measure psql -X -q "$DB" -c "$PRODUCTS_SQL")
+read -r crm_customers crm_customers_kb < <(measure "$CRM" -q --database-url "$DB" orders report customers)
+read -r psql_customers _ < <(measure psql -X -q "$DB" -c "$CUSTOMERS_SQL")
+
+echo "bench: orders create" >&2
+read -r crm_create crm_create_kb < <(measure "$CRM" -q --database-url "$DB" orders create --customer 1 --item 1:1)
+read -r psql_create _ < <(measure psql -X -q "$DB" -c "$CREATE_SQL")
+
+header "Orders ($ROWS orders of 1-5 items, $ROWS customers, $PRODUCTS products; other: psql running the same SQL)"
+row "orders report sales --by month" "$crm_sales" "$crm_sales_kb" "$psql_sales"
+row "orders report products" "$crm_products" "$crm_products_kb" "$psql_products"
+row "orders report customers" "$crm_customers" "$crm_customers_kb" "$psql_customers"
+row "orders create --customer 1 --item 1:1" "$crm_create" "$crm_create_kb" "$psql_create"
