@@ -41,8 +41,8 @@ SQL
 
 WHERE="o.\"status\" = 'completed'"
 SALES_SQL="SELECT to_char(date_trunc('month', o.\"createdAt\" AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS period, count(*), sum(o.\"total\"), round(avg(o.\"total\"), 2) FROM \"Orders\" o WHERE $WHERE GROUP BY 1 ORDER BY 1"
-PRODUCTS_SQL="SELECT s.\"productId\", p.\"name\", s.u, s.r, s.n FROM (SELECT i.\"productId\", sum(i.\"quantity\")::int8 AS u, sum(i.\"quantity\" * i.\"price\") AS r, count(DISTINCT i.\"orderId\") AS n FROM \"OrderItems\" i JOIN \"Orders\" o ON o.\"id\" = i.\"orderId\" WHERE $WHERE GROUP BY i.\"productId\") s LEFT JOIN \"Products\" p ON p.\"id\" = s.\"productId\" ORDER BY s.r DESC, s.u DESC, s.\"productId\" NULLS LAST LIMIT 20"
-CUSTOMERS_SQL="SELECT s.\"customerId\", c.\"firstName\", c.\"lastName\", c.\"email\", s.n, s.r FROM (SELECT o.\"customerId\", count(*) AS n, sum(o.\"total\") AS r FROM \"Orders\" o WHERE $WHERE GROUP BY o.\"customerId\") s LEFT JOIN \"Customers\" c ON c.\"id\" = s.\"customerId\" ORDER BY s.r DESC, s.n DESC, s.\"customerId\" NULLS LAST LIMIT 20"
+PRODUCTS_SQL="SELECT s.\"productId\", p.\"name\", s.u, s.r FROM (SELECT i.\"productId\", sum(i.\"quantity\")::int8 AS u, sum(i.\"quantity\" * i.\"price\") AS r FROM \"OrderItems\" i JOIN \"Orders\" o ON o.\"id\" = i.\"orderId\" WHERE $WHERE GROUP BY i.\"productId\" ORDER BY r DESC, u DESC, i.\"productId\" NULLS LAST LIMIT 20) s LEFT JOIN \"Products\" p ON p.\"id\" = s.\"productId\" ORDER BY s.r DESC, s.u DESC, s.\"productId\" NULLS LAST"
+CUSTOMERS_SQL="SELECT s.\"customerId\", c.\"firstName\", c.\"lastName\", c.\"email\", s.n, s.r FROM (SELECT o.\"customerId\", count(*) AS n, sum(o.\"total\") AS r FROM \"Orders\" o WHERE $WHERE GROUP BY o.\"customerId\" ORDER BY r DESC, n DESC, o.\"customerId\" NULLS LAST LIMIT 20) s LEFT JOIN \"Customers\" c ON c.\"id\" = s.\"customerId\" ORDER BY s.r DESC, s.n DESC, s.\"customerId\" NULLS LAST"
 # What crm orders create does, as one psql transaction: the floor of a whole process placing it.
 CREATE_SQL="BEGIN;
 SELECT \"id\" FROM \"Customers\" WHERE \"id\" = 1 FOR KEY SHARE;
@@ -54,12 +54,15 @@ COMMIT;"
 
 echo "bench: reports" >&2
 read -r crm_sales crm_sales_kb < <(measure "$CRM" -q --database-url "$DB" orders report sales --by month)
+# psql runs with the work_mem crm sets for its reports.
+export PGOPTIONS="$PGOPTIONS -c work_mem=256MB"
 read -r psql_sales _ < <(measure psql -X -q "$DB" -c "$SALES_SQL")
 read -r crm_products crm_products_kb < <(measure "$CRM" -q --database-url "$DB" orders report products)
 read -r psql_products _ < <(measure psql -X -q "$DB" -c "$PRODUCTS_SQL")
 read -r crm_customers crm_customers_kb < <(measure "$CRM" -q --database-url "$DB" orders report customers)
 read -r psql_customers _ < <(measure psql -X -q "$DB" -c "$CUSTOMERS_SQL")
 
+export PGOPTIONS='-c client_min_messages=warning'
 echo "bench: orders create" >&2
 read -r crm_create crm_create_kb < <(measure "$CRM" -q --database-url "$DB" orders create --customer 1 --item 1:1)
 read -r psql_create _ < <(measure psql -X -q "$DB" -c "$CREATE_SQL")
