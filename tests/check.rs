@@ -46,6 +46,10 @@ INSERT INTO "UserNotifications" ("id", "userId", "notificationId", "createdAt", 
 INSERT INTO "NotificationPreferences" ("id", "userId", "notificationType",
                                        "createdAt", "updatedAt")
   VALUES (1, 2, 'info', '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+SELECT setval('"Users_id_seq"', 2), setval('"Customers_id_seq"', 2),
+       setval('"Products_id_seq"', 2), setval('"Orders_id_seq"', 3),
+       setval('"OrderItems_id_seq"', 5), setval('"Notifications_id_seq"', 1),
+       setval('"UserNotifications_id_seq"', 1), setval('"NotificationPreferences_id_seq"', 1);
 "#;
 
 const HEADER: &str = "check,table,id,problem,fixed\n";
@@ -429,5 +433,63 @@ fn json_output_holds_the_violations() {
             {"check": "negative-stock", "table": "Products", "id": 1,
              "problem": "stock is -1", "fixed": false},
         ])
+    );
+}
+
+#[test]
+fn a_database_without_the_schema_is_an_error_that_says_what_it_was_doing() {
+    let db = TestDb::empty();
+    for args in [&["db", "check"][..], &["db", "check", "--fix"]] {
+        db.crm()
+            .args(args)
+            .run()
+            .assert_code(1)
+            .assert_stdout_eq("")
+            .assert_stderr_contains("error: cannot check the data: ");
+    }
+}
+
+#[test]
+fn fix_racing_order_commands_leaves_every_invariant_holding() {
+    let db = clean();
+    // Grace's only order is about to be completed while --fix recomputes her wrong 3.00: a fix
+    // that read her orders before the completion committed and wrote after it would leave 0.00.
+    sql(
+        &db,
+        r#"UPDATE "Orders" SET "status" = 'processing' WHERE "id" = 3;
+           UPDATE "Customers" SET "totalPurchases" = 3.00 WHERE "id" = 2;
+           UPDATE "Orders" SET "total" = 1.00 WHERE "id" = 1"#,
+    );
+    let mut complete = db.crm();
+    complete.args(["orders", "set-status", "3", "completed"]);
+    let mut create = db.crm();
+    create.args([
+        "orders",
+        "create",
+        "--customer",
+        "1",
+        "--item",
+        "1:2",
+        "--item",
+        "2:1",
+    ]);
+    let mut fix = db.crm();
+    fix.args(["db", "check", "--fix"]);
+    let children = (complete.spawn(), create.spawn(), fix.spawn());
+    let (completed, created, fixed) = (
+        complete.wait(children.0),
+        create.wait(children.1),
+        fix.wait(children.2),
+    );
+    completed.assert_success();
+    created.assert_success();
+    fixed.assert_success();
+    check_passes(&db);
+    assert_eq!(
+        text(
+            &db,
+            r#"SELECT "totalPurchases"::text FROM "Customers" WHERE "id" = 2"#
+        ),
+        Some("5.30".into())
     );
 }
