@@ -245,6 +245,8 @@ struct Violation {
     fixed: bool,
 }
 
+/// Prints the violations (nothing on stdout when there are none) and a summary on stderr.
+/// The exit status is 1 while any violation is left unfixed, 0 otherwise.
 pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
     let found = if args.fix {
         fix_all(ctx).await
