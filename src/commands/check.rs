@@ -279,6 +279,7 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
 async fn find_all(ctx: &Context) -> Result<Vec<Violation>> {
     let mut client = ctx.db().await?.get().await?;
     let tx = record::snapshot(&mut client).await?;
+    db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
     let mut found = Vec::new();
     for check in CHECKS {
         found.extend(find(&*tx, check).await?);
@@ -298,6 +299,7 @@ async fn fix_all(ctx: &Context) -> Result<Vec<Violation>> {
             .start()
             .await
             .context("cannot start a transaction")?;
+        db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
         let mut found = Vec::new();
         for check in CHECKS {
             let mut violations = find(&*tx, check).await?;

@@ -285,7 +285,7 @@ async fn print(
 ) -> Result<Writer> {
     let mut client = ctx.db().await?.get().await?;
     let tx = client.build_transaction().read_only(true).start().await?;
-    db::batch_execute(&*tx, REPORT_WORK_MEM).await?;
+    db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
     let rows = db::query_raw(&*tx, sql, params).await?;
     pin_mut!(rows);
     let mut out = ctx.out.row_writer(columns)?;
@@ -295,11 +295,6 @@ async fn print(
     tx.commit().await?;
     Ok(out)
 }
-
-/// A report's joins and groups span every order: memory enough that they are hashed and sorted
-/// in memory rather than spilled to disk in batches (the default 4MB would, for a million
-/// orders). For this transaction only.
-const REPORT_WORK_MEM: &str = "SET LOCAL work_mem = '256MB'";
 
 type Writer = crate::output::RowWriter<std::io::StdoutLock<'static>>;
 
