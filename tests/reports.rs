@@ -40,8 +40,16 @@ INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdA
   (7, 1, 2, 2.50, now(), now());
 "#;
 
+/// The fixture, in a database whose sessions run in New York time: periods are UTC whatever the
+/// server's time zone (order 1, at 19:59 on 30 June in New York, stays in a UTC June day at
+/// 23:59:59, and order 2 in July).
 fn with_orders() -> TestDb {
     let db = TestDb::migrated();
+    sql(
+        &db,
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET TimeZone = %L', current_database(), \
+         'America/New_York'); END $$;",
+    );
     sql(&db, ORDERS);
     db
 }
