@@ -1372,3 +1372,64 @@ fn an_order_without_a_status_is_pending_for_every_command() {
         .assert_success()
         .assert_stderr_contains("order 20: pending -> processing");
 }
+
+/// Another client that locks products in the other order than crm does deadlocks with it;
+/// PostgreSQL resolves the deadlock by aborting crm's transaction (the one that waited first),
+/// crm runs it again, and the order is placed: the user sees neither the deadlock nor an error.
+#[test]
+fn an_order_that_loses_a_deadlock_with_another_client_is_placed_on_a_retry() {
+    let db = with_catalogue();
+    let mut other = db.client();
+    let mut tx = other.transaction().expect("begin");
+    // The other client takes product 2 first...
+    tx.execute(r#"SELECT 1 FROM "Products" WHERE "id" = 2 FOR UPDATE"#, &[])
+        .expect("lock product 2");
+    let mut crm = db.crm();
+    crm.args([
+        "orders",
+        "create",
+        "--customer",
+        "1",
+        "--item",
+        "1:1",
+        "--item",
+        "2:1",
+    ]);
+    let child = crm.spawn();
+    // ... waits until crm holds product 1 and waits for product 2 ...
+    let mut watcher = db.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("look at the sessions")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "crm never waited for product 2"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // ... then asks for product 1: the deadlock. crm's session, waiting since earlier, runs the
+    // deadlock check first and is aborted, so this lock is granted.
+    tx.execute(r#"SELECT 1 FROM "Products" WHERE "id" = 1 FOR UPDATE"#, &[])
+        .expect("the other client is not the deadlock's victim: crm is");
+    tx.rollback().expect("rollback");
+
+    let out = crm.wait(child);
+    out.assert_success()
+        .assert_stderr_contains("created order 1 for customer 1 (Ada Lovelace): 2 items");
+    assert!(!out.stderr.contains("deadlock"), "{out}");
+    assert_eq!(stock_of(&db, 1), Some(99));
+    assert_eq!(stock_of(&db, 2), Some(9));
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Orders""#), 1);
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "OrderItems""#), 2);
+}
