@@ -140,6 +140,9 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
 /// too, but only once the order is written; this tells a missing customer apart first).
 const LOCK_CUSTOMER: &str = r#"SELECT "id" FROM "Customers" WHERE "id" = $1 FOR KEY SHARE"#;
 
+/// The `--as` user, locked against deletion until the order is in, for the same reason.
+const LOCK_CREATOR: &str = r#"SELECT "id" FROM "Users" WHERE "id" = $1 FOR KEY SHARE"#;
+
 /// The products asked for, locked in id order; NULL stock counts as none.
 const LOCK_PRODUCTS: &str = r#"SELECT "id", "name", "price", COALESCE("stock", 0) AS "stock"
     FROM "Products" WHERE "id" = ANY($1) ORDER BY "id" FOR NO KEY UPDATE"#;
@@ -184,6 +187,17 @@ async fn place(tx: &impl GenericClient, plan: &Plan) -> Result<i32> {
         return Err(error::not_found(format!(
             "customer {} does not exist",
             plan.customer
+        )));
+    }
+    // Named before the transaction (for its message); deleted since, it would fail the insert.
+    if let Some(user) = plan.created_by
+        && db::query(tx, LOCK_CREATOR, &[&user])
+            .await
+            .context("cannot look up the --as user")?
+            .is_empty()
+    {
+        return Err(error::not_found(format!(
+            "user {user} (--as) was deleted meanwhile"
         )));
     }
 
