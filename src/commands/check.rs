@@ -93,21 +93,22 @@ const NEGATIVE_STOCK_FIND: &str = r#"
     ORDER BY "id""#;
 
 /// An item whose order is gone (or never named): the schema's ON DELETE CASCADE would have
-/// deleted it, which a database made without the foreign key did not.
+/// deleted it, which a database made without the foreign key did not. Written as an anti-join
+/// (a NULL orderId joins nothing), which PostgreSQL hashes; `IS NULL OR NOT EXISTS` made it probe
+/// the orders once per item, four times slower on 3,000,000 items.
 const ORPHAN_ITEM_FIND: &str = r#"
     SELECT 'OrderItems'::text, i."id",
            CASE WHEN i."orderId" IS NULL THEN 'orderId is NULL'
                 ELSE format('orderId %s names no order', i."orderId") END,
            true
-    FROM "OrderItems" i
-    WHERE i."orderId" IS NULL
-       OR NOT EXISTS (SELECT 1 FROM "Orders" o WHERE o."id" = i."orderId")
+    FROM "OrderItems" i LEFT JOIN "Orders" o ON o."id" = i."orderId"
+    WHERE o."id" IS NULL
     ORDER BY i."id""#;
 
 const ORPHAN_ITEM_FIX: &str = r#"
-    DELETE FROM "OrderItems" i
-    WHERE i."orderId" IS NULL
-       OR NOT EXISTS (SELECT 1 FROM "Orders" o WHERE o."id" = i."orderId")"#;
+    DELETE FROM "OrderItems" d
+    WHERE d."id" IN (SELECT i."id" FROM "OrderItems" i
+                     LEFT JOIN "Orders" o ON o."id" = i."orderId" WHERE o."id" IS NULL)"#;
 
 /// References to rows that are gone. A NULL reference is not one: it is what ON DELETE SET NULL
 /// leaves (an item of a deleted product). Items without an order are `orphan-item`s, so they
