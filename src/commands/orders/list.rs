@@ -65,18 +65,8 @@ pub struct ExportOrdersArgs {
 /// `customerId` and `created_at` (the order's creation time) are the order's.
 fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Result<Filter> {
     let mut filter = Filter::new();
-    match filters.status {
-        // A NULL status is pending, as set-status and cancel take it (OrderStatus::from_db).
-        Some(OrderStatus::Pending) => {
-            filter.and(
-                r#"("status" = $? OR "status" IS NULL)"#,
-                "pending".to_string(),
-            );
-        }
-        Some(status) => {
-            filter.and(r#""status" = $?"#, status.as_str().to_string());
-        }
-        None => {}
+    if let Some(status) = filters.status {
+        status.filter(&mut filter, r#""status""#);
     }
     if let Some(customer) = filters.customer {
         filter.and(r#""customerId" = $?"#, customer);
@@ -88,20 +78,6 @@ fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Res
     Ok(filter)
 }
 
-/// What `--sort` accepts.
-const SORTABLE: &[&str] = &[
-    "id",
-    "customerId",
-    "customerName",
-    "status",
-    "total",
-    "itemCount",
-    "createdBy",
-    "notes",
-    "createdAt",
-    "updatedAt",
-];
-
 const LISTING: Listing = Listing {
     columns: order::COLUMNS,
     select: order::SELECT,
@@ -111,7 +87,7 @@ const LISTING: Listing = Listing {
 
 pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
     let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;
-    let order = order_by(args.list.sort.as_deref(), SORTABLE, "id")?;
+    let order = order_by(args.list.sort.as_deref(), order::COLUMNS, "id")?;
     let client = ctx.db().await?.get().await?;
     LISTING
         .print(ctx, &**client, &filter, &order, &args.list, |row| {

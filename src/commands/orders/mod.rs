@@ -93,6 +93,19 @@ impl OrderStatus {
         )
     }
 
+    /// Adds "orders of this status" to `filter`, over `column` (a code-controlled expression
+    /// such as `o."status"`). A NULL status is pending, as [`OrderStatus::from_db`] takes it.
+    pub fn filter(self, filter: &mut Filter, column: &str) {
+        if self == OrderStatus::Pending {
+            filter.and(
+                &format!("({column} = $? OR {column} IS NULL)"),
+                self.as_str().to_string(),
+            );
+        } else {
+            filter.and(&format!("{column} = $?"), self.as_str().to_string());
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",

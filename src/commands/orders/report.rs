@@ -101,15 +101,7 @@ pub async fn run(ctx: &Context, cmd: ReportCommand) -> Result<()> {
 /// The WHERE clause over `"Orders" o`.
 fn filter(which: WhichOrders) -> Result<Filter> {
     let mut filter = Filter::new();
-    if which.status == OrderStatus::Pending {
-        // A NULL status is pending, as every other orders command takes it.
-        filter.and(
-            r#"(o."status" = $? OR o."status" IS NULL)"#,
-            "pending".to_string(),
-        );
-    } else {
-        filter.and(r#"o."status" = $?"#, which.status.as_str().to_string());
-    }
+    which.status.filter(&mut filter, r#"o."status""#);
     which.dates.apply(&mut filter, r#"o."createdAt""#)?;
     Ok(filter)
 }
@@ -167,9 +159,10 @@ async fn sales(ctx: &Context, by: Period, which: WhichOrders) -> Result<()> {
 
 const PRODUCTS_COLUMNS: &[&str] = &["productId", "name", "unitsSold", "revenue"];
 
-/// Items of the orders counted, summed per product, the best picked, and only those named (a deleted product's items
-/// have a NULL productId and form one row without a name). Plain sums, so that PostgreSQL can
-/// hash the groups: a count of distinct orders would make it sort every item.
+/// Items of the orders counted, summed per product, the best picked, and only those named (a
+/// deleted product's items have a NULL productId and form one row without a name). Plain sums,
+/// so that PostgreSQL can hash the groups: a count of distinct orders would make it sort every
+/// item.
 const PRODUCTS: &str = r#"SELECT s."productId", p."name", s."unitsSold", s."revenue"
     FROM (SELECT i."productId", sum(i."quantity")::int8 AS "unitsSold",
                  sum(i."quantity" * i."price") AS "revenue"
@@ -180,12 +173,13 @@ const PRODUCTS: &str = r#"SELECT s."productId", p."name", s."unitsSold", s."reve
     ORDER BY s."revenue" DESC, s."unitsSold" DESC, s."productId" NULLS LAST"#;
 
 async fn products(ctx: &Context, which: WhichOrders, top: Top) -> Result<()> {
-    let filter = filter(which)?;
-    let (limit, params) = limit(&filter, &top);
-    let sql = PRODUCTS
-        .replace("{where}", &filter.sql())
-        .replace("{limit}", &limit);
-    let out = print(ctx, PRODUCTS_COLUMNS, &sql, params, |row| {
+    let ranking = Ranking {
+        sql: PRODUCTS,
+        columns: PRODUCTS_COLUMNS,
+        singular: "product",
+        plural: "products",
+    };
+    ranked(ctx, which, top, ranking, |row| {
         Ok(vec![
             row.try_get::<_, Option<i32>>("productId")?
                 .map_or(Value::Null, Value::from),
@@ -195,18 +189,6 @@ async fn products(ctx: &Context, which: WhichOrders, top: Top) -> Result<()> {
         ])
     })
     .await
-    .context("cannot report products")?;
-    let shown = out.count();
-    finish(
-        ctx,
-        out,
-        format!(
-            "{} {}, best first, by revenue from {} orders",
-            thousands(shown),
-            if shown == 1 { "product" } else { "products" },
-            which.status
-        ),
-    )
 }
 
 const CUSTOMERS_COLUMNS: &[&str] = &[
@@ -218,8 +200,8 @@ const CUSTOMERS_COLUMNS: &[&str] = &[
     "revenue",
 ];
 
-/// The orders counted, summed per customer, the best picked, and only those named (orders of deleted customers have a
-/// NULL customerId and form one row without a name).
+/// The orders counted, summed per customer, the best picked, and only those named (orders of
+/// deleted customers have a NULL customerId and form one row without a name).
 const CUSTOMERS: &str = r#"SELECT s."customerId", c."firstName", c."lastName", c."email",
         s."orders", s."revenue"
     FROM (SELECT o."customerId", count(*)::int8 AS "orders", sum(o."total") AS "revenue"
@@ -230,12 +212,13 @@ const CUSTOMERS: &str = r#"SELECT s."customerId", c."firstName", c."lastName", c
     ORDER BY s."revenue" DESC, s."orders" DESC, s."customerId" NULLS LAST"#;
 
 async fn customers(ctx: &Context, which: WhichOrders, top: Top) -> Result<()> {
-    let filter = filter(which)?;
-    let (limit, params) = limit(&filter, &top);
-    let sql = CUSTOMERS
-        .replace("{where}", &filter.sql())
-        .replace("{limit}", &limit);
-    let out = print(ctx, CUSTOMERS_COLUMNS, &sql, params, |row| {
+    let ranking = Ranking {
+        sql: CUSTOMERS,
+        columns: CUSTOMERS_COLUMNS,
+        singular: "customer",
+        plural: "customers",
+    };
+    ranked(ctx, which, top, ranking, |row| {
         Ok(vec![
             row.try_get::<_, Option<i32>>("customerId")?
                 .map_or(Value::Null, Value::from),
@@ -247,15 +230,46 @@ async fn customers(ctx: &Context, which: WhichOrders, top: Top) -> Result<()> {
         ])
     })
     .await
-    .context("cannot report customers")?;
+}
+
+/// A best-first report: its SQL (with `{where}` and `{limit}` to fill in), its columns, and
+/// what it ranks.
+struct Ranking {
+    sql: &'static str,
+    columns: &'static [&'static str],
+    singular: &'static str,
+    plural: &'static str,
+}
+
+/// Runs a best-first report over the orders `which` picks, the best `top` of them.
+async fn ranked(
+    ctx: &Context,
+    which: WhichOrders,
+    top: Top,
+    ranking: Ranking,
+    to_values: impl FnMut(&Row) -> Result<Vec<Value>>,
+) -> Result<()> {
+    let filter = filter(which)?;
+    let (limit, params) = limit(&filter, &top);
+    let sql = ranking
+        .sql
+        .replace("{where}", &filter.sql())
+        .replace("{limit}", &limit);
+    let out = print(ctx, ranking.columns, &sql, params, to_values)
+        .await
+        .with_context(|| format!("cannot report {}", ranking.plural))?;
     let shown = out.count();
+    let noun = if shown == 1 {
+        ranking.singular
+    } else {
+        ranking.plural
+    };
     finish(
         ctx,
         out,
         format!(
-            "{} {}, best first, by revenue from {} orders",
+            "{} {noun}, best first, by revenue from {} orders",
             thousands(shown),
-            if shown == 1 { "customer" } else { "customers" },
             which.status
         ),
     )
