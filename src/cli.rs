@@ -68,6 +68,10 @@ pub enum Command {
     #[command(subcommand)]
     Orders(crate::commands::orders::OrdersCommand),
 
+    /// Notifications: send, list, show, read, prefs; the cron jobs prune, low-stock, stale-orders
+    #[command(subcommand)]
+    Notify(crate::commands::notify::NotifyCommand),
+
     /// Administer the database itself: migrations, the local cluster
     #[command(subcommand)]
     Db(DbCommand),

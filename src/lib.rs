@@ -24,6 +24,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Customers(cmd) => cmd.run(&ctx).await,
         Command::Products(cmd) => cmd.run(&ctx).await,
         Command::Orders(cmd) => cmd.run(&ctx).await,
+        Command::Notify(cmd) => cmd.run(&ctx).await,
         Command::Db(DbCommand::Migrate(cmd)) => commands::migrate::run(&ctx, cmd).await,
         Command::Db(DbCommand::Check(args)) => commands::check::run(&ctx, args).await,
         Command::Db(DbCommand::Local(cmd)) => commands::local::run(&ctx, cmd).await,

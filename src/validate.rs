@@ -124,6 +124,53 @@ pub fn timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
         })
 }
 
+/// An age for `--older-than`: a whole number and a unit, `s`, `m` (minutes), `h`, `d` or `w`
+/// (`90d`, `12h`, `30m`), more than zero; returned in seconds.
+pub fn age(value: &str) -> Result<i64, String> {
+    let expected = "expected a whole number and a unit s, m, h, d or w, e.g. 90d or 12h";
+    let trimmed = value.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("not an age: \"{value}\" has no unit ({expected})"))?;
+    let (number, unit) = trimmed.split_at(split);
+    let seconds_per: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("not an age: \"{value}\" ({expected})")),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("not an age: \"{value}\" ({expected})"))?;
+    if n == 0 {
+        return Err(format!("must be more than zero, got \"{value}\""));
+    }
+    // Beyond 100 years is surely a typing error (and PostgreSQL's intervals end somewhere).
+    n.checked_mul(seconds_per)
+        .filter(|s| *s <= 100 * 366 * 86_400)
+        .ok_or_else(|| format!("at most 100 years, got \"{value}\""))
+}
+
+/// A notification type: a lower-case identifier (`order_created`, `low_stock`) of at most 255
+/// characters, starting with a letter.
+pub fn notification_type(value: &str) -> Result<String, String> {
+    let valid = value.len() <= MAX_TEXT
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "not a notification type: \"{value}\" (expected a lower-case identifier of letters, \
+             digits and _, e.g. order_created)"
+        ))
+    }
+}
+
 /// Turns a check into a clap value parser, so a bad flag value exits 2 with clap's usual
 /// `invalid value 'x' for '--price <PRICE>': problem`.
 macro_rules! clap_parser {
@@ -144,6 +191,8 @@ pub mod flag {
     clap_parser!(money, super::money, rust_decimal::Decimal);
     clap_parser!(stock, super::stock, i32);
     clap_parser!(timestamp, super::timestamp, time::OffsetDateTime);
+    clap_parser!(age, super::age, i64);
+    clap_parser!(notification_type, super::notification_type, String);
 }
 
 #[cfg(test)]
@@ -223,5 +272,48 @@ mod tests {
         assert!(stock("2147483648").is_err());
         assert!(stock("-1").is_err());
         assert!(stock("1.5").is_err());
+    }
+
+    #[test]
+    fn ages_are_a_number_and_a_unit() {
+        assert_eq!(age("90d"), Ok(90 * 86_400));
+        assert_eq!(age("12h"), Ok(12 * 3_600));
+        assert_eq!(age("30m"), Ok(1_800));
+        assert_eq!(age("45s"), Ok(45));
+        assert_eq!(age("2w"), Ok(2 * 604_800));
+        for bad in [
+            "",
+            "90",
+            "d",
+            "-3d",
+            "3.5d",
+            "3 d",
+            "3D",
+            "3days",
+            "0d",
+            "99999999999999999d",
+        ] {
+            assert!(age(bad).is_err(), "{bad}");
+        }
+        assert!(age("0h").unwrap_err().contains("more than zero"));
+        assert!(age("3x").unwrap_err().contains("e.g. 90d"));
+    }
+
+    #[test]
+    fn notification_types_are_lower_case_identifiers() {
+        for good in ["order_created", "low_stock", "a", "x2"] {
+            assert_eq!(notification_type(good), Ok(good.to_string()));
+        }
+        for bad in [
+            "",
+            "Low_stock",
+            "low-stock",
+            "2fa",
+            "_x",
+            "low stock",
+            &"a".repeat(256),
+        ] {
+            assert!(notification_type(bad).is_err(), "{bad}");
+        }
     }
 }

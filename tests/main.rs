@@ -8,6 +8,7 @@ mod harness;
 mod harness_selftest;
 mod local;
 mod migrate;
+mod notify;
 mod orders;
 mod output;
 mod products;

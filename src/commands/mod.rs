@@ -5,6 +5,7 @@ pub mod customers;
 pub mod listing;
 pub mod local;
 pub mod migrate;
+pub mod notify;
 pub mod orders;
 pub mod products;
 pub mod record;

@@ -219,6 +219,9 @@ pub async fn batch_execute<C: GenericClient>(
 pub enum AdvisoryLock {
     /// Held by migrate, undo and seed: one schema change at a time.
     Schema = 1,
+    /// Held by the alert cron jobs (notify low-stock, stale-orders) for their transaction: two
+    /// runs at once take turns, so they cannot both alert.
+    Alerts = 3,
 }
 
 /// 'crm' in ASCII, the first key of crm's advisory locks.
@@ -228,6 +231,9 @@ impl AdvisoryLock {
     fn describe(self) -> &'static str {
         match self {
             AdvisoryLock::Schema => "the schema lock (held by crm db migrate, undo and seed)",
+            AdvisoryLock::Alerts => {
+                "the alerts lock (held by crm notify low-stock and stale-orders)"
+            }
         }
     }
 
@@ -280,6 +286,38 @@ impl AdvisoryLock {
             .first()
             .map(|r| format!(" (backend pid {})", r.get::<_, i32>(0)))
             .unwrap_or_default())
+    }
+
+    /// Takes the lock until the end of the transaction `tx` is in, waiting for another holder
+    /// (and saying so).
+    pub async fn acquire_for_transaction<C: GenericClient>(
+        self,
+        tx: &C,
+        out: &Output,
+    ) -> Result<()> {
+        let objid = self as i32;
+        let got: bool = query_one(
+            tx,
+            "SELECT pg_try_advisory_xact_lock($1, $2)",
+            &[&LOCK_CLASS, &objid],
+        )
+        .await
+        .context("cannot take crm's advisory lock")?
+        .get(0);
+        if !got {
+            out.notice(format!(
+                "waiting for another crm run to release {}",
+                self.describe()
+            ));
+            query(
+                tx,
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                &[&LOCK_CLASS, &objid],
+            )
+            .await
+            .context("cannot take crm's advisory lock")?;
+        }
+        Ok(())
     }
 
     pub async fn release(self, client: &Client) -> Result<()> {
