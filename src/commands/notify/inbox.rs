@@ -263,19 +263,18 @@ pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
         .await
         .context("cannot read the notification's recipients")?;
     tx.commit().await?;
-    let mut rows = Rows::new(RECIPIENT_COLUMNS);
-    for r in &recipients {
-        rows.push(vec![
-            int_or_null(r.try_get("userId")?),
-            r.try_get::<_, Option<String>>("email")?.into(),
-            Value::Bool(r.try_get("isRead")?),
-            r.try_get::<_, Option<OffsetDateTime>>("readAt")?.into(),
-        ]);
-    }
+    let recipients = recipients
+        .iter()
+        .map(Recipient::try_from)
+        .collect::<Result<Vec<_>>>()?;
     if ctx.out.format == Format::Table {
         ctx.out.record(SHOW_COLUMNS, &values)?;
-        if rows.rows.is_empty() {
+        if recipients.is_empty() {
             return Ok(());
+        }
+        let mut rows = Rows::new(RECIPIENT_COLUMNS);
+        for r in &recipients {
+            rows.push(r.values());
         }
         ctx.out.rows(&rows)
     } else {
@@ -283,30 +282,53 @@ pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
         columns.push("recipients");
         let mut values = values;
         values.push(Value::Json(
-            rows.rows
-                .iter()
-                .map(|r| recipient_json(&rows.columns, r))
-                .collect(),
+            recipients.iter().map(Recipient::json).collect(),
         ));
         ctx.out.record(&columns, &values)
     }
 }
 
-/// One recipient as a JSON object, keys the column names.
-fn recipient_json(columns: &[String], values: &[Value]) -> serde_json::Value {
-    let mut object = serde_json::Map::new();
-    for (column, value) in columns.iter().zip(values) {
-        let json = match value {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => (*b).into(),
-            Value::Int(i) => (*i).into(),
-            Value::Text(s) => s.clone().into(),
-            Value::Time(t) => crate::output::rfc3339_utc(*t).into(),
-            other => serde_json::Value::String(format!("{other:?}")),
-        };
-        object.insert(column.clone(), json);
+/// One recipient of a notification and its read state.
+struct Recipient {
+    user_id: Option<i32>,
+    email: Option<String>,
+    is_read: bool,
+    read_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<&Row> for Recipient {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &Row) -> Result<Self> {
+        Ok(Recipient {
+            user_id: row.try_get("userId")?,
+            email: row.try_get("email")?,
+            is_read: row.try_get("isRead")?,
+            read_at: row.try_get("readAt")?,
+        })
     }
-    object.into()
+}
+
+impl Recipient {
+    /// The values of [`RECIPIENT_COLUMNS`].
+    fn values(&self) -> Vec<Value> {
+        vec![
+            int_or_null(self.user_id),
+            self.email.clone().into(),
+            Value::Bool(self.is_read),
+            self.read_at.into(),
+        ]
+    }
+
+    /// An object with the keys of [`RECIPIENT_COLUMNS`].
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "userId": self.user_id,
+            "email": self.email,
+            "isRead": self.is_read,
+            "readAt": self.read_at.map(crate::output::rfc3339_utc),
+        })
+    }
 }
 
 /// `notification 12 does not exist` (exit 3).
