@@ -694,11 +694,14 @@ fn stale_orders_alerts_once_and_again_when_another_order_goes_stale() {
     let row = db
         .client()
         .query_one(
-            r#"SELECT "title", "message", "data"->'orders' FROM "Notifications" WHERE "id" = 1"#,
+            r#"SELECT "title", "message", "data"->'orders', "priority" FROM "Notifications"
+               WHERE "id" = 1"#,
             &[],
         )
         .expect("read the alert");
-    let (title, message, orders): (String, String, Value) = (row.get(0), row.get(1), row.get(2));
+    let (title, message, orders, priority): (String, String, Value, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(priority, "medium");
     assert_eq!(title, "2 orders pending for longer than 3 days");
     assert_eq!(
         message,

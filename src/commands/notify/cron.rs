@@ -137,6 +137,7 @@ fn age_text(seconds: i64) -> String {
 /// (which becomes its `data`, with the fingerprint added).
 struct Alert {
     kind: &'static str,
+    priority: Priority,
     title: String,
     message: String,
     content: serde_json::Map<String, serde_json::Value>,
@@ -182,7 +183,7 @@ async fn raise(tx: &impl GenericClient, alert: Alert, created_by: Option<i32>) -
         title: alert.title,
         message: alert.message,
         data: Some(data.into()),
-        priority: Priority::High,
+        priority: alert.priority,
         created_by,
     };
     let delivery = deliver(tx, &notification, &Audience::Role(Role::Admin)).await?;
@@ -235,6 +236,7 @@ pub async fn low_stock(ctx: &Context, args: LowStockArgs) -> Result<()> {
     content.insert("products".into(), products.into());
     let alert = Alert {
         kind: "low_stock",
+        priority: Priority::High,
         title: format!(
             "{} under {} in stock",
             counted(n, "product", "products"),
@@ -315,6 +317,7 @@ pub async fn stale_orders(ctx: &Context, args: StaleOrdersArgs) -> Result<()> {
     content.insert("orders".into(), orders.into());
     let alert = Alert {
         kind: "stale_orders",
+        priority: Priority::Medium,
         title: format!(
             "{} pending for longer than {age}",
             counted(n, "order", "orders")
