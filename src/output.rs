@@ -23,6 +23,29 @@ pub enum Value {
     Text(String),
     Time(OffsetDateTime),
     Json(serde_json::Value),
+    /// A status word (`db health`'s OK, WARNING, ...): plain text, coloured in a table on a
+    /// terminal by its tone.
+    Status(String, Tone),
+}
+
+/// How a [`Value::Status`] is coloured on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Warning,
+    Bad,
+    Unknown,
+}
+
+impl Tone {
+    fn color(self) -> comfy_table::Color {
+        match self {
+            Tone::Good => comfy_table::Color::Green,
+            Tone::Warning => comfy_table::Color::Yellow,
+            Tone::Bad => comfy_table::Color::Red,
+            Tone::Unknown => comfy_table::Color::Magenta,
+        }
+    }
 }
 
 impl Value {
@@ -36,6 +59,7 @@ impl Value {
             Value::Text(s) => s.clone(),
             Value::Time(t) => rfc3339_utc(*t),
             Value::Json(j) => j.to_string(),
+            Value::Status(s, _) => s.clone(),
         }
     }
 
@@ -48,6 +72,7 @@ impl Value {
             Value::Text(s) => s.clone().into(),
             Value::Time(t) => rfc3339_utc(*t).into(),
             Value::Json(j) => j.clone(),
+            Value::Status(s, _) => s.clone().into(),
         }
     }
 
@@ -234,10 +259,12 @@ fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Re
     for row in &rows.rows {
         table.add_row(row.iter().map(|v| {
             let cell = comfy_table::Cell::new(v.text());
-            if v.is_numeric() {
-                cell.set_alignment(CellAlignment::Right)
-            } else {
-                cell
+            match v {
+                _ if v.is_numeric() => cell.set_alignment(CellAlignment::Right),
+                Value::Status(_, tone) if color => cell
+                    .fg(tone.color())
+                    .add_attribute(comfy_table::Attribute::Bold),
+                _ => cell,
             }
         }));
     }
@@ -388,6 +415,14 @@ impl Output {
     /// A writer of rows to stdout, one at a time.
     pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
         RowWriter::new(io::stdout().lock(), self.format, self.color, columns)
+            .context("cannot write to standard output")
+    }
+
+    /// One line of text to stdout, for formats of a command's own (`db health --nagios`).
+    pub fn line(&self, text: &str) -> Result<()> {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{text}")
+            .and_then(|()| out.flush())
             .context("cannot write to standard output")
     }
 

@@ -6,6 +6,7 @@ mod connect;
 mod customers;
 mod harness;
 mod harness_selftest;
+mod health;
 mod local;
 mod migrate;
 mod orders;
