@@ -8,6 +8,7 @@ mod harness;
 mod harness_selftest;
 mod health;
 mod local;
+mod maintain;
 mod migrate;
 mod orders;
 mod output;
