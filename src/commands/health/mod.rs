@@ -24,11 +24,11 @@ use std::path::PathBuf;
 pub struct HealthArgs {
     /// Override a check's warning threshold, e.g. --warning connections=80% or
     /// --warning idle-in-transaction=30s (repeatable)
-    #[arg(long = "warning", value_name = "NAME=VALUE")]
+    #[arg(long = "warning", visible_alias = "warn", value_name = "NAME=VALUE")]
     pub warning: Vec<String>,
 
     /// Override a check's critical threshold, e.g. --critical sequences=90% (repeatable)
-    #[arg(long = "critical", value_name = "NAME=VALUE")]
+    #[arg(long = "critical", visible_alias = "crit", value_name = "NAME=VALUE")]
     pub critical: Vec<String>,
 
     /// Run only these checks (names as in the output's check column)
