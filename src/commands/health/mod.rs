@@ -21,6 +21,13 @@ use std::path::PathBuf;
 
 /// `crm db health`'s options.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Checks: connection, migrations, connections, cache-hit, long-queries, \
+    idle-in-transaction, blocked, dead-tuples, vacuum-age, analyze-age, xid-age, sequences, \
+    invalid-indexes, unused-indexes, database-size, table-size, slow-statements, backup-age \
+    (with --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database \
+    cannot be reached, or a check cannot run)."
+)]
 pub struct HealthArgs {
     /// Override a check's warning threshold, e.g. --warning connections=80% or
     /// --warning idle-in-transaction=30s (repeatable)
@@ -532,6 +539,20 @@ mod tests {
         assert_eq!(Unknown.worst(Warning), Warning);
         assert_eq!(Critical.worst(Unknown), Critical);
         assert_eq!(Warning.worst(Ok), Warning);
+    }
+
+    #[test]
+    fn the_help_lists_every_check() {
+        use clap::CommandFactory;
+        let mut cli = crate::cli::Cli::command();
+        let help = cli
+            .find_subcommand_mut("db")
+            .and_then(|db| db.find_subcommand_mut("health"))
+            .and_then(|h| h.get_after_help().map(|a| a.to_string()))
+            .expect("db health has an after_help");
+        for spec in SPECS {
+            assert!(help.contains(spec.name), "{} is not in the help", spec.name);
+        }
     }
 
     #[test]
