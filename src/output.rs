@@ -255,6 +255,9 @@ fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Re
         }));
     if !color {
         table.force_no_tty();
+    } else {
+        // `color` already says stdout is a terminal; do not leave it to comfy-table's own guess.
+        table.enforce_styling();
     }
     for row in &rows.rows {
         table.add_row(row.iter().map(|v| {
@@ -561,6 +564,31 @@ mod tests {
         let text = String::from_utf8(buf).expect("utf-8");
         assert_eq!(text.lines().count(), 1001);
         assert!(text.ends_with("998\n999\n"));
+    }
+
+    #[test]
+    fn a_status_is_coloured_in_a_table_on_a_terminal_only() {
+        let mut rows = Rows::new(&["check", "status"]);
+        rows.push(vec![
+            "sequences".into(),
+            Value::Status("CRITICAL".into(), Tone::Bad),
+        ]);
+        let render = |format, color| {
+            let mut buf = Vec::new();
+            write_rows(&mut buf, format, &rows, color).expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        let coloured = render(Format::Table, true);
+        assert!(coloured.contains("\u{1b}[38;5;9m"), "{coloured:?}");
+        assert!(!render(Format::Table, false).contains('\u{1b}'));
+        assert_eq!(
+            render(Format::Csv, true),
+            "check,status\nsequences,CRITICAL\n"
+        );
+        assert_eq!(
+            render(Format::Json, true),
+            "[\n{\"check\":\"sequences\",\"status\":\"CRITICAL\"}\n]\n"
+        );
     }
 
     #[test]

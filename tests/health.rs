@@ -636,3 +636,36 @@ fn a_role_without_pg_monitor_gets_unknown_with_a_hint_never_a_crash() {
     assert_eq!(code, 0);
     drop(idle);
 }
+
+#[test]
+fn a_check_that_would_wait_for_a_lock_gives_up_after_50_ms_and_is_unknown() {
+    let db = TestDb::migrated();
+    // Someone rewrites a table (VACUUM FULL, ALTER TABLE): reading its size would wait.
+    let mut rewriter = db.client();
+    rewriter
+        .batch_execute(r#"BEGIN; LOCK TABLE "Customers" IN ACCESS EXCLUSIVE MODE"#)
+        .unwrap();
+    let started = Instant::now();
+    let (code, rows) = health(&db, &["--check", "table-size,connections"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "health waited for the lock"
+    );
+    let r = row(&rows, "table-size");
+    assert_eq!(r["status"], "UNKNOWN", "{r}");
+    let message = r["message"].as_str().unwrap();
+    assert!(message.starts_with("cannot run: "), "{message}");
+    assert!(
+        message.ends_with("a lock was not granted within 50 ms (lock_timeout)"),
+        "{message}"
+    );
+    assert_eq!(
+        row(&rows, "connections")["status"],
+        "OK",
+        "the other checks still run"
+    );
+    assert_eq!(code, 3);
+    rewriter.batch_execute("ROLLBACK").unwrap();
+    let (code, _) = health(&db, &["--check", "table-size"]);
+    assert_eq!(code, 0);
+}
