@@ -94,6 +94,15 @@ pub enum DbCommand {
     /// Manage the private local cluster crm uses when no database is configured
     #[command(subcommand)]
     Local(LocalCommand),
+
+    /// Check the database's health for monitoring: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+    Health(crate::commands::health::HealthArgs),
+
+    /// VACUUM (ANALYZE) each crm table, one at a time; --reindex rebuilds their indexes
+    Maintain(crate::commands::maintain::MaintainArgs),
+
+    /// Create or update the least-privilege application role (DML on the crm tables only)
+    CreateAppRole(crate::commands::app_role::AppRoleArgs),
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Db(DbCommand::Migrate(cmd)) => commands::migrate::run(&ctx, cmd).await,
         Command::Db(DbCommand::Check(args)) => commands::check::run(&ctx, args).await,
         Command::Db(DbCommand::Local(cmd)) => commands::local::run(&ctx, cmd).await,
+        Command::Db(DbCommand::Health(args)) => commands::health::run(&ctx, args).await,
+        Command::Db(DbCommand::Maintain(args)) => commands::maintain::run(&ctx, args).await,
+        Command::Db(DbCommand::CreateAppRole(args)) => commands::app_role::run(&ctx, args).await,
         Command::Completions { shell } => commands::completions(shell),
     }
 }

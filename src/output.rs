@@ -23,6 +23,29 @@ pub enum Value {
     Text(String),
     Time(OffsetDateTime),
     Json(serde_json::Value),
+    /// A status word (`db health`'s OK, WARNING, ...): plain text, coloured in a table on a
+    /// terminal by its tone.
+    Status(String, Tone),
+}
+
+/// How a [`Value::Status`] is coloured on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Warning,
+    Bad,
+    Unknown,
+}
+
+impl Tone {
+    fn color(self) -> comfy_table::Color {
+        match self {
+            Tone::Good => comfy_table::Color::Green,
+            Tone::Warning => comfy_table::Color::Yellow,
+            Tone::Bad => comfy_table::Color::Red,
+            Tone::Unknown => comfy_table::Color::Magenta,
+        }
+    }
 }
 
 impl Value {
@@ -36,6 +59,7 @@ impl Value {
             Value::Text(s) => s.clone(),
             Value::Time(t) => rfc3339_utc(*t),
             Value::Json(j) => j.to_string(),
+            Value::Status(s, _) => s.clone(),
         }
     }
 
@@ -48,6 +72,7 @@ impl Value {
             Value::Text(s) => s.clone().into(),
             Value::Time(t) => rfc3339_utc(*t).into(),
             Value::Json(j) => j.clone(),
+            Value::Status(s, _) => s.clone().into(),
         }
     }
 
@@ -230,14 +255,19 @@ fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Re
         }));
     if !color {
         table.force_no_tty();
+    } else {
+        // `color` already says stdout is a terminal; do not leave it to comfy-table's own guess.
+        table.enforce_styling();
     }
     for row in &rows.rows {
         table.add_row(row.iter().map(|v| {
             let cell = comfy_table::Cell::new(v.text());
-            if v.is_numeric() {
-                cell.set_alignment(CellAlignment::Right)
-            } else {
-                cell
+            match v {
+                _ if v.is_numeric() => cell.set_alignment(CellAlignment::Right),
+                Value::Status(_, tone) if color => cell
+                    .fg(tone.color())
+                    .add_attribute(comfy_table::Attribute::Bold),
+                _ => cell,
             }
         }));
     }
@@ -391,6 +421,14 @@ impl Output {
             .context("cannot write to standard output")
     }
 
+    /// One line of text to stdout, for formats of a command's own (`db health --nagios`).
+    pub fn line(&self, text: &str) -> Result<()> {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{text}")
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+    }
+
     /// A notice on stderr (what happened, what crm decided), silenced by `--quiet`.
     pub fn notice(&self, message: impl AsRef<str>) {
         if !self.quiet {
@@ -526,6 +564,31 @@ mod tests {
         let text = String::from_utf8(buf).expect("utf-8");
         assert_eq!(text.lines().count(), 1001);
         assert!(text.ends_with("998\n999\n"));
+    }
+
+    #[test]
+    fn a_status_is_coloured_in_a_table_on_a_terminal_only() {
+        let mut rows = Rows::new(&["check", "status"]);
+        rows.push(vec![
+            "sequences".into(),
+            Value::Status("CRITICAL".into(), Tone::Bad),
+        ]);
+        let render = |format, color| {
+            let mut buf = Vec::new();
+            write_rows(&mut buf, format, &rows, color).expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        let coloured = render(Format::Table, true);
+        assert!(coloured.contains("\u{1b}[38;5;9m"), "{coloured:?}");
+        assert!(!render(Format::Table, false).contains('\u{1b}'));
+        assert_eq!(
+            render(Format::Csv, true),
+            "check,status\nsequences,CRITICAL\n"
+        );
+        assert_eq!(
+            render(Format::Json, true),
+            "[\n{\"check\":\"sequences\",\"status\":\"CRITICAL\"}\n]\n"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! crm's integration tests, all in one binary as ripgrep's are: each module runs the real `crm`
 //! against a real PostgreSQL server through the harness, one fresh database per test.
 
+mod app_role;
 mod check;
 mod connect;
 mod customers;
 mod harness;
 mod harness_selftest;
+mod health;
 mod local;
+mod maintain;
 mod migrate;
 mod notify;
 mod orders;

@@ -171,6 +171,27 @@ fn lines(known: &[Known], applied: &[Applied]) -> Vec<Line> {
     lines
 }
 
+/// How many migrations are in each state: what `db migrate status` lists, counted (for
+/// `db health`).
+pub struct Summary {
+    pub applied: usize,
+    pub pending: usize,
+    pub divergent: usize,
+    pub missing: usize,
+}
+
+/// Reads the history and counts the migrations by state, as `db migrate status` classifies them.
+pub async fn summary(client: &impl tokio_postgres::GenericClient) -> Result<Summary> {
+    let lines = lines(&known(), &read_history(client).await?);
+    let count = |state| lines.iter().filter(|l| l.state == state).count();
+    Ok(Summary {
+        applied: count(State::Applied),
+        pending: count(State::Pending),
+        divergent: count(State::Divergent),
+        missing: count(State::Missing),
+    })
+}
+
 fn label(version: i32, name: &str) -> String {
     format!("V{version} {name}")
 }

@@ -1,9 +1,12 @@
 //! One module per command group, each owning its SQL; and the mechanisms they share.
 
+pub mod app_role;
 pub mod check;
 pub mod customers;
+pub mod health;
 pub mod listing;
 pub mod local;
+pub mod maintain;
 pub mod migrate;
 pub mod notify;
 pub mod orders;

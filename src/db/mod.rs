@@ -17,6 +17,26 @@ use std::time::Instant;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
 
+/// The CRM's own tables, as the migrations create them (refinery's history table is not one):
+/// what `db health` watches, `db maintain` vacuums and `db create-app-role` grants.
+pub const CRM_TABLES: [&str; 8] = [
+    "Users",
+    "Customers",
+    "Products",
+    "Orders",
+    "OrderItems",
+    "Notifications",
+    "UserNotifications",
+    "NotificationPreferences",
+];
+
+/// `name` as a quoted SQL identifier (`"Users"`, `"a""b"`), as PostgreSQL's `quote_ident`
+/// always quotes: for names from the catalog or validated input in utility statements, which
+/// take no parameters.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// How many connections one crm run opens at most.
 const POOL_SIZE: usize = 8;
 
@@ -222,6 +242,8 @@ pub enum AdvisoryLock {
     /// Held by the alert cron jobs (notify low-stock, stale-orders) for their transaction: two
     /// runs at once take turns, so they cannot both alert.
     Alerts = 3,
+    /// Held by `db maintain`: one maintenance run at a time.
+    Maintain = 4,
 }
 
 /// 'crm' in ASCII, the first key of crm's advisory locks.
@@ -234,6 +256,7 @@ impl AdvisoryLock {
             AdvisoryLock::Alerts => {
                 "the alerts lock (held by crm notify low-stock and stale-orders)"
             }
+            AdvisoryLock::Maintain => "the maintenance lock (held by crm db maintain)",
         }
     }
 

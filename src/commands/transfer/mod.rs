@@ -211,8 +211,8 @@ pub async fn export(
 }
 
 /// A progress indicator on stderr when it is a terminal (and not `--quiet`); hidden otherwise.
-/// With a length, a bar of bytes; without, a spinner.
-fn progress(ctx: &Context, len: Option<u64>) -> ProgressBar {
+/// With a length, a bar (of bytes, or of `db maintain`'s statements); without, a spinner.
+pub(crate) fn progress(ctx: &Context, len: Option<u64>) -> ProgressBar {
     if ctx.out.quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

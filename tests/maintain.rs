@@ -1,0 +1,238 @@
+//! `crm db maintain`: VACUUM (ANALYZE) table by table leaves fewer dead tuples, `--analyze-only`
+//! and `--dry-run` do what they say, `--reindex` drops what a failed rebuild left and rebuilds
+//! the rest, and two runs at once queue on the maintenance lock.
+
+use crate::harness::{TestDb, count, sql};
+use std::time::{Duration, Instant};
+
+/// crm's advisory lock keys: 'crm' and the maintenance lock.
+const LOCK: &str = "SELECT pg_advisory_lock(x'0063726d'::int, 4)";
+
+/// Polls a boolean query until it is true: the statistics are updated asynchronously.
+fn wait_for(db: &TestDb, sql: &str) {
+    let mut client = db.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if client.query_one(sql, &[]).expect(sql).get::<_, bool>(0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// 150 products inserted and deleted, autovacuum kept away: 150 dead tuples.
+fn with_dead_products(db: &TestDb) {
+    sql(
+        db,
+        r#"ALTER TABLE "Products" SET (autovacuum_enabled = false);
+           INSERT INTO "Products" ("name", "price", "createdAt", "updatedAt")
+             SELECT 'p' || i, 1, now(), now() FROM generate_series(1, 150) i;
+           DELETE FROM "Products""#,
+    );
+    wait_for(
+        db,
+        "SELECT n_dead_tup = 150 FROM pg_stat_user_tables WHERE relname = 'Products'",
+    );
+}
+
+const STATEMENTS: [&str; 8] = [
+    r#""Users""#,
+    r#""Customers""#,
+    r#""Products""#,
+    r#""Orders""#,
+    r#""OrderItems""#,
+    r#""Notifications""#,
+    r#""UserNotifications""#,
+    r#""NotificationPreferences""#,
+];
+
+#[test]
+fn maintain_vacuums_every_crm_table_and_leaves_fewer_dead_tuples() {
+    let db = TestDb::migrated();
+    with_dead_products(&db);
+    let out = db.crm().args(["db", "maintain", "-o", "csv"]).run();
+    out.assert_success()
+        .assert_stderr_contains("ran 8 statements in ")
+        .assert_stderr_contains("dead tuples in the 8 vacuumed tables: 150 before, 0 after");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0], "statement,deadTuplesBefore,deadTuplesAfter,ms",
+        "{out}"
+    );
+    let statements: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l.split(",").next().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = STATEMENTS
+        .iter()
+        .map(|t| format!("\"VACUUM (ANALYZE) {}\"", t.replace('"', "\"\"")))
+        .collect();
+    assert_eq!(statements, expected, "{out}");
+    assert!(
+        lines[3].starts_with(r#""VACUUM (ANALYZE) ""Products""",150,0,"#),
+        "{out}"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'Products'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL \
+             AND last_analyze IS NOT NULL"
+        ),
+        8
+    );
+}
+
+#[test]
+fn dry_run_lists_and_analyze_only_analyzes_without_vacuuming() {
+    let db = TestDb::migrated();
+    with_dead_products(&db);
+    let out = db
+        .crm()
+        .args(["db", "maintain", "--dry-run", "--reindex", "-o", "csv"])
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("\"VACUUM (ANALYZE) \"\"Products\"\"\",150\n")
+        .assert_stdout_contains(
+            "\"REINDEX INDEX CONCURRENTLY \"\"public\"\".\"\"users_email_idx\"\"\",\n",
+        );
+    assert!(
+        out.stdout.starts_with("statement,deadTuplesBefore\n"),
+        "{out}"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL \
+             OR last_analyze IS NOT NULL"
+        ),
+        0,
+        "a dry run changes nothing"
+    );
+
+    let out = db
+        .crm()
+        .args(["db", "maintain", "--analyze-only", "-o", "csv"])
+        .run();
+    out.assert_success();
+    assert!(
+        out.stdout.contains("\"ANALYZE \"\"Products\"\"\",,,"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("VACUUM"), "{out}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_stat_user_tables WHERE last_vacuum IS NULL \
+             AND last_analyze IS NOT NULL"
+        ),
+        8
+    );
+}
+
+#[test]
+fn reindex_drops_what_a_failed_rebuild_left_and_rebuilds_the_rest() {
+    let db = TestDb::migrated();
+    sql(
+        &db,
+        r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role",
+                                "createdAt", "updatedAt") VALUES
+             ('Ada', 'L', 'ada@example.com', 'x', 'staff', now(), now()),
+             ('Bob', 'S', 'bob@example.com', 'x', 'staff', now(), now())"#,
+    );
+    // What an interrupted REINDEX ... CONCURRENTLY leaves: an invalid copy named *_ccnew.
+    let failed = db.client().batch_execute(
+        r#"CREATE UNIQUE INDEX CONCURRENTLY "users_role_idx_ccnew" ON "Users" ("role")"#,
+    );
+    assert!(failed.is_err());
+    let oid_before = count(&db, "SELECT 'users_email_idx'::regclass::oid::int8");
+    let out = db
+        .crm()
+        .args(["db", "maintain", "--reindex", "-o", "csv"])
+        .run();
+    out.assert_success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[1].starts_with(
+            r#""DROP INDEX CONCURRENTLY IF EXISTS ""public"".""users_role_idx_ccnew""",,,"#
+        ),
+        "the leftover goes first: {out}"
+    );
+    assert!(
+        out.stdout
+            .contains(r#""REINDEX INDEX CONCURRENTLY ""public"".""users_email_idx""""#),
+        "{out}"
+    );
+    assert!(
+        !out.stdout
+            .contains("REINDEX INDEX CONCURRENTLY \"\"public\"\".\"\"users_role_idx_ccnew")
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_class WHERE relname = 'users_role_idx_ccnew'"
+        ),
+        0
+    );
+    // Rebuilt: a new index under the old name.
+    assert_ne!(
+        count(&db, "SELECT 'users_email_idx'::regclass::oid::int8"),
+        oid_before
+    );
+}
+
+#[test]
+fn a_second_run_waits_for_the_first_or_exits_5_with_no_wait() {
+    let db = TestDb::migrated();
+    let mut holder = db.client();
+    holder.batch_execute(LOCK).unwrap();
+    db.crm()
+        .args(["db", "maintain", "--no-wait"])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains("holds the maintenance lock (held by crm db maintain)");
+
+    let mut waiting = db.crm();
+    waiting.args(["db", "maintain", "--analyze-only"]);
+    let child = waiting.spawn();
+    wait_for_lock_waiter(&db);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+        ),
+        0,
+        "it waits"
+    );
+    drop(holder);
+    waiting
+        .wait(child)
+        .assert_success()
+        .assert_stderr_contains("waiting for another crm run (backend pid");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+        ),
+        8
+    );
+}
+
+fn wait_for_lock_waiter(db: &TestDb) {
+    wait_for(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+         AND objid = 4)",
+    );
+}
