@@ -103,6 +103,12 @@ pub enum DbCommand {
 
     /// Create or update the least-privilege application role (DML on the crm tables only)
     CreateAppRole(crate::commands::app_role::AppRoleArgs),
+
+    /// Write a verified backup with pg_dump, then apply retention (see also: list, verify)
+    Backup(crate::commands::backup::BackupCommand),
+
+    /// Restore a backup into a new database, check it, and swap it in by renaming
+    Restore(crate::commands::backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]

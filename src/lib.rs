@@ -31,6 +31,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Db(DbCommand::Health(args)) => commands::health::run(&ctx, args).await,
         Command::Db(DbCommand::Maintain(args)) => commands::maintain::run(&ctx, args).await,
         Command::Db(DbCommand::CreateAppRole(args)) => commands::app_role::run(&ctx, args).await,
+        Command::Db(DbCommand::Backup(cmd)) => commands::backup::run(&ctx, cmd).await,
+        Command::Db(DbCommand::Restore(args)) => commands::backup::restore(&ctx, args).await,
         Command::Completions { shell } => commands::completions(shell),
     }
 }

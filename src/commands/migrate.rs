@@ -85,6 +85,12 @@ struct Line {
     applied_on: Option<OffsetDateTime>,
 }
 
+/// The newest migration this crm knows: a database whose history goes further was migrated by
+/// a newer crm.
+pub fn latest_known_version() -> i32 {
+    known().last().map_or(0, |k| k.version)
+}
+
 fn known() -> Vec<Known> {
     let runner = embedded::migrations::runner();
     let mut known: Vec<Known> = runner

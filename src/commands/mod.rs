@@ -1,6 +1,7 @@
 //! One module per command group, each owning its SQL; and the mechanisms they share.
 
 pub mod app_role;
+pub mod backup;
 pub mod check;
 pub mod customers;
 pub mod health;

@@ -107,7 +107,15 @@ impl Database {
     /// A connection of its own, outside the pool: for work that holds a session-level advisory
     /// lock, which must be released before anyone else could use the session.
     pub async fn dedicated(&self) -> Result<Client> {
-        let config = self.settings.to_pg_config();
+        self.connect_to(&self.settings.dbname).await
+    }
+
+    /// A connection of its own to another database of the same server, with the same settings
+    /// otherwise: for work that cannot run inside the database it concerns (creating, renaming
+    /// or dropping it).
+    pub async fn connect_to(&self, dbname: &str) -> Result<Client> {
+        let mut config = self.settings.to_pg_config();
+        config.dbname(dbname);
         let connecting = config.connect(self.tls.clone());
         let connected: Result<_> = match connect_deadline(&self.settings) {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {
@@ -116,7 +124,15 @@ impl Database {
             },
             None => connecting.await.map_err(Into::into),
         };
-        let (client, connection) = connected.map_err(|e| e.context(self.connect_failure()))?;
+        let (client, connection) = connected.map_err(|e| {
+            e.context(error::Failure::new(
+                error::Kind::Connect,
+                format!(
+                    "cannot connect to {}",
+                    self.settings.describe_database(dbname)
+                ),
+            ))
+        })?;
         tokio::spawn(async move {
             // The connection ends when the client is dropped; its error, if any, also surfaces
             // on the client's next query, which is where we report it.

@@ -914,9 +914,14 @@ impl ConnSettings {
     /// For messages: `database "crm" on host "localhost" port 5432 as user "bob"`. Never the
     /// password.
     pub fn describe(&self) -> String {
+        self.describe_database(&self.dbname)
+    }
+
+    /// [`Self::describe`] for another database of the same server.
+    pub fn describe_database(&self, dbname: &str) -> String {
         format!(
             "database \"{}\" on host \"{}\" port {} as user \"{}\"",
-            self.dbname,
+            dbname,
             self.hosts.join(","),
             self.ports_text(),
             self.user

@@ -1,0 +1,374 @@
+//! `crm db backup`: one backup that is good or is not there at all, then retention.
+//!
+//! Order matters: check pg_dump's version, lock the folder, sweep what killed runs left, dump to
+//! a temporary name, read it back in full while hashing it, fsync, write the manifest, rename
+//! both into place, fsync the folder; only then remove expired backups. Any failure before the
+//! rename removes the temporary files (a guard does it even on Ctrl-C), so a failed run leaves
+//! no `backup_*` file and retention never runs after one.
+
+use super::manifest::{self, Manifest, Migration, PARTIAL_PREFIX, PARTIAL_SUFFIX};
+use super::tools::{self, Tool, Version};
+use super::{CreateArgs, backup_dir, human_bytes, retention, sync_dir, verify};
+use crate::context::Context;
+use crate::{db, error};
+use anyhow::{Context as _, Result};
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+const SERVER_FACTS: &str = "SELECT current_setting('server_version_num')::int4, \
+     current_setting('server_version'), current_database()";
+const HISTORY_EXISTS: &str = "SELECT to_regclass('refinery_schema_history') IS NOT NULL";
+const LATEST_MIGRATION: &str =
+    "SELECT version, name FROM refinery_schema_history ORDER BY version DESC LIMIT 1";
+
+pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
+    let dir = backup_dir(&args.dir)?;
+    let database = ctx.db().await?;
+    let facts = server_facts(database).await?;
+    let pg_dump = Tool::find("pg_dump").await?;
+    if pg_dump.version.major < facts.version.major {
+        anyhow::bail!(
+            "cannot back up database \"{}\": {} is version {}, older than the server's {} \
+             (pg_dump must be at least the server's major version): install the PostgreSQL {} \
+             client tools, or put a newer pg_dump first on PATH",
+            facts.database,
+            pg_dump.path.display(),
+            pg_dump.version,
+            facts.version_text,
+            facts.version.major
+        );
+    }
+    let pg_restore = Tool::find("pg_restore").await?;
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create backup folder {}", dir.display()))?;
+    let _lock = FolderLock::acquire(ctx, &dir, args.lock.no_wait).await?;
+    sweep(ctx, &dir);
+
+    let started = Instant::now();
+    let created_at = OffsetDateTime::now_utc();
+    let (final_path, temp_path) = names(&dir, created_at);
+    let temp = Partial::create(temp_path)?;
+    dump(ctx, database, &pg_dump, &facts.database, temp.path()).await?;
+
+    // Read back and hash at once: two passes over the file, in parallel.
+    let (tables, sha) = {
+        let hashed = temp.path().to_path_buf();
+        let hashing = tokio::task::spawn_blocking(move || manifest::sha256_file(&hashed));
+        let reading = verify::read_back_custom(&pg_restore, temp.path());
+        let (tables, sha) = tokio::join!(reading, hashing);
+        let tables = tables.context(
+            "the backup that pg_dump wrote does not read back: nothing was kept, and no old \
+             backup was removed",
+        )?;
+        (tables, sha.context("the checksum task failed")??)
+    };
+    File::open(temp.path())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot fsync {}", temp.path().display()))?;
+    let size = std::fs::metadata(temp.path())
+        .with_context(|| format!("cannot read {}", temp.path().display()))?
+        .len();
+
+    let manifest = Manifest {
+        format: manifest::FORMAT.to_string(),
+        file: super::file_name(&final_path),
+        size,
+        sha256: sha,
+        created_at,
+        database: facts.database.clone(),
+        server_version: facts.version_text.clone(),
+        pg_dump_version: pg_dump.version.to_string(),
+        latest_migration: facts.latest_migration.clone(),
+        tables,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    let manifest_temp = Partial::create(partial_name(&dir, &manifest::stamp(created_at), "m"))?;
+    write_manifest(manifest_temp.path(), &manifest)?;
+
+    let final_manifest = Manifest::path_for(&final_path);
+    temp.persist(&final_path)?;
+    manifest_temp.persist(&final_manifest)?;
+    sync_dir(&dir)?;
+
+    let removed = expire(ctx, &dir, &facts.database, &args);
+    let mut summary = format!(
+        "backup {}: {} in {:.1} s, read back by pg_restore, sha256 {}",
+        final_path.display(),
+        human_bytes(size),
+        started.elapsed().as_secs_f64(),
+        manifest.sha256.get(..12).unwrap_or_default()
+    );
+    if removed > 0 {
+        summary.push_str(&format!(
+            "; removed {removed} backup{} older than {} days (the newest {} are always kept)",
+            if removed == 1 { "" } else { "s" },
+            args.keep_days,
+            args.keep_min
+        ));
+    }
+    ctx.out.notice(summary);
+    Ok(0)
+}
+
+struct ServerFacts {
+    version: Version,
+    version_text: String,
+    database: String,
+    latest_migration: Option<Migration>,
+}
+
+async fn server_facts(database: &db::Database) -> Result<ServerFacts> {
+    let client = database.get().await?;
+    let row = db::query_one(&**client, SERVER_FACTS, &[])
+        .await
+        .context("cannot read the server's version")?;
+    let has_history: bool = db::query_one(&**client, HISTORY_EXISTS, &[]).await?.get(0);
+    let latest_migration = if has_history {
+        db::query(&**client, LATEST_MIGRATION, &[])
+            .await
+            .context("cannot read the migration history")?
+            .first()
+            .map(|r| Migration {
+                version: r.get(0),
+                name: r.get::<_, Option<String>>(1).unwrap_or_default(),
+            })
+    } else {
+        None
+    };
+    let version_text: String = row.get(1);
+    Ok(ServerFacts {
+        version: Version::from_server_num(row.get(0)),
+        version_text: version_text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        database: row.get(2),
+        latest_migration,
+    })
+}
+
+/// `backup_<stamp>.dump` (with `_2`, `_3`... should one of that second exist) and the temporary
+/// name it is written under.
+fn names(dir: &Path, at: OffsetDateTime) -> (PathBuf, PathBuf) {
+    let stamp = manifest::stamp(at);
+    let mut n = 1;
+    let final_path = loop {
+        let name = if n == 1 {
+            format!("backup_{stamp}.dump")
+        } else {
+            format!("backup_{stamp}_{n}.dump")
+        };
+        let path = dir.join(name);
+        if !path.exists() {
+            break path;
+        }
+        n += 1;
+    };
+    (final_path, partial_name(dir, &stamp, "d"))
+}
+
+fn partial_name(dir: &Path, stamp: &str, part: &str) -> PathBuf {
+    dir.join(format!(
+        "{PARTIAL_PREFIX}{stamp}-{}-{part}{PARTIAL_SUFFIX}",
+        std::process::id()
+    ))
+}
+
+/// Runs pg_dump into `file`, showing the bytes written on a terminal.
+async fn dump(
+    ctx: &Context,
+    database: &db::Database,
+    pg_dump: &Tool,
+    dbname: &str,
+    file: &Path,
+) -> Result<()> {
+    let mut cmd = pg_dump.command(&database.settings);
+    cmd.arg("--format=custom")
+        .arg("--no-password")
+        .arg("--file")
+        .arg(file)
+        .arg("--dbname")
+        .arg(tools::dbname_conninfo(dbname));
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", pg_dump.path.display()))?;
+    let bar = crate::commands::transfer::progress(ctx, None);
+    bar.set_prefix("pg_dump");
+    let finishing = tools::finish(child);
+    tokio::pin!(finishing);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let finished = loop {
+        tokio::select! {
+            done = &mut finishing => break done?,
+            _ = tick.tick() => {
+                let written = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+                bar.set_message(format!("{} written", human_bytes(written)));
+            }
+        }
+    };
+    bar.finish_and_clear();
+    if !finished.status.success() {
+        return Err(finished
+            .failure(pg_dump, &format!("dumping database \"{dbname}\""))
+            .context(format!(
+                "cannot back up database \"{dbname}\": nothing was written, and no old backup \
+                 was removed"
+            )));
+    }
+    Ok(())
+}
+
+fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
+    use std::io::Write;
+    let mut text = serde_json::to_vec_pretty(manifest).context("cannot encode the manifest")?;
+    text.push(b'\n');
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(&text)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Retention, after a good backup. A file that cannot be removed is a warning: the backup
+/// itself succeeded.
+fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs) -> usize {
+    let entries = match manifest::inventory(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            ctx.out.warn(format!("warning: retention skipped: {e:#}"));
+            return 0;
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut removed = 0;
+    for entry in retention::expired(&entries, database, now, args.keep_days, args.keep_min) {
+        let manifest = Manifest::path_for(&entry.path);
+        match std::fs::remove_file(&entry.path) {
+            Ok(()) => {
+                removed += 1;
+                let _ = std::fs::remove_file(&manifest);
+            }
+            Err(e) => ctx.out.warn(format!(
+                "warning: cannot remove expired backup {}: {e}",
+                entry.path.display()
+            )),
+        }
+    }
+    if removed > 0 {
+        let _ = sync_dir(dir);
+    }
+    removed
+}
+
+/// Temporary files of earlier runs: safe to remove, since this run holds the folder's lock.
+fn sweep(ctx: &Context, dir: &Path) {
+    let stale = manifest::partial_files(dir);
+    let mut swept = 0;
+    for path in &stale {
+        if std::fs::remove_file(path).is_ok() {
+            swept += 1;
+        }
+    }
+    if swept > 0 {
+        ctx.out.notice(format!(
+            "removed {swept} temporary file{} that an interrupted backup left in {}",
+            if swept == 1 { "" } else { "s" },
+            dir.display()
+        ));
+    }
+}
+
+/// A temporary file, removed when dropped unless persisted (renamed into place).
+struct Partial {
+    path: Option<PathBuf>,
+}
+
+impl Partial {
+    /// Creates it empty, readable by its owner only (backups hold password hashes).
+    fn create(path: PathBuf) -> Result<Partial> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Partial { path: Some(path) })
+    }
+
+    fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    fn persist(mut self, to: &Path) -> Result<()> {
+        if let Some(from) = self.path.take()
+            && let Err(e) = std::fs::rename(&from, to)
+        {
+            let _ = std::fs::remove_file(&from);
+            return Err(e)
+                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// An exclusive lock on the folder's `.crm-backup.lock`: one backup at a time per folder, so that
+/// overlapping cron runs neither sweep each other's files nor race on retention.
+struct FolderLock {
+    _file: File,
+}
+
+impl FolderLock {
+    async fn acquire(ctx: &Context, dir: &Path, no_wait: bool) -> Result<FolderLock> {
+        let path = dir.join(".crm-backup.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(FolderLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        if no_wait {
+            return Err(error::conflict(format!(
+                "another crm backup into {} is running (it holds {}); try again later, or leave \
+                 out --no-wait to wait for it",
+                dir.display(),
+                path.display()
+            )));
+        }
+        ctx.out.notice(format!(
+            "waiting for another crm backup into {} to finish",
+            dir.display()
+        ));
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .context("the lock task failed")?
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(FolderLock { _file: file })
+    }
+}

@@ -1,0 +1,236 @@
+//! Backups and restores with PostgreSQL's own tools, made so that no failure loses data.
+//!
+//! The original system's scripts piped `pg_dump` into gzip (a failed dump still left a file that
+//! looked like a backup), deleted old backups whether or not the new one was good, and dropped
+//! the live database before knowing the backup could be read. Here:
+//! - [`create`]: `pg_dump --format=custom` into a temporary name, read back in full with
+//!   `pg_restore`, fsynced, described by a manifest ([`manifest`]) and renamed into place; only
+//!   then does retention ([`retention`]) remove old backups, and only crm's own.
+//! - [`restore`]: the file is checked first ([`verify`]), restored into a new database, checked
+//!   again, and only then swapped in by renaming, keeping the old database.
+
+mod create;
+mod manifest;
+mod restore;
+mod retention;
+mod tools;
+mod verify;
+
+use crate::cli::{ConfirmArgs, LockArgs};
+use crate::context::Context;
+use crate::error;
+use crate::output::{Rows, Value};
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+pub use restore::run as restore;
+
+/// `crm db backup`: write a backup (see also: list, verify).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BackupCommand {
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// List the backups of a folder with size, age and whether each matches its manifest
+    List(DirArgs),
+
+    /// Check a backup: its checksum, and that the archive reads back in full
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DirArgs {
+    /// The backups' folder [default: CRM_BACKUP_DIR, else backups/ in crm's data folder]
+    #[arg(long, value_name = "DIR", env = "CRM_BACKUP_DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+
+    /// Remove crm's backups of this database older than this many days (after a good backup)
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub keep_days: u32,
+
+    /// Never remove the newest N good backups, however old
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub keep_min: u32,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The backup file
+    pub file: PathBuf,
+
+    /// Also restore it into a scratch database (dropped afterwards) and check the crm tables
+    #[arg(long)]
+    pub restore_test: bool,
+}
+
+/// `crm db restore FILE`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup made by crm db backup (or pg_dump --format=custom), or a plain .sql/.sql.gz dump
+    pub file: PathBuf,
+
+    /// Restore into this new database instead of replacing the connected one
+    #[arg(long, value_name = "NAME")]
+    pub into: Option<String>,
+
+    /// Do not restore the objects' owners (pg_restore --no-owner): for a server without the
+    /// roles that owned them
+    #[arg(long)]
+    pub no_owner: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+pub async fn run(ctx: &Context, cmd: BackupCommand) -> Result<i32> {
+    match cmd.action {
+        None => create::run(ctx, cmd.create).await,
+        Some(BackupAction::List(args)) => list(ctx, args).await,
+        Some(BackupAction::Verify(args)) => restore::verify(ctx, args).await,
+    }
+}
+
+/// The backups' folder: `--dir`, `CRM_BACKUP_DIR`, else `backups` in crm's data folder.
+fn backup_dir(args: &DirArgs) -> Result<PathBuf> {
+    match &args.dir {
+        Some(dir) if dir.as_os_str().is_empty() => Err(error::usage(
+            "--dir (or CRM_BACKUP_DIR) is empty: expected a folder",
+        )),
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(crate::db::local::Cluster::from_env()?
+            .home()
+            .join("backups")),
+    }
+}
+
+const LIST_COLUMNS: &[&str] = &[
+    "file",
+    "size",
+    "createdAt",
+    "age",
+    "database",
+    "latestMigration",
+    "status",
+];
+
+/// `db backup list`: every `backup_*` file of the folder, newest first; `status` is `ok` when
+/// the file matches its manifest's size and SHA-256.
+async fn list(ctx: &Context, args: DirArgs) -> Result<i32> {
+    let dir = backup_dir(&args)?;
+    if !dir.is_dir() {
+        return Err(error::not_found(format!(
+            "backup folder {} does not exist",
+            dir.display()
+        )));
+    }
+    let entries = manifest::inventory(&dir)?;
+    let now = OffsetDateTime::now_utc();
+    let mut rows = Rows::new(LIST_COLUMNS);
+    for entry in &entries {
+        let status = match &entry.manifest {
+            Err(e) => format!("bad manifest: {e}"),
+            Ok(None) => "not crm's (no manifest)".to_string(),
+            Ok(Some(m)) => match verify::check_checksum(&entry.path, m).await {
+                Ok(()) => "ok".to_string(),
+                Err(e) if entry.size != m.size => {
+                    let _ = e;
+                    format!("size {} differs from the manifest's {}", entry.size, m.size)
+                }
+                Err(_) => "checksum differs from the manifest's".to_string(),
+            },
+        };
+        let manifest = entry.manifest.as_ref().ok().and_then(Option::as_ref);
+        rows.push(vec![
+            Value::Text(file_name(&entry.path)),
+            Value::Int(i64::try_from(entry.size).unwrap_or(i64::MAX)),
+            entry.made_at().map_or(Value::Null, Value::Time),
+            entry
+                .made_at()
+                .map_or(Value::Null, |t| Value::Text(age(now - t))),
+            manifest.map_or(Value::Null, |m| Value::Text(m.database.clone())),
+            manifest
+                .and_then(|m| m.latest_migration.as_ref())
+                .map_or(Value::Null, |m| {
+                    Value::Text(format!("{} {}", m.version, m.name))
+                }),
+            Value::Text(status),
+        ]);
+    }
+    ctx.out.rows(&rows)?;
+    Ok(0)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `3d 4h`, `5h 12m`, `40s`.
+fn age(d: time::Duration) -> String {
+    let s = d.whole_seconds().max(0);
+    let (days, hours, minutes) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `12.3 MB`: decimal units, as `ls -h --si` and disk makers count.
+fn human_bytes(n: u64) -> String {
+    const UNITS: &[&str] = &["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// fsyncs a folder, so that a rename in it survives a crash.
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot fsync folder {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_sizes_read_as_people_write_them() {
+        assert_eq!(age(time::Duration::seconds(40)), "40s");
+        assert_eq!(age(time::Duration::minutes(61)), "1h 1m");
+        assert_eq!(age(time::Duration::hours(75)), "3d 3h");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(12_345_678), "12.3 MB");
+    }
+}

@@ -1,0 +1,652 @@
+//! `crm db restore` and `crm db backup verify --restore-test`: restoring into a new database,
+//! checking it, and only then swapping it in for the live one by renaming.
+//!
+//! The live database is touched only by the swap, which is two renames after the restored copy
+//! has been checked; the old one is kept as `<name>_before_restore_<time>`. Plain dumps go
+//! through `psql --single-transaction -v ON_ERROR_STOP=1` under `\restrict` with a key the file
+//! cannot know, so a dump can hold SQL but never run psql's meta-commands (`\!` runs a shell).
+
+use super::manifest::{self, Manifest};
+use super::tools::{self, Tool};
+use super::verify::{self, ArchiveKind};
+use super::{RestoreArgs, VerifyArgs, human_bytes};
+use crate::context::Context;
+use crate::output::Value;
+use crate::{db, error};
+use anyhow::{Context as _, Result};
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+use time::OffsetDateTime;
+use tokio::io::AsyncWriteExt;
+use tokio_postgres::Client;
+
+/// The tables a restored database must hold to be a CRM's.
+const CRM_TABLES: &[&str] = &[
+    "Users",
+    "Customers",
+    "Products",
+    "Orders",
+    "OrderItems",
+    "Notifications",
+    "UserNotifications",
+    "NotificationPreferences",
+];
+
+/// PostgreSQL's limit on identifiers, in bytes.
+const MAX_NAME: usize = 63;
+
+const DATABASE_LOCALE: &str = "SELECT pg_encoding_to_char(encoding), datcollate, datctype \
+     FROM pg_database WHERE datname = current_database()";
+const TERMINATE: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+     WHERE datname = $1 AND pid <> pg_backend_pid()";
+
+pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
+    if let Some(name) = &args.into {
+        check_name(name)?;
+    }
+    let kind = checked(&args.file).await?;
+    let database = ctx.db().await?;
+    let live = database.settings.dbname.clone();
+    let stamp = manifest::stamp(OffsetDateTime::now_utc());
+    if args.into.is_none() {
+        confirm_by_name(args.confirm.yes, &live, &args.file)?;
+    }
+    let target = match &args.into {
+        Some(name) => name.clone(),
+        None => derived_name(&live, &format!("_restoring_{stamp}")),
+    };
+
+    let admin = admin_connection(database).await?;
+    create_database(database, &admin, &target).await?;
+    let restored = restore_checked(ctx, database, kind, &args, &target).await;
+    let summary = match restored {
+        Ok(summary) => summary,
+        Err(e) => {
+            drop_database(&admin, &target).await;
+            return Err(e.context(format!(
+                "cannot restore {}: nothing was kept, and database \"{live}\" was not touched",
+                args.file.display()
+            )));
+        }
+    };
+    if let Some(name) = &args.into {
+        ctx.out.notice(format!(
+            "restored {} into new database \"{name}\" ({summary}); database \"{live}\" was not \
+             touched",
+            args.file.display()
+        ));
+        return Ok(0);
+    }
+
+    let old = derived_name(&live, &format!("_before_restore_{stamp}"));
+    if let Err(e) = swap(&admin, &live, &target, &old).await {
+        drop_database(&admin, &target).await;
+        return Err(e.context(format!(
+            "cannot swap the restored database in for \"{live}\", which is as it was"
+        )));
+    }
+    ctx.out.notice(format!(
+        "restored {} into database \"{live}\" ({summary}); the previous database is kept as \
+         \"{old}\". To go back: ALTER DATABASE \"{live}\" RENAME TO \"{target}\"; ALTER DATABASE \
+         \"{old}\" RENAME TO \"{live}\"; (run from another database, e.g. psql -d postgres). To \
+         reclaim its space once satisfied: DROP DATABASE \"{old}\";",
+        args.file.display()
+    ));
+    Ok(0)
+}
+
+/// `db backup verify FILE [--restore-test]`.
+pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
+    let kind = verify::kind_of(&args.file)?;
+    let manifest = read_manifest(&args.file)?;
+    if let Some(m) = &manifest {
+        verify::check_checksum(&args.file, m).await?;
+    }
+    let tables = verify::read_back(&args.file, kind).await?;
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    let restore_test = if args.restore_test {
+        let database = ctx.db().await?;
+        let admin = admin_connection(database).await?;
+        let scratch = derived_name(
+            "crm_verify",
+            &format!(
+                "_{}_{}",
+                manifest::stamp(OffsetDateTime::now_utc()),
+                std::process::id()
+            ),
+        );
+        create_database(database, &admin, &scratch).await?;
+        let restore_args = RestoreArgs {
+            file: args.file.clone(),
+            into: Some(scratch.clone()),
+            no_owner: true,
+            confirm: crate::cli::ConfirmArgs { yes: true },
+        };
+        let result = restore_checked(ctx, database, kind, &restore_args, &scratch).await;
+        drop_database(&admin, &scratch).await;
+        Value::Text(format!(
+            "restored: {}",
+            result.context("the restore test failed")?
+        ))
+    } else {
+        Value::Text("not run (--restore-test)".into())
+    };
+    ctx.out.record(
+        &["file", "kind", "size", "checksum", "archive", "restoreTest"],
+        &[
+            Value::Text(args.file.display().to_string()),
+            Value::Text(kind.label().into()),
+            Value::Text(human_bytes(size)),
+            Value::Text(match &manifest {
+                Some(m) => format!("matches the manifest (sha256 {})", &m.sha256),
+                None => "no manifest beside the file: not checked".into(),
+            }),
+            Value::Text(match kind {
+                ArchiveKind::Custom => {
+                    format!("reads back in full ({} tables with data)", tables.len())
+                }
+                ArchiveKind::PlainGzip => "decompresses in full".into(),
+                ArchiveKind::Plain => "plain text (checked only by a restore)".into(),
+            }),
+            restore_test,
+        ],
+    )?;
+    Ok(0)
+}
+
+/// The file's kind, checked against its manifest, or read back in full when it has none.
+async fn checked(file: &Path) -> Result<ArchiveKind> {
+    let kind = verify::kind_of(file)?;
+    match read_manifest(file)? {
+        Some(m) => verify::check_checksum(file, &m).await?,
+        None => {
+            verify::read_back(file, kind).await?;
+        }
+    }
+    Ok(kind)
+}
+
+fn read_manifest(file: &Path) -> Result<Option<Manifest>> {
+    Manifest::read_beside(file).map_err(|e| error::usage(format!("{e:#}")))
+}
+
+/// `--into NAME`: a plain identifier, so that it needs no quoting anywhere.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(error::usage(format!(
+            "invalid --into \"{name}\": expected a database name of letters, digits and \
+             underscores, not starting with a digit, at most {MAX_NAME} characters"
+        )))
+    }
+}
+
+/// `base` + `suffix`, cutting `base` (at a character boundary) to fit PostgreSQL's 63 bytes.
+fn derived_name(base: &str, suffix: &str) -> String {
+    let room = MAX_NAME.saturating_sub(suffix.len());
+    let mut end = base.len().min(room);
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{suffix}", &base[..end])
+}
+
+/// `"name"`, with quotes doubled: for database names from the server or from `derived_name`.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Replacing the live database needs `--yes`, or its name typed on a terminal.
+fn confirm_by_name(yes: bool, live: &str, file: &Path) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(error::usage(format!(
+            "restoring {} replaces database \"{live}\" and needs confirmation, and stdin is not \
+             a terminal: pass --yes to confirm (or --into NAME to restore into a new database)",
+            file.display()
+        )));
+    }
+    eprintln!(
+        "This replaces database \"{live}\" with the contents of {} (the current one is kept \
+         under another name).",
+        file.display()
+    );
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(format!("Type the database name ({live}) to confirm"))
+        .allow_empty(true)
+        .interact_text()
+        .map_err(|e| anyhow::anyhow!("cannot read the confirmation: {e}"))?;
+    if typed.trim() == live {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "cancelled: \"{}\" is not \"{live}\"; nothing was changed",
+            typed.trim()
+        ))
+    }
+}
+
+/// A connection to another database of the server (`postgres`, else `template1`), from which
+/// databases can be created, renamed and dropped.
+async fn admin_connection(database: &db::Database) -> Result<Client> {
+    match database.connect_to("postgres").await {
+        Ok(client) => Ok(client),
+        Err(first) => database
+            .connect_to("template1")
+            .await
+            .map_err(|_| first)
+            .context("restoring needs a connection to the postgres or template1 database"),
+    }
+}
+
+/// Creates an empty database with the live one's encoding and locale.
+async fn create_database(database: &db::Database, admin: &Client, name: &str) -> Result<()> {
+    let live = database.get().await?;
+    let row = db::query_one(&**live, DATABASE_LOCALE, &[])
+        .await
+        .context("cannot read the database's encoding")?;
+    let (encoding, collate, ctype): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    drop(live);
+    let sql = format!(
+        "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+        ident(name),
+        literal(&encoding),
+        literal(&collate),
+        literal(&ctype)
+    );
+    db::batch_execute(admin, &sql).await.map_err(|e| {
+        if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+            error::conflict(format!(
+                "database \"{name}\" already exists: choose another --into name"
+            ))
+        } else {
+            anyhow::Error::from(e).context(format!("cannot create database \"{name}\""))
+        }
+    })
+}
+
+async fn drop_database(admin: &Client, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name));
+    let _ = db::batch_execute(admin, &sql).await;
+}
+
+/// Restores into `target` (already created, empty) and checks what arrived: a summary.
+async fn restore_checked(
+    ctx: &Context,
+    database: &db::Database,
+    kind: ArchiveKind,
+    args: &RestoreArgs,
+    target: &str,
+) -> Result<String> {
+    let bar = crate::commands::transfer::progress(ctx, None);
+    bar.set_prefix("restore");
+    bar.set_message(format!("into \"{target}\""));
+    let result = match kind {
+        ArchiveKind::Custom => pg_restore(database, &args.file, target, args.no_owner).await,
+        ArchiveKind::PlainGzip | ArchiveKind::Plain => {
+            psql(database, &args.file, kind, target).await
+        }
+    };
+    bar.finish_and_clear();
+    result?;
+    inspect(database, target).await
+}
+
+async fn pg_restore(
+    database: &db::Database,
+    file: &Path,
+    target: &str,
+    no_owner: bool,
+) -> Result<()> {
+    let tool = Tool::find("pg_restore").await?;
+    let mut cmd = tool.command(&database.settings);
+    cmd.arg("--exit-on-error")
+        .arg("--no-password")
+        .arg("--dbname")
+        .arg(tools::dbname_conninfo(target));
+    if no_owner {
+        cmd.arg("--no-owner");
+    }
+    cmd.arg(file);
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", tool.path.display()))?;
+    let finished = tools::finish(child).await?;
+    if !finished.status.success() {
+        let mut e = finished.failure(&tool, &format!("restoring into \"{target}\""));
+        if finished.stderr.contains("role") && !no_owner {
+            e = e.context(
+                "a role that owned objects is missing here: --no-owner restores them as you",
+            );
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A plain dump through psql, fed by crm (decompressing a `.gz` itself) without a shell.
+async fn psql(database: &db::Database, file: &Path, kind: ArchiveKind, target: &str) -> Result<()> {
+    let tool = Tool::find("psql").await?;
+    if !tool.version.psql_has_restrict() {
+        anyhow::bail!(
+            "{} is version {}, which lacks \\restrict, and crm restores plain dumps only with \
+             psql's meta-commands restricted: install a PostgreSQL client of August 2025 or later \
+             (13.22, 14.19, 15.14, 16.10, 17.6)",
+            tool.path.display(),
+            tool.version
+        );
+    }
+    let key = random_key()?;
+    let mut cmd = tool.command(&database.settings);
+    cmd.args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "--no-password",
+    ])
+    .arg("--dbname")
+    .arg(tools::dbname_conninfo(target))
+    .arg("-c")
+    .arg(format!("\\restrict {key}"))
+    .args(["-f", "-"])
+    .stdin(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", tool.path.display()))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .context("psql's standard input is not a pipe")?;
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(8);
+    let path = file.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, &tx));
+    let mut failed: Option<anyhow::Error> = None;
+    while let Some(chunk) = rx.recv().await {
+        match chunk {
+            Ok(bytes) => {
+                if stdin.write_all(&bytes).await.is_err() {
+                    // psql stopped reading: its own error says why.
+                    break;
+                }
+            }
+            Err(e) => {
+                failed = Some(error::usage(e));
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let _ = reader.await;
+    if let Some(e) = failed {
+        // Killed, not ended: at the end of its input psql would commit what it had.
+        let _ = child.kill().await;
+        return Err(e);
+    }
+    drop(stdin);
+    let finished = tools::finish(child).await?;
+    if !finished.status.success() {
+        let mut e = finished.failure(&tool, &format!("restoring into \"{target}\""));
+        if finished
+            .stderr
+            .contains("backslash commands are restricted")
+        {
+            e = error::usage(format!("{e:#}"))
+                .context("the dump holds a psql meta-command, which crm does not run from a file");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Reads the dump (decompressing a gzip), line by line, into `tx`. The dump's own
+/// `\restrict KEY` header line and its matching `\unrestrict KEY` are left out: crm's
+/// restriction, with its own key, stays on for the whole file.
+fn feed(path: &Path, kind: ArchiveKind, tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>, String>>) {
+    let shown = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(format!("cannot open {shown}: {e}")));
+            return;
+        }
+    };
+    let raw: Box<dyn std::io::Read> = match kind {
+        ArchiveKind::PlainGzip => Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(1 << 16, file),
+        )),
+        _ => Box::new(file),
+    };
+    let mut lines = std::io::BufReader::with_capacity(1 << 16, raw);
+    let mut header = true;
+    let mut dump_key: Option<Vec<u8>> = None;
+    let mut chunk = Vec::with_capacity(1 << 16);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match lines.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = tx.blocking_send(Err(format!(
+                    "{shown} cannot be read in full ({e}): it is truncated or damaged"
+                )));
+                return;
+            }
+        }
+        let text = trim_newline(&line);
+        if header {
+            if let Some(key) = text.strip_prefix(b"\\restrict ") {
+                dump_key = Some(key.to_vec());
+                header = false;
+                continue;
+            }
+            if !(text.is_empty() || text.starts_with(b"--")) {
+                header = false;
+            }
+        } else if let Some(key) = &dump_key
+            && text.strip_prefix(b"\\unrestrict ") == Some(key.as_slice())
+        {
+            continue;
+        }
+        chunk.extend_from_slice(&line);
+        if chunk.len() >= 1 << 16 {
+            if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+                return;
+            }
+            chunk.reserve(1 << 16);
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(Ok(chunk));
+    }
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// 32 hex characters from the system's random source.
+fn random_key() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Checks the restored database: every crm table there, a migration history no newer than this
+/// crm knows. Returns `8 tables, 1234 rows`.
+async fn inspect(database: &db::Database, target: &str) -> Result<String> {
+    let client = database.connect_to(target).await?;
+    let present: Vec<String> = db::query(
+        &client,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1)",
+        &[&CRM_TABLES],
+    )
+    .await
+    .context("cannot read the restored database's tables")?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    let missing: Vec<&str> = CRM_TABLES
+        .iter()
+        .copied()
+        .filter(|t| !present.iter().any(|p| p == t))
+        .collect();
+    if !missing.is_empty() {
+        return Err(error::usage(format!(
+            "the backup is not a CRM database: it has no table {}",
+            missing
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let history: bool = db::query_one(
+        &client,
+        "SELECT to_regclass('public.refinery_schema_history') IS NOT NULL",
+        &[],
+    )
+    .await?
+    .get(0);
+    if history {
+        let newest: Option<i32> = db::query_one(
+            &client,
+            "SELECT max(version) FROM public.refinery_schema_history",
+            &[],
+        )
+        .await
+        .context("cannot read the restored migration history")?
+        .get(0);
+        let known = crate::commands::migrate::latest_known_version();
+        if let Some(newest) = newest.filter(|&n| n > known) {
+            return Err(error::usage(format!(
+                "the backup was migrated by a newer crm (migration {newest}; this crm knows up \
+                 to {known}): restore it with that crm"
+            )));
+        }
+    }
+    let mut rows = 0;
+    for table in CRM_TABLES {
+        let n: i64 = db::query_one(&client, &format!("SELECT count(*) FROM \"{table}\""), &[])
+            .await
+            .with_context(|| format!("cannot count the restored \"{table}\""))?
+            .get(0);
+        rows += n;
+    }
+    Ok(format!(
+        "{} tables, {}",
+        CRM_TABLES.len(),
+        crate::commands::record::counted(rows, "row", "rows")
+    ))
+}
+
+/// Puts `target` in `live`'s place, keeping `live` as `old`. New connections to `live` are
+/// refused while its sessions are ended and it is renamed; if the second rename fails, the
+/// first is undone.
+async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()> {
+    let allow = |name: &str, on: bool| {
+        format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}", ident(name))
+    };
+    db::batch_execute(admin, &allow(live, false))
+        .await
+        .with_context(|| format!("cannot stop new connections to \"{live}\""))?;
+    let mut renamed = Err(anyhow::anyhow!("not tried"));
+    for _ in 0..10 {
+        db::query(admin, TERMINATE, &[&live]).await?;
+        let rename = format!("ALTER DATABASE {} RENAME TO {}", ident(live), ident(old));
+        match db::batch_execute(admin, &rename).await {
+            Ok(()) => {
+                renamed = Ok(());
+                break;
+            }
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
+                renamed = Err(anyhow::Error::from(e));
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                renamed = Err(anyhow::Error::from(e));
+                break;
+            }
+        }
+    }
+    if let Err(e) = renamed {
+        let _ = db::batch_execute(admin, &allow(live, true)).await;
+        return Err(e.context(format!("cannot rename \"{live}\" to \"{old}\"")));
+    }
+    let _ = db::batch_execute(admin, &allow(old, true)).await;
+    let rename = format!("ALTER DATABASE {} RENAME TO {}", ident(target), ident(live));
+    if let Err(e) = db::batch_execute(admin, &rename).await {
+        let back = format!("ALTER DATABASE {} RENAME TO {}", ident(old), ident(live));
+        let _ = db::batch_execute(admin, &back).await;
+        return Err(
+            anyhow::Error::from(e).context(format!("cannot rename \"{target}\" to \"{live}\""))
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_names_fit_postgresql_limit() {
+        let long = "d".repeat(70);
+        let name = derived_name(&long, "_before_restore_20261202_013000");
+        assert_eq!(name.len(), MAX_NAME);
+        assert!(name.ends_with("_before_restore_20261202_013000"));
+        assert_eq!(derived_name("crm", "_x"), "crm_x");
+        assert_eq!(derived_name(&"é".repeat(40), "_x").len(), 63 - 1);
+    }
+
+    #[test]
+    fn into_names_are_plain_identifiers() {
+        assert!(check_name("crm_copy2").is_ok());
+        for bad in ["", "2crm", "a-b", "a\"b", &"x".repeat(64)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_dumps_own_restrict_lines_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sql");
+        std::fs::write(
+            &path,
+            "--\n-- dump\n\\restrict abc\nSET x = 1;\nCOPY t FROM stdin;\n\\N\tz\n\\.\n\\unrestrict abc\n",
+        )
+        .unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        feed(&path, ArchiveKind::Plain, &tx);
+        drop(tx);
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            out.extend(chunk.unwrap());
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "--\n-- dump\nSET x = 1;\nCOPY t FROM stdin;\n\\N\tz\n\\.\n"
+        );
+    }
+}

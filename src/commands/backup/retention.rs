@@ -1,0 +1,118 @@
+//! Which old backups a run may remove: only after a good backup, only crm's own (a manifest of
+//! this database beside a file of the size it records), never the newest `keep_min` good ones,
+//! and only those older than `keep_days`. A file that is not crm's, or that does not match its
+//! manifest, is never removed: `list` shows it for a person to decide.
+
+use super::manifest::Entry;
+use time::{Duration, OffsetDateTime};
+
+/// Whether `entry` is a good backup of `database`, by the cheap checks (its manifest, its name
+/// and its size; `list` and `verify` also check the checksum).
+pub fn is_good(entry: &Entry, database: &str) -> bool {
+    match &entry.manifest {
+        Ok(Some(m)) => {
+            m.database == database
+                && m.size == entry.size
+                && entry.path.file_name().and_then(|n| n.to_str()) == Some(m.file.as_str())
+        }
+        _ => false,
+    }
+}
+
+/// The backups to remove, of `entries` (newest first, as `inventory` returns them).
+pub fn expired<'a>(
+    entries: &'a [Entry],
+    database: &str,
+    now: OffsetDateTime,
+    keep_days: u32,
+    keep_min: u32,
+) -> Vec<&'a Entry> {
+    let cutoff = now - Duration::days(i64::from(keep_days));
+    entries
+        .iter()
+        .filter(|e| is_good(e, database))
+        .skip(usize::try_from(keep_min).unwrap_or(usize::MAX))
+        .filter(|e| e.made_at().is_some_and(|t| t < cutoff))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::backup::manifest::{FORMAT, Manifest};
+    use std::path::PathBuf;
+
+    fn backup(name: &str, days_old: i64, database: &str, now: OffsetDateTime) -> Entry {
+        let created_at = now - Duration::days(days_old);
+        Entry {
+            path: PathBuf::from(format!("/b/{name}")),
+            size: 100,
+            modified: Some(created_at),
+            manifest: Ok(Some(Manifest {
+                format: FORMAT.into(),
+                file: name.into(),
+                size: 100,
+                sha256: String::new(),
+                created_at,
+                database: database.into(),
+                server_version: "15.0".into(),
+                pg_dump_version: "15.0".into(),
+                latest_migration: None,
+                tables: vec![],
+                duration_ms: 0,
+            })),
+        }
+    }
+
+    fn names(entries: Vec<&Entry>) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| e.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn old_good_backups_go_beyond_the_newest_keep_min() {
+        let now = OffsetDateTime::now_utc();
+        let entries: Vec<Entry> = (0..6)
+            .map(|i| backup(&format!("backup_{i}.dump"), i * 10, "crm", now))
+            .collect();
+        // 0, 10, 20, 30, 40, 50 days old; keep 30 days, at least 2.
+        assert_eq!(
+            names(expired(&entries, "crm", now, 30, 2)),
+            ["backup_4.dump", "backup_5.dump"]
+        );
+        // keep_min protects even old ones.
+        assert_eq!(
+            names(expired(&entries, "crm", now, 30, 5)),
+            ["backup_5.dump"]
+        );
+        assert!(expired(&entries, "crm", now, 30, 6).is_empty());
+    }
+
+    #[test]
+    fn files_that_are_not_good_backups_of_this_database_are_never_removed() {
+        let now = OffsetDateTime::now_utc();
+        let mut truncated = backup("backup_t.dump", 90, "crm", now);
+        truncated.size = 50;
+        let mut renamed = backup("backup_r.dump", 90, "crm", now);
+        renamed.path = PathBuf::from("/b/backup_other.dump");
+        let foreign = Entry {
+            path: PathBuf::from("/b/backup_20200101.sql.gz"),
+            size: 10,
+            modified: Some(now - Duration::days(900)),
+            manifest: Ok(None),
+        };
+        let entries = vec![
+            truncated,
+            renamed,
+            foreign,
+            backup("backup_o.dump", 90, "other", now),
+            backup("backup_c.dump", 90, "crm", now),
+        ];
+        assert_eq!(
+            names(expired(&entries, "crm", now, 30, 0)),
+            ["backup_c.dump"]
+        );
+    }
+}
