@@ -17,5 +17,6 @@ mod output;
 mod products;
 mod reports;
 mod schema;
+mod tls;
 mod transfer;
 mod users;

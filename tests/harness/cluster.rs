@@ -215,16 +215,16 @@ impl Server {
 }
 
 /// The server's programs, run as the right user in the cluster's folder.
-struct ServerTools {
+pub(super) struct ServerTools {
     bin: PathBuf,
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// initdb refuses to run as root: as root, the cluster belongs to the `postgres` account,
     /// as Debian's own clusters do.
-    as_postgres: bool,
+    pub(super) as_postgres: bool,
 }
 
 impl ServerTools {
-    fn find(dir: PathBuf) -> ServerTools {
+    pub(super) fn find(dir: PathBuf) -> ServerTools {
         let as_postgres = rustix::process::geteuid().is_root();
         if as_postgres {
             let (uid, gid) = postgres_account();
@@ -238,16 +238,16 @@ impl ServerTools {
         }
     }
 
-    fn data(&self) -> PathBuf {
+    pub(super) fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
 
-    fn log(&self) -> PathBuf {
+    pub(super) fn log(&self) -> PathBuf {
         self.dir.join("server.log")
     }
 
     /// `tool` from the server's bin folder, as the right user, with nothing on stdin.
-    fn command(&self, tool: &str) -> Command {
+    pub(super) fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
         let mut cmd = match self.as_postgres {
             true => {
@@ -274,7 +274,7 @@ impl ServerTools {
     /// but init's; in its own process group and with no inherited stdout/stderr, so that a test
     /// runner that kills the test's group, or waits for its output to close, neither stops it nor
     /// waits for it.
-    fn spawn_watchdog(&self) {
+    pub(super) fn spawn_watchdog(&self) {
         let runuser = self.shell_prefix();
         let script = format!(
             r#"{{ while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; {runuser}"$2" stop -D "$3" -m immediate; rm -rf "$4"; }} &"#
@@ -299,7 +299,7 @@ impl ServerTools {
         );
     }
 
-    fn initdb(&self) {
+    pub(super) fn initdb(&self) {
         let mut failures = String::new();
         for locale in ["C.UTF-8", "C"] {
             let out = self
@@ -327,7 +327,7 @@ impl ServerTools {
         panic!("initdb failed for the test cluster:\n{failures}");
     }
 
-    fn configure(&self) {
+    pub(super) fn configure(&self) {
         let settings = format!(
             "\n# crm tests: throwaway data, many parallel connections, TCP on loopback only\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
@@ -348,7 +348,7 @@ impl ServerTools {
 
     /// Starts the server on a free port and returns the port, retrying with another port when
     /// someone took ours between our asking and the server binding it.
-    fn start(&self) -> u16 {
+    pub(super) fn start(&self) -> u16 {
         let log = self.log();
         // pg_ctl's own messages; a file rather than a pipe, so nothing can hold it open on us.
         let pg_ctl_log = self.dir.join("pg_ctl.log");
@@ -426,7 +426,7 @@ fn server_bin_dir() -> PathBuf {
 }
 
 /// The uid and gid of the `postgres` system account.
-fn postgres_account() -> (u32, u32) {
+pub(super) fn postgres_account() -> (u32, u32) {
     let out = Command::new("getent")
         .args(["passwd", "postgres"])
         .output()

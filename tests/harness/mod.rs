@@ -15,7 +15,9 @@
 mod cluster;
 mod crm;
 mod database;
+mod tls;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, redact};
 pub use database::{TestDb, count, row_json, sql, table_exists};
+pub use tls::{TlsServer, tls_server};
