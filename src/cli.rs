@@ -38,6 +38,18 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// How long a statement waits for a lock another session holds before giving up (exit 5);
+    /// 0 waits forever. Applies to row and table locks, not to waiting for another crm run
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "CRM_LOCK_TIMEOUT",
+        default_value = "30s",
+        value_parser = crate::validate::flag::lock_timeout
+    )]
+    pub lock_timeout: u64,
+
     /// The CRM user (id or e-mail) recorded as the author of what the command creates
     #[arg(long = "as", global = true, value_name = "USER", env = "CRM_USER")]
     pub acting_user: Option<String>,

@@ -18,6 +18,7 @@ pub struct Context {
 impl Context {
     pub fn new(global: &GlobalArgs) -> Self {
         crate::db::set_log_sql(global.verbose > 0);
+        crate::db::set_lock_timeout_ms(global.lock_timeout);
         Context {
             out: Output::new(global.format, global.quiet),
             acting_user: global.acting_user.clone(),

@@ -145,6 +145,19 @@ pub fn render(err: &anyhow::Error) -> String {
                     if let Some(detail) = db.detail() {
                         s.push_str(&format!(" ({detail})"));
                     }
+                    if db.code() == &tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE {
+                        if let Some(place) = db.where_() {
+                            s.push_str(&format!(" ({place})"));
+                        }
+                        let ms = crate::db::lock_timeout_ms();
+                        if ms > 0 {
+                            s.push_str(&format!(
+                                ": another session held the lock for more than {} \
+                                 (--lock-timeout, CRM_LOCK_TIMEOUT)",
+                                shown_ms(ms)
+                            ));
+                        }
+                    }
                     if let Some(hint) = db.hint() {
                         s.push_str(&format!("; hint: {hint}"));
                     } else if db.code() == &tokio_postgres::error::SqlState::UNDEFINED_TABLE {
@@ -174,6 +187,15 @@ pub fn render(err: &anyhow::Error) -> String {
         parts.push(text);
     }
     parts.join(": ")
+}
+
+/// `500 ms`, `30 s`.
+fn shown_ms(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 #[cfg(test)]

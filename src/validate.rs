@@ -153,6 +153,32 @@ pub fn age(value: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("at most 100 years, got \"{value}\""))
 }
 
+/// A lock timeout for `--lock-timeout`: `0` (wait as long as it takes), or a whole number and a
+/// unit `ms`, `s` or `m` (`500ms`, `30s`, `2m`), at most a day; returned in milliseconds.
+pub fn lock_timeout(value: &str) -> Result<u64, String> {
+    let expected = "expected 0 (wait forever) or a whole number and a unit ms, s or m, e.g. 30s";
+    let trimmed = value.trim();
+    if trimmed == "0" {
+        return Ok(0);
+    }
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("not a duration: \"{value}\" has no unit ({expected})"))?;
+    let (number, unit) = trimmed.split_at(split);
+    let ms_per: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        _ => return Err(format!("not a duration: \"{value}\" ({expected})")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: \"{value}\" ({expected})"))?;
+    n.checked_mul(ms_per)
+        .filter(|ms| *ms <= 86_400_000)
+        .ok_or_else(|| format!("at most a day, got \"{value}\""))
+}
+
 /// A notification type: a lower-case identifier (`order_created`, `low_stock`) of at most 255
 /// characters, starting with a letter.
 pub fn notification_type(value: &str) -> Result<String, String> {
@@ -192,12 +218,24 @@ pub mod flag {
     clap_parser!(stock, super::stock, i32);
     clap_parser!(timestamp, super::timestamp, time::OffsetDateTime);
     clap_parser!(age, super::age, i64);
+    clap_parser!(lock_timeout, super::lock_timeout, u64);
     clap_parser!(notification_type, super::notification_type, String);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_timeouts_are_zero_or_a_number_and_a_unit() {
+        assert_eq!(lock_timeout("0"), Ok(0));
+        assert_eq!(lock_timeout("500ms"), Ok(500));
+        assert_eq!(lock_timeout("30s"), Ok(30_000));
+        assert_eq!(lock_timeout("2m"), Ok(120_000));
+        for bad in ["", "30", "1h", "-1s", "s", "99999999999999999999s", "25h"] {
+            assert!(lock_timeout(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn text_is_limited_to_255_characters_not_bytes() {

@@ -5,6 +5,7 @@ mod app_role;
 mod check;
 mod connect;
 mod customers;
+mod faults;
 mod harness;
 mod harness_selftest;
 mod health;

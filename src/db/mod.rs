@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use settings::ConnSettings;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
@@ -70,7 +70,7 @@ impl Database {
         };
         let tls = tls::LazyTls::for_settings(&settings)?;
         let manager = Manager::from_config(
-            settings.to_pg_config(),
+            pg_config(&settings, &settings.dbname),
             tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -114,8 +114,7 @@ impl Database {
     /// otherwise: for work that cannot run inside the database it concerns (creating, renaming
     /// or dropping it).
     pub async fn connect_to(&self, dbname: &str) -> Result<Client> {
-        let mut config = self.settings.to_pg_config();
-        config.dbname(dbname);
+        let config = pg_config(&self.settings, dbname);
         let connecting = config.connect(self.tls.clone());
         let connected: Result<_> = match connect_deadline(&self.settings) {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {
@@ -172,6 +171,26 @@ fn connect_deadline(settings: &ConnSettings) -> Option<std::time::Duration> {
 pub const LARGE_WORK_MEM: &str = "SET LOCAL work_mem = '256MB'";
 
 static LOG_SQL: AtomicBool = AtomicBool::new(false);
+static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// `--lock-timeout`: every connection of the run gets it as its `lock_timeout`, so that a cron
+/// job never waits forever on a lock that someone forgot to release.
+pub fn set_lock_timeout_ms(ms: u64) {
+    LOCK_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The run's lock timeout in milliseconds; 0 waits forever.
+pub fn lock_timeout_ms() -> u64 {
+    LOCK_TIMEOUT_MS.load(Ordering::Relaxed)
+}
+
+/// `settings` for tokio-postgres, with the run's lock timeout as a startup option.
+fn pg_config(settings: &ConnSettings, dbname: &str) -> tokio_postgres::Config {
+    let mut config = settings.to_pg_config();
+    config.dbname(dbname);
+    config.options(format!("-c lock_timeout={}", lock_timeout_ms()));
+    config
+}
 
 /// `-v`: log every statement crm runs, with its timing, to stderr.
 pub fn set_log_sql(on: bool) {
@@ -302,6 +321,9 @@ impl AdvisoryLock {
             "waiting for another crm run{holder} to release {}",
             self.describe()
         ));
+        // Waiting for another crm run is what the user asked for (or --no-wait): not bounded
+        // by --lock-timeout, which is for locks that nobody may be about to release.
+        batch_execute(client, "SET lock_timeout = 0").await?;
         query(
             client,
             "SELECT pg_advisory_lock($1, $2)",
@@ -309,6 +331,7 @@ impl AdvisoryLock {
         )
         .await
         .context("cannot take crm's advisory lock")?;
+        batch_execute(client, "RESET lock_timeout").await?;
         Ok(())
     }
 

@@ -191,9 +191,12 @@ async fn dump(
     file: &Path,
 ) -> Result<()> {
     let mut cmd = pg_dump.command(&database.settings);
-    cmd.arg("--format=custom")
-        .arg("--no-password")
-        .arg("--file")
+    cmd.arg("--format=custom").arg("--no-password");
+    if db::lock_timeout_ms() > 0 {
+        // pg_dump's wait for its table locks, in milliseconds.
+        cmd.arg(format!("--lock-wait-timeout={}", db::lock_timeout_ms()));
+    }
+    cmd.arg("--file")
         .arg(file)
         .arg("--dbname")
         .arg(tools::dbname_conninfo(dbname));
