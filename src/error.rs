@@ -191,7 +191,7 @@ pub fn render(err: &anyhow::Error) -> String {
 
 /// `500 ms`, `30 s`.
 fn shown_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
