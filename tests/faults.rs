@@ -46,7 +46,10 @@ fn a_row_lock_held_elsewhere_gives_exit_5_after_the_lock_timeout_naming_the_tabl
         .assert_stderr_contains("relation \"Products\"");
     drop(holder);
     assert_eq!(
-        count(&db, r#"SELECT "stock"::int8 FROM "Products" WHERE "id" = 1"#),
+        count(
+            &db,
+            r#"SELECT "stock"::int8 FROM "Products" WHERE "id" = 1"#
+        ),
         5
     );
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Orders""#), 0);
@@ -65,7 +68,10 @@ fn a_row_lock_held_elsewhere_gives_exit_5_after_the_lock_timeout_naming_the_tabl
         .run()
         .assert_success();
     assert_eq!(
-        count(&db, r#"SELECT "stock"::int8 FROM "Products" WHERE "id" = 1"#),
+        count(
+            &db,
+            r#"SELECT "stock"::int8 FROM "Products" WHERE "id" = 1"#
+        ),
         3
     );
 }
@@ -90,7 +96,10 @@ fn with_lock_timeout_0_a_command_waits_for_the_lock_to_be_released() {
     drop(holder);
     waiting.wait(child).assert_success();
     assert_eq!(
-        count(&db, r#"SELECT "stock"::int8 FROM "Products" WHERE "id" = 1"#),
+        count(
+            &db,
+            r#"SELECT "stock"::int8 FROM "Products" WHERE "id" = 1"#
+        ),
         6
     );
 }

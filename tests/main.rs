@@ -9,6 +9,7 @@ mod faults;
 mod harness;
 mod harness_selftest;
 mod health;
+mod hostile;
 mod local;
 mod maintain;
 mod migrate;

@@ -58,6 +58,9 @@ pub struct ExportOrdersArgs {
     pub search: Option<String>,
 
     #[command(flatten)]
+    pub spreadsheet: crate::commands::transfer::SpreadsheetArgs,
+
+    #[command(flatten)]
     pub filters: OrderFilters,
 }
 
@@ -147,6 +150,7 @@ pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<i32> {
             ),
             noun: "order items",
             singular: "order item",
+            safe_spreadsheet: args.spreadsheet.safe_spreadsheet,
         };
         copy_out(ctx, args.file.as_deref(), &filter, export).await
     } else {
@@ -158,6 +162,7 @@ pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<i32> {
             sql: copy_sql(order::COLUMNS, order::FROM, &filter, r#""id""#),
             noun: "orders",
             singular: "order",
+            safe_spreadsheet: args.spreadsheet.safe_spreadsheet,
         };
         copy_out(ctx, args.file.as_deref(), &filter, export).await
     }

@@ -30,6 +30,7 @@ pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportAr
         sql: copy_sql(entity, filter),
         noun: entity.noun,
         singular: entity.singular,
+        safe_spreadsheet: args.spreadsheet.safe_spreadsheet,
     };
     copy_out(ctx, args.file.as_deref(), filter, export).await
 }
@@ -82,6 +83,8 @@ pub struct CopyExport<'a> {
     pub sql: String,
     pub noun: &'a str,
     pub singular: &'a str,
+    /// `--safe-spreadsheet`: neutralise text cells a spreadsheet would run as a formula.
+    pub safe_spreadsheet: bool,
 }
 
 /// Streams `export` to `file` (or stdout) as CSV, atomically for a regular file, with a
@@ -141,6 +144,9 @@ pub async fn copy_out(
             field.clear();
             render(&row, i, *cell, &mut field)
                 .with_context(|| format!("cannot export {noun}: cannot read a value"))?;
+            if export.safe_spreadsheet && *cell == Cell::Text && is_formula_like(&field) {
+                field.insert(0, b'\'');
+            }
             csv.write_field(&field).with_context(write_failed)?;
         }
         csv.write_record(None::<&[u8]>).with_context(write_failed)?;
@@ -168,6 +174,15 @@ pub async fn copy_out(
             .notice(format!("exported {} {counted} to {name}", thousands(rows)));
     }
     Ok(0)
+}
+
+/// Whether a spreadsheet would take a cell with this text as a formula (OWASP's list: `=`, `+`,
+/// `-`, `@`, tab and carriage return).
+fn is_formula_like(text: &[u8]) -> bool {
+    matches!(
+        text.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 /// Column `i` of `row` as CSV text (before quoting) into `out`; NULL leaves it empty.
@@ -228,6 +243,24 @@ fn copy_sql(entity: &Entity, filter: &Filter) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_like_cells_are_the_ones_spreadsheets_would_run() {
+        for text in [
+            "=1+1",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "=cmd|' /C calc'!A0",
+        ] {
+            assert!(is_formula_like(text.as_bytes()), "{text}");
+        }
+        for text in ["", "1", "a=b", "'=x", " =x"] {
+            assert!(!is_formula_like(text.as_bytes()), "{text}");
+        }
+    }
 
     #[test]
     fn the_copy_query_selects_the_stored_columns_in_binary() {

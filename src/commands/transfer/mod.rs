@@ -193,6 +193,18 @@ pub struct ExportArgs {
     /// Only rows containing TEXT (as list --search)
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
+
+    #[command(flatten)]
+    pub spreadsheet: SpreadsheetArgs,
+}
+
+/// For exports that people open in a spreadsheet rather than feed to a script.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct SpreadsheetArgs {
+    /// Prefix text cells that begin with = + - @ (or a tab or carriage return) with ', so that a
+    /// spreadsheet shows them instead of running them as formulas
+    #[arg(long)]
+    pub safe_spreadsheet: bool,
 }
 
 /// Imports a CSV file of `entity`; see [`ImportArgs`].
