@@ -346,6 +346,38 @@ impl ServerTools {
             .expect("cannot write the test cluster's pg_hba.conf");
     }
 
+    /// Starts the server on `port` (a restart after [`Self::stop`]), waiting until it accepts.
+    pub(super) fn start_at(&self, port: u16) {
+        let status = self
+            .command("pg_ctl")
+            .args(["start", "-w", "-t", "60", "-D"])
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.log())
+            .arg("-o")
+            .arg(format!("-p {port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("cannot run pg_ctl");
+        assert!(
+            status.success(),
+            "pg_ctl start failed ({status}):\n{}",
+            tail(&self.log(), 30)
+        );
+    }
+
+    /// Stops the server at once, as a crash or a power cut would (`-m immediate`).
+    pub(super) fn stop(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(self.data())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// Starts the server on a free port and returns the port, retrying with another port when
     /// someone took ours between our asking and the server binding it.
     pub(super) fn start(&self) -> u16 {

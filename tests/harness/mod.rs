@@ -15,9 +15,11 @@
 mod cluster;
 mod crm;
 mod database;
+mod private;
 mod tls;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, redact};
 pub use database::{TestDb, count, row_json, sql, table_exists};
+pub use private::PrivateServer;
 pub use tls::{TlsServer, tls_server};
