@@ -311,6 +311,31 @@ fn a_backup_and_a_restore_give_back_every_row_and_keep_the_old_database() {
     assert_eq!(checksums(&db.name), at_backup);
     assert_eq!(checksums(&kept[0]), changed);
     assert_eq!(databases_like(&db.name), [db.name.clone(), kept[0].clone()]);
+
+    // The way back the message gives works: the changed data is live again.
+    let back = out
+        .stderr
+        .split_once("To go back: ")
+        .and_then(|(_, rest)| rest.split_once(" (run from another database"))
+        .map(|(statements, _)| statements.to_string())
+        .unwrap_or_else(|| panic!("no way back in the message\n{out}"));
+    let restored = databases_like(&format!("{}_restoring_", db.name));
+    assert_eq!(restored.len(), 0, "{restored:?}");
+    let mut admin = server().admin_client();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&db.name],
+        )
+        .unwrap();
+    admin
+        .batch_execute(&back)
+        .unwrap_or_else(|e| panic!("{back}: {e:?}"));
+    let restored = databases_like(&format!("{}_restoring_", db.name));
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    let _restored = DropDb(restored[0].clone());
+    assert_eq!(checksums(&db.name), changed);
+    assert_eq!(checksums(&restored[0]), at_backup);
 }
 
 #[test]
@@ -382,6 +407,7 @@ fn a_backup_with_a_wrong_password_leaves_no_file_and_removes_nothing() {
         .run();
     out.assert_code(4)
         .assert_stderr_contains("password authentication failed");
+    assert!(!out.stderr.contains("wrong-pass"), "{out}");
     assert_untouched(dir.path(), &before, &out);
 }
 
@@ -437,6 +463,23 @@ fn a_failing_pg_dump_leaves_no_file_and_removes_nothing() {
         .args(failing_backup_args(dir.path()))
         .run();
     out.assert_code(1).assert_stderr_contains("connection lost");
+    assert_untouched(dir.path(), &before, &out);
+
+    // Half a file and success, as a pipe into gzip reports: the read-back catches it.
+    let (_bin, path) = fake_pg_dump(&format!(
+        "{ANSWERS_VERSION}\n\
+         while [ $# -gt 0 ]; do if [ \"$1\" = --file ]; then shift; out=\"$1\"; fi; shift; done\n\
+         head -c 2000 {} > \"$out\"\nexit 0",
+        dir.path().join(&backups_in(dir.path())[0]).display()
+    ));
+    let out = db
+        .crm()
+        .env("PATH", &path)
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(1).assert_stderr_contains(
+        "does not read back: nothing was kept, and no old backup was removed",
+    );
     assert_untouched(dir.path(), &before, &out);
 }
 
@@ -498,6 +541,10 @@ fn bad_backup_files_never_touch_the_live_database() {
     fs::write(&not_a_backup, "Remember to buy milk.\n").unwrap();
     let empty = bad.join("backup_empty.dump");
     fs::write(&empty, "").unwrap();
+    let plain = reference_dump(&db, bad, |sql| sql);
+    let gz = fs::read(&plain).unwrap();
+    let truncated_gz = bad.join("backup_20250701_093000_truncated.sql.gz");
+    fs::write(&truncated_gz, &gz[..gz.len() / 2]).unwrap();
 
     // Changed after the backup, so that a restore that went through would show.
     sql(&db, CHANGE);
@@ -515,6 +562,7 @@ fn bad_backup_files_never_touch_the_live_database() {
         (&flipped_alone, "cannot be read back"),
         (&not_a_backup, "is not a backup: expected"),
         (&empty, "is empty"),
+        (&truncated_gz, "is not a complete gzip file"),
     ] {
         let out = db.crm().args(["db", "restore", "--yes"]).arg(file).run();
         out.assert_code(2)
@@ -732,7 +780,16 @@ fn a_stale_temporary_file_is_swept_and_quiet_prints_nothing() {
     out.assert_success().assert_stdout_eq("");
     assert_eq!(out.stderr, "", "{out}");
     assert!(!stale.exists(), "the stale temporary file was not swept");
-    assert_eq!(backups_in(dir.path()).len(), 1);
+    let made = backups_in(dir.path());
+    assert_eq!(made.len(), 1);
+    // Backups hold password hashes: readable by their owner only.
+    for file in [
+        dir.path().join(&made[0]),
+        manifest_of(&dir.path().join(&made[0])),
+    ] {
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
 
     let out = db
         .crm()
@@ -843,4 +900,32 @@ fn a_backup_migrated_by_a_newer_crm_is_refused_by_restore() {
         .assert_stderr_contains("migrated by a newer crm (migration 999");
     assert_eq!(checksums(&db.name), live);
     assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}
+
+#[test]
+fn a_backup_never_removes_itself_even_with_keep_days_0_and_keep_min_0() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let old = backup(&db, dir.path());
+    rewrite_manifest(&old, 2, None);
+
+    let out = db
+        .crm()
+        .args([
+            "db",
+            "backup",
+            "--keep-days",
+            "0",
+            "--keep-min",
+            "0",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("removed 1 backup older than 0 days");
+    let left = backups_in(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}\n{out}");
+    assert_ne!(dir.path().join(&left[0]), old, "{out}");
+    assert!(manifest_of(&dir.path().join(&left[0])).exists());
 }
