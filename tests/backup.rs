@@ -296,7 +296,13 @@ fn a_backup_and_a_restore_give_back_every_row_and_keep_the_old_database() {
     let changed = checksums(&db.name);
     assert_ne!(changed, at_backup);
 
+    // An application's session on the live database is ended by the swap.
+    let mut idle = db.client();
     let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
+    assert!(
+        idle.simple_query("SELECT 1").is_err(),
+        "a session stayed on the replaced database"
+    );
     out.assert_success()
         .assert_stderr_contains("To go back: ALTER DATABASE")
         .assert_stdout_eq("");
@@ -634,24 +640,105 @@ fn a_plain_dump_with_a_shell_command_is_refused_and_runs_nothing() {
     let db = filled();
     let dir = tempfile::tempdir().unwrap();
     let touched = dir.path().join("pwned");
-    let file = dir.path().join("backup_20250701_093000.sql");
+    let shell = format!("\\! touch {}\n", touched.display());
+    let plain = dir.path().join("backup_20250701_093000.sql");
     fs::write(
-        &file,
-        format!(
-            "--\n-- PostgreSQL database dump\n--\n\nSELECT 1;\n\\! touch {}\nSELECT 2;\n",
-            touched.display()
-        ),
+        &plain,
+        format!("--\n-- PostgreSQL database dump\n--\n\nSELECT 1;\n{shell}SELECT 2;\n"),
     )
     .unwrap();
+    // A dump that lifts its own \restrict before the shell command, gzipped.
+    let lifting = dir.path().join("backup_20250701_093001.sql");
+    fs::write(
+        &lifting,
+        format!("--\n\\restrict abc\nSELECT 1;\n\\unrestrict abc\n{shell}SELECT 2;\n"),
+    )
+    .unwrap();
+    let status = std::process::Command::new("gzip")
+        .arg(&lifting)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lifting = dir.path().join("backup_20250701_093001.sql.gz");
     let live = checksums(&db.name);
     let databases = databases_like(&db.name);
 
-    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
-    out.assert_code(2)
-        .assert_stderr_contains("psql meta-command");
-    assert!(!touched.exists(), "\\! ran a shell command\n{out}");
+    for file in [&plain, &lifting] {
+        let out = db.crm().args(["db", "restore", "--yes"]).arg(file).run();
+        out.assert_code(2)
+            .assert_stderr_contains("psql meta-command");
+        assert!(!touched.exists(), "\\! ran a shell command\n{out}");
+        assert_eq!(checksums(&db.name), live);
+        assert_eq!(databases_like(&db.name), databases);
+    }
+}
+
+#[test]
+fn a_backup_of_a_database_that_is_not_a_crm_is_refused_by_restore() {
+    let db = filled();
+    let other = TestDb::empty();
+    sql(
+        &other,
+        "CREATE TABLE \"Users\" (id int); INSERT INTO \"Users\" VALUES (1);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup_other.dump");
+    let status = std::process::Command::new("pg_dump")
+        .arg("--format=custom")
+        .arg("-d")
+        .arg(other.url())
+        .arg("-f")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let live = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("the backup is not a CRM database: it has no table \"Customers\"");
     assert_eq!(checksums(&db.name), live);
-    assert_eq!(databases_like(&db.name), databases);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}
+
+#[test]
+fn a_damaged_manifest_is_bad_input_and_a_missing_folder_is_not_found() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    fs::write(manifest_of(&file), "{not json").unwrap();
+    let live = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("is not a crm backup manifest");
+    db.crm()
+        .args(["db", "backup", "verify"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("is not a crm backup manifest");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+
+    db.crm()
+        .args(["db", "backup", "list", "--dir"])
+        .arg(dir.path().join("nowhere"))
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("does not exist");
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(dir.path().join("backup_nowhere.dump"))
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("does not exist");
 }
 
 /// Parses `db backup list -o csv` into (file, status) pairs.
