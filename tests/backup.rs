@@ -415,6 +415,29 @@ fn a_backup_with_a_wrong_password_leaves_no_file_and_removes_nothing() {
         .assert_stderr_contains("password authentication failed");
     assert!(!out.stderr.contains("wrong-pass"), "{out}");
     assert_untouched(dir.path(), &before, &out);
+
+    // crm's own connection succeeds, and pg_dump's is refused: a wrapper gives the real
+    // pg_dump a wrong password.
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("pg_dump"))
+        .find(|p| p.is_file())
+        .expect("pg_dump on PATH");
+    let (_bin, path) = fake_pg_dump(&format!(
+        "if [ \"$1\" = \"--version\" ]; then exec {real} --version; fi\n\
+         PGPASSWORD=wrong-pass exec {real} \"$@\"",
+        real = real.display()
+    ));
+    let out = crm()
+        .env("PGPASSWORD", "right-pass")
+        .env("PATH", &path)
+        .args(["--database-url", &url])
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains("pg_dump failed")
+        .assert_stderr_contains("password authentication failed");
+    assert!(!out.stderr.contains("-pass"), "{out}");
+    assert_untouched(dir.path(), &before, &out);
 }
 
 #[test]
