@@ -97,7 +97,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
     manifest_temp.persist(&final_manifest)?;
     sync_dir(&dir)?;
 
-    let removed = expire(ctx, &dir, &facts.database, &args);
+    let removed = expire(ctx, &dir, &facts.database, &args, &final_path);
     let mut summary = format!(
         "backup {}: {} in {:.1} s, read back by pg_restore, sha256 {}",
         final_path.display(),
@@ -243,9 +243,10 @@ fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Retention, after a good backup. A file that cannot be removed is a warning: the backup
-/// itself succeeded.
-fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs) -> usize {
+/// Retention, after a good backup, never removing `made` (that backup, which `--keep-days 0
+/// --keep-min 0` would otherwise expire at once). A file that cannot be removed is a warning:
+/// the backup itself succeeded.
+fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs, made: &Path) -> usize {
     let entries = match manifest::inventory(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -255,7 +256,8 @@ fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs) -> usize
     };
     let now = OffsetDateTime::now_utc();
     let mut removed = 0;
-    for entry in retention::expired(&entries, database, now, args.keep_days, args.keep_min) {
+    let expired = retention::expired(&entries, database, now, args.keep_days, args.keep_min);
+    for entry in expired.into_iter().filter(|e| e.path != made) {
         let manifest = Manifest::path_for(&entry.path);
         match std::fs::remove_file(&entry.path) {
             Ok(()) => {

@@ -1,0 +1,1041 @@
+//! `crm db backup`, `db backup list|verify` and `db restore`: a round trip gives back every row,
+//! a failed backup leaves nothing and removes nothing, a bad file never touches the live
+//! database, and retention removes only crm's own old backups.
+//!
+//! Every table is compared by its row count and an MD5 of its sorted rows. Databases are
+//! cluster-wide: a test drops the databases a restore kept or created ([`DropDb`]), and looks
+//! only at databases named after its own test database, since other tests run beside it.
+
+use crate::harness::{Output, TestDb, crm, free_port, server, sql};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Every crm table, and the migration history.
+const TABLES: [&str; 9] = [
+    "Users",
+    "Customers",
+    "Products",
+    "Orders",
+    "OrderItems",
+    "Notifications",
+    "UserNotifications",
+    "NotificationPreferences",
+    "refinery_schema_history",
+];
+
+/// A few rows in every crm table.
+const FILL: &str = r#"
+INSERT INTO "Users" ("id", "firstName", "lastName", "email", "password", "role",
+                     "createdAt", "updatedAt") VALUES
+  (1, 'Alice', 'Admin', 'alice@example.com', 'not-a-hash', 'admin',
+   '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (2, 'Bob', 'Staff', 'bob@example.com', 'not-a-hash', 'staff',
+   '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "totalPurchases",
+                         "createdAt", "updatedAt") VALUES
+  (1, 'Ada', 'Lovelace', 'ada@example.com', 40.28, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (2, 'Grace', 'Hopper', 'grace@navy.mil', 0.00, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "Products" ("id", "name", "price", "stock", "createdAt", "updatedAt") VALUES
+  (1, 'Sweet', 0.10, 100, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (2, 'Book', 19.99, 10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "Orders" ("id", "customerId", "createdBy", "status", "total",
+                      "createdAt", "updatedAt") VALUES
+  (1, 1, 1, 'completed', 20.29, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (2, 1, 2, 'completed', 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (3, 2, 1, 'pending', 5.30, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "OrderItems" ("id", "orderId", "productId", "quantity", "price",
+                          "createdAt", "updatedAt") VALUES
+  (1, 1, 1, 3, 0.10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (2, 1, 2, 1, 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (3, 2, 2, 1, 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (4, 3, 1, 3, 0.10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
+  (5, 3, NULL, 1, 5.00, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "Notifications" ("id", "type", "title", "message", "data", "createdBy",
+                             "createdAt", "updatedAt") VALUES
+  (1, 'info', 'Hello', 'Welcome', '{"orderId": 1}', 1, '2025-07-01T09:30:00Z',
+   '2025-07-01T09:30:00Z');
+INSERT INTO "UserNotifications" ("id", "userId", "notificationId", "createdAt", "updatedAt")
+  VALUES (1, 2, 1, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+INSERT INTO "NotificationPreferences" ("id", "userId", "notificationType",
+                                       "createdAt", "updatedAt")
+  VALUES (1, 2, 'info', '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
+SELECT setval('"Users_id_seq"', 2), setval('"Customers_id_seq"', 2),
+       setval('"Products_id_seq"', 2), setval('"Orders_id_seq"', 3),
+       setval('"OrderItems_id_seq"', 5), setval('"Notifications_id_seq"', 1),
+       setval('"UserNotifications_id_seq"', 1), setval('"NotificationPreferences_id_seq"', 1);
+"#;
+
+/// What happens to the data after the backup: a row of each kind deleted, inserted, updated.
+const CHANGE: &str = r#"
+DELETE FROM "OrderItems" WHERE "id" = 5;
+DELETE FROM "UserNotifications";
+INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+  VALUES ('Linus', 'Torvalds', 'linus@example.com', now(), now());
+UPDATE "Products" SET "price" = 0.25 WHERE "id" = 1;
+UPDATE "Users" SET "lastName" = 'Changed' WHERE "id" = 2;
+"#;
+
+/// A database of the test server that is dropped when the test ends, however it ends.
+struct DropDb(String);
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let _ = server().admin_client().batch_execute(&format!(
+            r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
+            self.0
+        ));
+    }
+}
+
+/// Each table's name, row count and MD5 of its sorted rows, in database `name`.
+fn checksums(name: &str) -> Vec<(String, i64, String)> {
+    let mut client = server().connect(&server().admin_url(name));
+    TABLES
+        .iter()
+        .map(|table| {
+            let row = client
+                .query_one(
+                    &format!(
+                        r#"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
+                           FROM "{table}" t"#
+                    ),
+                    &[],
+                )
+                .unwrap_or_else(|e| panic!("cannot read {table} of {name}: {e:?}"));
+            (table.to_string(), row.get(0), row.get(1))
+        })
+        .collect()
+}
+
+/// The server's databases whose names start with `prefix`, sorted.
+fn databases_like(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = server()
+        .admin_client()
+        .query(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+            &[&prefix],
+        )
+        .expect("list the databases")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A migrated database with [`FILL`] in it.
+fn filled() -> TestDb {
+    let db = TestDb::migrated();
+    sql(&db, FILL);
+    db
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `backup_*` files of `dir` that are not manifests, sorted.
+fn backups_in(dir: &Path) -> Vec<String> {
+    listing(dir)
+        .into_iter()
+        .filter(|n| n.starts_with("backup_") && !n.ends_with(".manifest.json"))
+        .collect()
+}
+
+/// Runs a good `crm db backup` into `dir` that removes nothing, and returns the new file.
+fn backup(db: &TestDb, dir: &Path) -> PathBuf {
+    let before = backups_in(dir);
+    db.crm()
+        .args(["--quiet", "db", "backup", "--keep-min", "1000", "--dir"])
+        .arg(dir)
+        .run()
+        .assert_success();
+    let new: Vec<String> = backups_in(dir)
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    assert_eq!(new.len(), 1, "one new backup in {}: {new:?}", dir.display());
+    dir.join(&new[0])
+}
+
+fn manifest_of(backup: &Path) -> PathBuf {
+    let mut name = backup.file_name().unwrap().to_os_string();
+    name.push(".manifest.json");
+    backup.with_file_name(name)
+}
+
+/// Rewrites the manifest beside `backup`: `createdAt` `days` ago, and `database` if given.
+fn rewrite_manifest(backup: &Path, days: i64, database: Option<&str>) {
+    let path = manifest_of(backup);
+    let mut json: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let when = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+    json["createdAt"] = serde_json::Value::String(
+        when.format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    );
+    if let Some(database) = database {
+        json["database"] = serde_json::Value::String(database.to_string());
+    }
+    fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+}
+
+/// Copies `from` into `dir` as `name`, its manifest too when `with_manifest`.
+fn copy_backup(from: &Path, dir: &Path, name: &str, with_manifest: bool) -> PathBuf {
+    let to = dir.join(name);
+    fs::copy(from, &to).unwrap();
+    if with_manifest {
+        fs::copy(manifest_of(from), manifest_of(&to)).unwrap();
+    }
+    to
+}
+
+/// A plain dump made the way the reference's script makes it: `pg_dump -f x.sql`, then gzip.
+/// `edit` may change the SQL before it is compressed.
+fn reference_dump(db: &TestDb, dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let plain = dir.join("backup_20250701_093000.sql");
+    let status = std::process::Command::new("pg_dump")
+        .arg("-d")
+        .arg(db.url())
+        .arg("-f")
+        .arg(&plain)
+        .status()
+        .expect("run pg_dump");
+    assert!(status.success(), "pg_dump failed");
+    let text = edit(fs::read_to_string(&plain).unwrap());
+    fs::write(&plain, text).unwrap();
+    let status = std::process::Command::new("gzip")
+        .arg(&plain)
+        .status()
+        .expect("run gzip");
+    assert!(status.success(), "gzip failed");
+    dir.join("backup_20250701_093000.sql.gz")
+}
+
+/// A folder holding an executable `pg_dump` with `body` after its shebang, and a PATH with it
+/// first.
+fn fake_pg_dump(body: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("pg_dump");
+    fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (dir, path)
+}
+
+/// Answers `--version` as the real pg_dump does.
+const ANSWERS_VERSION: &str =
+    r#"if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi"#;
+
+/// A backup folder with two crm backups of `db` made 60 days ago, which a retention of
+/// `--keep-min 0 --keep-days 1` would remove.
+fn planted(db: &TestDb) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let old = backup(db, dir.path());
+        rewrite_manifest(&old, 60, None);
+    }
+    dir
+}
+
+/// The failed run left the folder as it was (the lock file aside), with no temporary file.
+#[track_caller]
+fn assert_untouched(dir: &Path, before: &[String], out: &Output) {
+    assert_ne!(out.code(), 0, "the backup must fail\n{out}");
+    let without_lock = |names: Vec<String>| -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|n| n != ".crm-backup.lock")
+            .collect()
+    };
+    let after = without_lock(listing(dir));
+    assert_eq!(
+        after,
+        without_lock(before.to_vec()),
+        "the folder changed\n{out}"
+    );
+    assert!(!after.iter().any(|n| n.ends_with(".partial")), "{after:?}");
+}
+
+fn failing_backup_args(dir: &Path) -> Vec<String> {
+    [
+        "db",
+        "backup",
+        "--keep-min",
+        "0",
+        "--keep-days",
+        "1",
+        "--dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([dir.display().to_string()])
+    .collect()
+}
+
+#[test]
+fn a_backup_and_a_restore_give_back_every_row_and_keep_the_old_database() {
+    let db = filled();
+    let at_backup = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+
+    sql(&db, CHANGE);
+    let changed = checksums(&db.name);
+    assert_ne!(changed, at_backup);
+
+    // An application's session on the live database is ended by the swap.
+    let mut idle = db.client();
+    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
+    assert!(
+        idle.simple_query("SELECT 1").is_err(),
+        "a session stayed on the replaced database"
+    );
+    out.assert_success()
+        .assert_stderr_contains("To go back: ALTER DATABASE")
+        .assert_stdout_eq("");
+    let kept = databases_like(&format!("{}_before_restore_", db.name));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    assert!(
+        out.stderr
+            .contains(&format!("the previous database is kept as \"{}\"", kept[0])),
+        "{out}"
+    );
+    assert_eq!(checksums(&db.name), at_backup);
+    assert_eq!(checksums(&kept[0]), changed);
+    assert_eq!(databases_like(&db.name), [db.name.clone(), kept[0].clone()]);
+
+    // The way back the message gives works: the changed data is live again.
+    let back = out
+        .stderr
+        .split_once("To go back: ")
+        .and_then(|(_, rest)| rest.split_once(" (run from another database"))
+        .map(|(statements, _)| statements.to_string())
+        .unwrap_or_else(|| panic!("no way back in the message\n{out}"));
+    let restored = databases_like(&format!("{}_restoring_", db.name));
+    assert_eq!(restored.len(), 0, "{restored:?}");
+    let mut admin = server().admin_client();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&db.name],
+        )
+        .unwrap();
+    admin
+        .batch_execute(&back)
+        .unwrap_or_else(|e| panic!("{back}: {e:?}"));
+    let restored = databases_like(&format!("{}_restoring_", db.name));
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    let _restored = DropDb(restored[0].clone());
+    assert_eq!(checksums(&db.name), changed);
+    assert_eq!(checksums(&restored[0]), at_backup);
+}
+
+#[test]
+fn a_restore_into_a_new_database_leaves_the_live_one_untouched() {
+    let db = filled();
+    let at_backup = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    sql(&db, CHANGE);
+    let changed = checksums(&db.name);
+
+    let copy = format!("{}_copy", db.name);
+    let _copy = DropDb(copy.clone());
+    db.crm()
+        .args(["db", "restore", "--into", &copy])
+        .arg(&file)
+        .run()
+        .assert_success()
+        .assert_stderr_contains(&format!("into new database \"{copy}\""));
+    assert_eq!(checksums(&copy), at_backup);
+    assert_eq!(checksums(&db.name), changed);
+
+    // Into a database that exists: a conflict, and neither is touched.
+    db.crm()
+        .args(["db", "restore", "--into", &copy])
+        .arg(&file)
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains(&format!("database \"{copy}\" already exists"));
+    assert_eq!(checksums(&copy), at_backup);
+    assert_eq!(checksums(&db.name), changed);
+    assert_eq!(databases_like(&db.name), [db.name.clone(), copy.clone()]);
+}
+
+/// A role that must give a password over TCP (see tests/connect.rs); dropped when the test ends.
+struct Role(String);
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = server()
+            .admin_client()
+            .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
+    }
+}
+
+#[test]
+fn a_backup_with_a_wrong_password_leaves_no_file_and_removes_nothing() {
+    let db = filled();
+    let dir = planted(&db);
+    let before = listing(dir.path());
+    let role = Role(format!("pw_{}", &db.name[2..]));
+    server()
+        .admin_client()
+        .batch_execute(&format!(
+            "CREATE ROLE {} LOGIN SUPERUSER PASSWORD 'right-pass' IN ROLE password_users",
+            role.0
+        ))
+        .unwrap();
+    let url = format!(
+        "postgresql://{}@127.0.0.1:{}/{}",
+        role.0,
+        server().port,
+        db.name
+    );
+    let out = crm()
+        .env("PGPASSWORD", "wrong-pass")
+        .args(["--database-url", &url])
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains("password authentication failed");
+    assert!(!out.stderr.contains("wrong-pass"), "{out}");
+    assert_untouched(dir.path(), &before, &out);
+
+    // crm's own connection succeeds, and pg_dump's is refused: a wrapper gives the real
+    // pg_dump a wrong password.
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("pg_dump"))
+        .find(|p| p.is_file())
+        .expect("pg_dump on PATH");
+    let (_bin, path) = fake_pg_dump(&format!(
+        "if [ \"$1\" = \"--version\" ]; then exec {real} --version; fi\n\
+         PGPASSWORD=wrong-pass exec {real} \"$@\"",
+        real = real.display()
+    ));
+    let out = crm()
+        .env("PGPASSWORD", "right-pass")
+        .env("PATH", &path)
+        .args(["--database-url", &url])
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains("pg_dump failed")
+        .assert_stderr_contains("password authentication failed");
+    assert!(!out.stderr.contains("-pass"), "{out}");
+    assert_untouched(dir.path(), &before, &out);
+}
+
+#[test]
+fn a_backup_of_a_server_that_is_down_exits_4_and_leaves_no_file() {
+    let db = filled();
+    let dir = planted(&db);
+    let before = listing(dir.path());
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{}/{}",
+        free_port(),
+        db.name
+    );
+    let out = crm()
+        .args(["--database-url", &url])
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(4);
+    assert_untouched(dir.path(), &before, &out);
+}
+
+#[test]
+fn a_failing_pg_dump_leaves_no_file_and_removes_nothing() {
+    let db = filled();
+    let dir = planted(&db);
+    let before = listing(dir.path());
+
+    let (_bin, path) = fake_pg_dump(&format!(
+        "{ANSWERS_VERSION}\necho 'pg_dump: error: query failed: out of disk' >&2\nexit 1"
+    ));
+    let out = db
+        .crm()
+        .env("PATH", &path)
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("pg_dump failed (exit status 1)")
+        .assert_stderr_contains("out of disk")
+        .assert_stderr_contains("no old backup was removed");
+    assert_untouched(dir.path(), &before, &out);
+
+    // Half a file, then a failure: the half is not kept either.
+    let (_bin, path) = fake_pg_dump(&format!(
+        "{ANSWERS_VERSION}\n\
+         while [ $# -gt 0 ]; do if [ \"$1\" = --file ]; then shift; out=\"$1\"; fi; shift; done\n\
+         head -c 2000 {} > \"$out\"\n\
+         echo 'pg_dump: error: connection lost' >&2\nexit 1",
+        dir.path().join(&backups_in(dir.path())[0]).display()
+    ));
+    let out = db
+        .crm()
+        .env("PATH", &path)
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(1).assert_stderr_contains("connection lost");
+    assert_untouched(dir.path(), &before, &out);
+
+    // Half a file and success, as a pipe into gzip reports: the read-back catches it.
+    let (_bin, path) = fake_pg_dump(&format!(
+        "{ANSWERS_VERSION}\n\
+         while [ $# -gt 0 ]; do if [ \"$1\" = --file ]; then shift; out=\"$1\"; fi; shift; done\n\
+         head -c 2000 {} > \"$out\"\nexit 0",
+        dir.path().join(&backups_in(dir.path())[0]).display()
+    ));
+    let out = db
+        .crm()
+        .env("PATH", &path)
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(1).assert_stderr_contains(
+        "does not read back: nothing was kept, and no old backup was removed",
+    );
+    assert_untouched(dir.path(), &before, &out);
+}
+
+#[test]
+fn a_pg_dump_older_than_the_server_is_refused_before_dumping() {
+    let db = filled();
+    let dir = planted(&db);
+    let before = listing(dir.path());
+    let bin = tempfile::tempdir().unwrap();
+    let ran = bin.path().join("dumped");
+    let (_fake, path) = fake_pg_dump(&format!(
+        "if [ \"$1\" = \"--version\" ]; then echo 'pg_dump (PostgreSQL) 9.6.0'; exit 0; fi\n\
+         touch {}\nexit 0",
+        ran.display()
+    ));
+    let out = db
+        .crm()
+        .env("PATH", &path)
+        .args(failing_backup_args(dir.path()))
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("is version 9.6, older than the server's");
+    assert_untouched(dir.path(), &before, &out);
+    assert!(!ran.exists(), "pg_dump 9.6 was run to dump");
+}
+
+/// Bad files of every kind: each restore is refused or fails before the swap, leaves no new
+/// database, and the live one as it was; `verify` calls each bad input (exit 2).
+#[test]
+fn bad_backup_files_never_touch_the_live_database() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let good = backup(&db, dir.path());
+    let bad = tempfile::tempdir().unwrap();
+    let bad = bad.path();
+    let bytes = fs::read(&good).unwrap();
+
+    let truncated = copy_backup(&good, bad, "backup_truncated.dump", true);
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated_alone = bad.join("backup_truncated_alone.dump");
+    fs::write(&truncated_alone, &bytes[..bytes.len() / 2]).unwrap();
+    let mut flipped_bytes = bytes.clone();
+    flipped_bytes[bytes.len() / 2] ^= 0xff;
+    let flipped = copy_backup(&good, bad, "backup_flipped.dump", true);
+    fs::write(&flipped, &flipped_bytes).unwrap();
+    // Without a manifest only pg_restore's reading can tell, and the archive's table of
+    // contents (most of a small archive, its middle included) has no checksum: a flipped byte
+    // there, in a "SEQUENCE SET" entry's type say, restores. The table data is compressed with
+    // zlib's checksum: flip a byte there, inside the last data block.
+    let last_block = bytes
+        .windows(2)
+        .rposition(|w| w == [0x78, 0x9c])
+        .expect("a zlib-compressed data block");
+    let mut flipped_data = bytes.clone();
+    flipped_data[last_block + 4] ^= 0xff;
+    let flipped_alone = bad.join("backup_flipped_alone.dump");
+    fs::write(&flipped_alone, &flipped_data).unwrap();
+    let not_a_backup = bad.join("backup_notes.dump");
+    fs::write(&not_a_backup, "Remember to buy milk.\n").unwrap();
+    let empty = bad.join("backup_empty.dump");
+    fs::write(&empty, "").unwrap();
+    let plain = reference_dump(&db, bad, |sql| sql);
+    let gz = fs::read(&plain).unwrap();
+    let truncated_gz = bad.join("backup_20250701_093000_truncated.sql.gz");
+    fs::write(&truncated_gz, &gz[..gz.len() / 2]).unwrap();
+
+    // Changed after the backup, so that a restore that went through would show.
+    sql(&db, CHANGE);
+    let live = checksums(&db.name);
+    let databases = databases_like(&db.name);
+    let truncated_message = format!(
+        "is {} bytes, and its manifest says {}",
+        bytes.len() / 2,
+        bytes.len()
+    );
+    for (file, expected) in [
+        (&truncated, truncated_message.as_str()),
+        (&truncated_alone, "cannot be read back"),
+        (&flipped, "does not match its manifest's SHA-256"),
+        (&flipped_alone, "cannot be read back"),
+        (&not_a_backup, "is not a backup: expected"),
+        (&empty, "is empty"),
+        (&truncated_gz, "is not a complete gzip file"),
+    ] {
+        let out = db.crm().args(["db", "restore", "--yes"]).arg(file).run();
+        out.assert_code(2)
+            .assert_stderr_contains(expected)
+            .assert_stdout_eq("");
+        assert_eq!(checksums(&db.name), live, "{out}");
+        assert_eq!(databases_like(&db.name), databases, "{out}");
+
+        let out = db.crm().args(["db", "backup", "verify"]).arg(file).run();
+        out.assert_code(2).assert_stderr_contains(expected);
+    }
+}
+
+#[test]
+fn a_plain_dump_whose_sql_fails_half_way_never_touches_the_live_database() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = reference_dump(&db, dir.path(), |sql| {
+        let at = sql
+            .find("COPY public.\"Orders\"")
+            .expect("the dump copies Orders");
+        format!("{}SELECT 1 / 0 AS half_way;\n{}", &sql[..at], &sql[at..])
+    });
+    sql(&db, CHANGE);
+    let live = checksums(&db.name);
+    let databases = databases_like(&db.name);
+
+    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
+    out.assert_code(1)
+        .assert_stderr_contains("division by zero")
+        .assert_stderr_contains("was not touched");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(databases_like(&db.name), databases);
+
+    let out = db
+        .crm()
+        .args(["db", "backup", "verify", "--restore-test"])
+        .arg(&file)
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("the restore test failed");
+    assert_eq!(databases_like("crm_verify_"), Vec::<String>::new());
+}
+
+#[test]
+fn a_plain_sql_gz_made_like_the_reference_restores_every_row() {
+    let db = filled();
+    let at_backup = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = reference_dump(&db, dir.path(), |sql| sql);
+    sql(&db, CHANGE);
+    let changed = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run()
+        .assert_success()
+        .assert_stderr_contains("To go back");
+    let kept = databases_like(&format!("{}_before_restore_", db.name));
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let _kept = DropDb(kept[0].clone());
+    assert_eq!(checksums(&db.name), at_backup);
+    assert_eq!(checksums(&kept[0]), changed);
+}
+
+#[test]
+fn a_plain_dump_with_a_shell_command_is_refused_and_runs_nothing() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let touched = dir.path().join("pwned");
+    let shell = format!("\\! touch {}\n", touched.display());
+    let plain = dir.path().join("backup_20250701_093000.sql");
+    fs::write(
+        &plain,
+        format!("--\n-- PostgreSQL database dump\n--\n\nSELECT 1;\n{shell}SELECT 2;\n"),
+    )
+    .unwrap();
+    // A dump that lifts its own \restrict before the shell command, gzipped.
+    let lifting = dir.path().join("backup_20250701_093001.sql");
+    fs::write(
+        &lifting,
+        format!("--\n\\restrict abc\nSELECT 1;\n\\unrestrict abc\n{shell}SELECT 2;\n"),
+    )
+    .unwrap();
+    let status = std::process::Command::new("gzip")
+        .arg(&lifting)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lifting = dir.path().join("backup_20250701_093001.sql.gz");
+    let live = checksums(&db.name);
+    let databases = databases_like(&db.name);
+
+    for file in [&plain, &lifting] {
+        let out = db.crm().args(["db", "restore", "--yes"]).arg(file).run();
+        out.assert_code(2)
+            .assert_stderr_contains("psql meta-command");
+        assert!(!touched.exists(), "\\! ran a shell command\n{out}");
+        assert_eq!(checksums(&db.name), live);
+        assert_eq!(databases_like(&db.name), databases);
+    }
+}
+
+#[test]
+fn a_backup_of_a_database_that_is_not_a_crm_is_refused_by_restore() {
+    let db = filled();
+    let other = TestDb::empty();
+    sql(
+        &other,
+        "CREATE TABLE \"Users\" (id int); INSERT INTO \"Users\" VALUES (1);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup_other.dump");
+    let status = std::process::Command::new("pg_dump")
+        .arg("--format=custom")
+        .arg("-d")
+        .arg(other.url())
+        .arg("-f")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let live = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("the backup is not a CRM database: it has no table \"Customers\"");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}
+
+#[test]
+fn a_damaged_manifest_is_bad_input_and_a_missing_folder_is_not_found() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    fs::write(manifest_of(&file), "{not json").unwrap();
+    let live = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("is not a crm backup manifest");
+    db.crm()
+        .args(["db", "backup", "verify"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("is not a crm backup manifest");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+
+    db.crm()
+        .args(["db", "backup", "list", "--dir"])
+        .arg(dir.path().join("nowhere"))
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("does not exist");
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(dir.path().join("backup_nowhere.dump"))
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("does not exist");
+}
+
+/// Parses `db backup list -o csv` into (file, status) pairs.
+fn listed(db: &TestDb, dir: &Path) -> Vec<(String, String)> {
+    let out = db
+        .crm()
+        .args(["-o", "csv", "db", "backup", "list", "--dir"])
+        .arg(dir)
+        .run();
+    out.assert_success();
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (file, status) = (column("file"), column("status"));
+    let mut rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[file].to_string(), r[status].to_string())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn retention_removes_only_old_good_backups_of_this_database_beyond_keep_min_and_list_shows_them() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    // Good backups of this database, 35, 40 and 50 days old.
+    let aged: Vec<PathBuf> = [35, 40, 50]
+        .iter()
+        .map(|&days| {
+            let b = backup(&db, dir);
+            rewrite_manifest(&b, days, None);
+            b
+        })
+        .collect();
+    let other = backup(&db, dir);
+    rewrite_manifest(&other, 90, Some("another_database"));
+    let truncated = backup(&db, dir);
+    rewrite_manifest(&truncated, 90, None);
+    let bytes = fs::read(&truncated).unwrap();
+    fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    let foreign = dir.join("backup_20200101_000000.sql.gz");
+    fs::write(&foreign, b"\x1f\x8b not really").unwrap();
+    fs::write(dir.join("notes.txt"), "keep me\n").unwrap();
+    let before = listing(dir);
+
+    let out = db
+        .crm()
+        .args([
+            "db",
+            "backup",
+            "--keep-days",
+            "30",
+            "--keep-min",
+            "2",
+            "--dir",
+        ])
+        .arg(dir)
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("removed 2 backups older than 30 days");
+    let gone: Vec<String> = aged[1..]
+        .iter()
+        .flat_map(|b| [name(b), name(&manifest_of(b))])
+        .collect();
+    let mut expected: Vec<String> = before
+        .iter()
+        .filter(|n| !gone.contains(n))
+        .cloned()
+        .collect();
+    let new = backups_in(dir)
+        .into_iter()
+        .find(|n| !before.contains(n))
+        .expect("the new backup");
+    expected.extend([
+        new.clone(),
+        format!("{new}.manifest.json"),
+        ".crm-backup.lock".to_string(),
+    ]);
+    expected.sort();
+    expected.dedup();
+    assert_eq!(listing(dir), expected, "{out}");
+
+    let listed = listed(&db, dir);
+    let status = |file: &str| {
+        listed
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("{file} not listed: {listed:?}"))
+    };
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert_eq!(status(&new), "ok");
+    assert_eq!(status(&name(&aged[0])), "ok");
+    assert_eq!(status(&name(&other)), "ok");
+    assert_eq!(
+        status(&name(&truncated)),
+        format!(
+            "size {} differs from the manifest's {}",
+            bytes.len() - 10,
+            bytes.len()
+        )
+    );
+    assert_eq!(status(&name(&foreign)), "not crm's (no manifest)");
+}
+
+#[test]
+fn a_stale_temporary_file_is_swept_and_quiet_prints_nothing() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir
+        .path()
+        .join(".crm-backup-20250701_093000-4242-d.partial");
+    fs::write(&stale, "half a dump").unwrap();
+
+    let out = db
+        .crm()
+        .args(["--quiet", "db", "backup", "--dir"])
+        .arg(dir.path())
+        .run();
+    out.assert_success().assert_stdout_eq("");
+    assert_eq!(out.stderr, "", "{out}");
+    assert!(!stale.exists(), "the stale temporary file was not swept");
+    let made = backups_in(dir.path());
+    assert_eq!(made.len(), 1);
+    // Backups hold password hashes: readable by their owner only.
+    for file in [
+        dir.path().join(&made[0]),
+        manifest_of(&dir.path().join(&made[0])),
+    ] {
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+
+    let out = db
+        .crm()
+        .args(["db", "backup", "--dir"])
+        .arg(dir.path())
+        .run();
+    out.assert_success().assert_stdout_eq("");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("backup "), "{out}");
+    assert!(
+        lines[0].contains("read back by pg_restore, sha256 "),
+        "{out}"
+    );
+    assert_eq!(backups_in(dir.path()).len(), 2);
+}
+
+#[test]
+fn verify_with_a_restore_test_passes_on_a_good_backup_and_leaves_no_scratch_database() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    let out = db
+        .crm()
+        .args(["-o", "json", "db", "backup", "verify", "--restore-test"])
+        .arg(&file)
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("matches the manifest")
+        .assert_stdout_contains("restored: 8 tables, 17 rows");
+    assert_eq!(databases_like("crm_verify_"), Vec::<String>::new());
+}
+
+#[test]
+fn a_restore_without_a_terminal_needs_yes_and_changes_nothing() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    sql(&db, CHANGE);
+    let live = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("pass --yes to confirm");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}
+
+#[test]
+fn an_overlapping_backup_exits_5_with_no_wait_and_otherwise_waits() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join(".crm-backup.lock"))
+        .unwrap();
+    lock.try_lock().expect("take the folder's lock");
+
+    db.crm()
+        .args(["db", "backup", "--no-wait", "--dir"])
+        .arg(dir.path())
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains("another crm backup into");
+    assert_eq!(backups_in(dir.path()), Vec::<String>::new());
+
+    let mut waiting = db.crm();
+    waiting.args(["db", "backup", "--dir"]).arg(dir.path());
+    let mut child = waiting.spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the second backup did not wait for the lock"
+    );
+    assert_eq!(backups_in(dir.path()), Vec::<String>::new());
+    drop(lock);
+    waiting
+        .wait(child)
+        .assert_success()
+        .assert_stderr_contains("waiting for another crm backup");
+    assert_eq!(backups_in(dir.path()).len(), 1);
+}
+
+#[test]
+fn a_backup_migrated_by_a_newer_crm_is_refused_by_restore() {
+    let db = filled();
+    sql(
+        &db,
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         SELECT 999, 'from_a_newer_crm', applied_on, checksum FROM refinery_schema_history \
+         WHERE version = 1",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    sql(&db, CHANGE);
+    let live = checksums(&db.name);
+
+    db.crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("migrated by a newer crm (migration 999");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}
+
+#[test]
+fn a_backup_never_removes_itself_even_with_keep_days_0_and_keep_min_0() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let old = backup(&db, dir.path());
+    rewrite_manifest(&old, 2, None);
+
+    let out = db
+        .crm()
+        .args([
+            "db",
+            "backup",
+            "--keep-days",
+            "0",
+            "--keep-min",
+            "0",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("removed 1 backup older than 0 days");
+    let left = backups_in(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}\n{out}");
+    assert_ne!(dir.path().join(&left[0]), old, "{out}");
+    assert!(manifest_of(&dir.path().join(&left[0])).exists());
+}
