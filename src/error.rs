@@ -92,10 +92,13 @@ pub fn kind_of(err: &anyhow::Error) -> Option<Kind> {
         }
     }
     for cause in err.chain() {
-        if let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>()
-            && let Some(kind) = pg.code().and_then(|c| kind_of_sqlstate(c.code()))
-        {
-            return Some(kind);
+        if let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>() {
+            if let Some(kind) = pg.code().and_then(|c| kind_of_sqlstate(c.code())) {
+                return Some(kind);
+            }
+            if pg.is_closed() {
+                return Some(Kind::Connect);
+            }
         }
     }
     None
@@ -169,6 +172,9 @@ pub fn render(err: &anyhow::Error) -> String {
                     }
                     s
                 }
+                None if pg.is_closed() => "the server closed the connection (it stopped, \
+                                          restarted, or ended this session)"
+                    .to_string(),
                 None => pg.to_string(),
             }
         } else if cause

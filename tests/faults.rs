@@ -1,7 +1,7 @@
 //! crm under faults: a lock held elsewhere never hangs a command (`--lock-timeout`), while
 //! waiting for another crm run stays unbounded.
 
-use crate::harness::{TestDb, count, sql};
+use crate::harness::{PrivateServer, TestDb, count, sql};
 use std::time::Duration;
 
 const PRODUCT: &str = r#"INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "createdAt", "updatedAt")
@@ -134,4 +134,234 @@ fn a_bad_lock_timeout_is_bad_usage() {
             .assert_code(2)
             .assert_stderr_contains("--lock-timeout");
     }
+}
+
+/// Waits (up to 30 s) until `sql`, run on `client`, returns true.
+fn wait_until(client: &mut postgres::Client, sql: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = client.query_one(sql, &[]).unwrap();
+        if row.get::<_, bool>(0) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether crm's session runs a statement starting with `prefix` (case-insensitive).
+fn running(prefix: &str) -> String {
+    format!(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'crm' \
+         AND state = 'active' AND query ILIKE '{prefix}%'"
+    )
+}
+
+fn customers_csv(rows: usize) -> String {
+    let mut csv = String::from("firstName,lastName,email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("Ada,Lovelace,ada{i}@example.com\n"));
+    }
+    csv
+}
+
+fn generate_customers(client: &mut postgres::Client, rows: i32) {
+    client
+        .execute(
+            r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+               SELECT 'Ada', 'Lovelace', 'ada' || i || '@example.com', now(), now()
+               FROM generate_series(1, $1) AS i"#,
+            &[&rows],
+        )
+        .unwrap();
+}
+
+fn customer_count(server: &PrivateServer) -> i64 {
+    server
+        .client("crm")
+        .query_one(r#"SELECT count(*) FROM "Customers""#, &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn the_server_stopping_during_an_import_leaves_none_of_it() {
+    let server = PrivateServer::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    std::fs::write(&file, customers_csv(200_000)).unwrap();
+    let mut watcher = server.client("postgres");
+    let mut import = server.crm();
+    import.args(["customers", "import"]).arg(&file);
+    let child = import.spawn();
+    wait_until(&mut watcher, &running("COPY"), "the import's COPY");
+    drop(watcher);
+    server.stop();
+    let out = import.wait(child);
+    out.assert_code(4);
+    assert!(
+        out.stderr.starts_with("error: cannot import customers"),
+        "{}",
+        out.stderr
+    );
+    server.restart();
+    assert_eq!(customer_count(&server), 0);
+    // The next run works.
+    server
+        .crm()
+        .args(["customers", "import"])
+        .arg(&file)
+        .run()
+        .assert_success();
+    assert_eq!(customer_count(&server), 200_000);
+}
+
+#[test]
+fn the_server_stopping_during_an_export_leaves_no_file() {
+    let server = PrivateServer::start("");
+    generate_customers(&mut server.client("crm"), 300_000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    let mut watcher = server.client("postgres");
+    let mut export = server.crm();
+    export.args(["customers", "export"]).arg(&file);
+    let child = export.spawn();
+    wait_until(&mut watcher, &running("COPY"), "the export's COPY");
+    drop(watcher);
+    server.stop();
+    let out = export.wait(child);
+    out.assert_code(4);
+    assert!(
+        out.stderr.starts_with("error: cannot export customers"),
+        "{}",
+        out.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+#[test]
+fn the_server_stopping_during_an_order_leaves_no_order_and_the_stock() {
+    let server = PrivateServer::start("");
+    server.client("crm").batch_execute(PRODUCT).unwrap();
+    let mut holder = server.client("crm");
+    holder
+        .batch_execute(r#"BEGIN; SELECT 1 FROM "Products" WHERE "id" = 1 FOR UPDATE"#)
+        .unwrap();
+    let mut watcher = server.client("postgres");
+    let mut order = server.crm();
+    order.args([
+        "--lock-timeout",
+        "0",
+        "orders",
+        "create",
+        "--customer",
+        "1",
+        "--item",
+        "1:2",
+    ]);
+    let child = order.spawn();
+    wait_until(
+        &mut watcher,
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'crm' \
+         AND wait_event_type = 'Lock'",
+        "the order to wait for the product",
+    );
+    drop(watcher);
+    server.stop();
+    drop(holder);
+    let out = order.wait(child);
+    out.assert_code(4);
+    assert!(
+        out.stderr.starts_with("error: cannot create the order")
+            && out.stderr.contains("the server closed the connection"),
+        "{}",
+        out.stderr
+    );
+    server.restart();
+    let mut client = server.client("crm");
+    let orders: i64 = client
+        .query_one(r#"SELECT count(*) FROM "Orders""#, &[])
+        .unwrap()
+        .get(0);
+    let stock: i32 = client
+        .query_one(r#"SELECT "stock" FROM "Products" WHERE "id" = 1"#, &[])
+        .unwrap()
+        .get(0);
+    assert_eq!((orders, stock), (0, 5));
+}
+
+#[test]
+fn the_server_stopping_during_a_restore_leaves_the_live_database_as_it_was() {
+    let server = PrivateServer::start("");
+    generate_customers(&mut server.client("crm"), 300_000);
+    let dir = tempfile::tempdir().unwrap();
+    server
+        .crm()
+        .args(["db", "backup", "--dir"])
+        .arg(dir.path())
+        .run()
+        .assert_success();
+    let backup = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .unwrap();
+    server
+        .client("crm")
+        .batch_execute(r#"DELETE FROM "Customers" WHERE "id" > 1000"#)
+        .unwrap();
+
+    let mut watcher = server.client("postgres");
+    let mut restore = server.crm();
+    restore.args(["db", "restore", "--yes"]).arg(&backup);
+    let child = restore.spawn();
+    wait_until(
+        &mut watcher,
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname LIKE 'crm\\_restoring\\_%' \
+         AND state = 'active' AND query ILIKE 'COPY%'",
+        "pg_restore's COPY",
+    );
+    drop(watcher);
+    server.stop();
+    let out = restore.wait(child);
+    out.assert_code(4);
+    // The copy being restored could not be dropped with the server gone: crm says so.
+    assert!(
+        out.stderr.contains("could not be dropped")
+            && out.stderr.contains("and database \"crm\" was not touched"),
+        "{}",
+        out.stderr
+    );
+    server.restart();
+    assert_eq!(customer_count(&server), 1000);
+    // The next run works, and puts the backup's rows in place.
+    server
+        .crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&backup)
+        .run()
+        .assert_success();
+    assert_eq!(customer_count(&server), 300_000);
+}
+
+#[test]
+fn a_server_with_every_connection_slot_taken_gives_exit_4() {
+    let server = PrivateServer::start("max_connections = 4\nsuperuser_reserved_connections = 0");
+    let held: Vec<postgres::Client> = (0..4).map(|_| server.client("crm")).collect();
+    server
+        .crm()
+        .args(["customers", "list"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("too many clients");
+    drop(held);
+    server
+        .crm()
+        .args(["customers", "list"])
+        .run()
+        .assert_success();
 }

@@ -25,7 +25,9 @@ impl PrivateServer {
         tools.configure();
         let conf = tools.data().join("postgresql.conf");
         let mut text = fs::read_to_string(&conf).unwrap();
-        text.push('\n');
+        // A commit is durable when crm is told so: these tests crash the server (fsync stays
+        // off, since the machine itself does not crash).
+        text.push_str("\nsynchronous_commit = on\n");
         text.push_str(settings);
         text.push('\n');
         fs::write(&conf, text).unwrap();

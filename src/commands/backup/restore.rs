@@ -62,9 +62,16 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let summary = match restored {
         Ok(summary) => summary,
         Err(e) => {
-            drop_database(&admin, &target).await;
+            let kept = if drop_database(&admin, &target).await {
+                "nothing was kept".to_string()
+            } else {
+                format!(
+                    "the partial copy \"{target}\" could not be dropped (DROP DATABASE \"{target}\" \
+                     once the server is back)"
+                )
+            };
             return Err(e.context(format!(
-                "cannot restore {}: nothing was kept, and database \"{live}\" was not touched",
+                "cannot restore {}: {kept}, and database \"{live}\" was not touched",
                 args.file.display()
             )));
         }
@@ -278,9 +285,10 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
     })
 }
 
-async fn drop_database(admin: &Client, name: &str) {
+/// Drops a database crm made; whether it is gone.
+async fn drop_database(admin: &Client, name: &str) -> bool {
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name));
-    let _ = db::batch_execute(admin, &sql).await;
+    db::batch_execute(admin, &sql).await.is_ok()
 }
 
 /// Restores into `target` (already created, empty) and checks what arrived: a summary.

@@ -185,7 +185,10 @@ impl Finished {
             format!("{} failed ({status}) {doing}: {tail}", tool.name)
         };
         let lower = self.stderr.to_lowercase();
-        if lower.contains("connection to server") || lower.contains("could not connect") {
+        if lower.contains("connection to server")
+            || lower.contains("could not connect")
+            || lower.contains("server closed the connection")
+        {
             error::connect(message)
         } else {
             anyhow::anyhow!(message)
