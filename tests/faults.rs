@@ -365,3 +365,168 @@ fn a_server_with_every_connection_slot_taken_gives_exit_4() {
         .run()
         .assert_success();
 }
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// crm's session in `db` runs a statement starting with `prefix`.
+fn running_in(db: &TestDb, prefix: &str) -> String {
+    format!(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = '{}' AND state = 'active' \
+         AND application_name = 'crm' AND query ILIKE '{prefix}%'",
+        db.name
+    )
+}
+
+fn interrupted_import(signal_name: &str) {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    std::fs::write(&file, customers_csv(200_000)).unwrap();
+    let mut watcher = db.client();
+    let mut import = db.crm();
+    import.args(["customers", "import"]).arg(&file);
+    let child = import.spawn();
+    wait_until(&mut watcher, &running_in(&db, "COPY"), "the import's COPY");
+    signal(&child, signal_name);
+    let out = import.wait(child);
+    if signal_name == "INT" {
+        out.assert_code(130).assert_stderr_contains("interrupted");
+    } else {
+        assert_ne!(out.code(), 0);
+    }
+    // The server notices the closed connection and rolls back; give it a moment to.
+    wait_until(
+        &mut watcher,
+        &format!(
+            "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = '{}' \
+             AND application_name = 'crm'",
+            db.name
+        ),
+        "the interrupted session to end",
+    );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 0);
+    db.crm()
+        .args(["customers", "import"])
+        .arg(&file)
+        .run()
+        .assert_success();
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 200_000);
+}
+
+#[test]
+fn ctrl_c_during_an_import_commits_nothing_and_the_next_run_works() {
+    interrupted_import("INT");
+}
+
+#[test]
+fn sigkill_during_an_import_commits_nothing_and_the_next_run_works() {
+    interrupted_import("KILL");
+}
+
+/// A pg_dump on PATH that writes half an archive into its --file, says so, and then hangs: a
+/// backup caught in the middle.
+fn hanging_pg_dump(bin: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = bin.join("pg_dump");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\
+         if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 99.0'; exit 0; fi\n\
+         while [ $# -gt 0 ]; do if [ \"$1\" = --file ]; then out=$2; fi; shift; done\n\
+         printf 'PGDMP half an archive' > \"$out\"\n\
+         touch \"$out.started\"\n\
+         exec sleep 20\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn interrupted_backup(signal_name: &str) {
+    let db = TestDb::migrated();
+    let bin = tempfile::tempdir().unwrap();
+    hanging_pg_dump(bin.path());
+    let backups = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut backup = db.crm();
+    backup
+        .env("PATH", &path)
+        .args(["db", "backup", "--dir"])
+        .arg(backups.path());
+    let child = backup.spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !files_in(backups.path())
+        .iter()
+        .any(|n| n.ends_with(".started"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pg_dump never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, signal_name);
+    let out = backup.wait(child);
+    let left = files_in(backups.path());
+    assert!(
+        !left.iter().any(|n| n.starts_with("backup_")),
+        "a file under a backup's name: {left:?}"
+    );
+    if signal_name == "INT" {
+        out.assert_code(130);
+        // The guard removed the temporary file.
+        assert!(
+            !left.iter().any(|n| n.ends_with(".partial")),
+            "temporary files left: {left:?}"
+        );
+    } else {
+        assert_ne!(out.code(), 0);
+    }
+    // The next run, with the real pg_dump, sweeps what was left and writes a good backup.
+    for name in &left {
+        if name.ends_with(".started") {
+            std::fs::remove_file(backups.path().join(name)).unwrap();
+        }
+    }
+    db.crm()
+        .args(["db", "backup", "--dir"])
+        .arg(backups.path())
+        .run()
+        .assert_success();
+    let after = files_in(backups.path());
+    assert!(!after.iter().any(|n| n.ends_with(".partial")), "{after:?}");
+    assert_eq!(
+        after.iter().filter(|n| n.ends_with(".dump")).count(),
+        1,
+        "{after:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_backup_leaves_no_file_and_the_next_run_works() {
+    interrupted_backup("INT");
+}
+
+#[test]
+fn sigkill_during_a_backup_leaves_no_backup_and_the_next_run_sweeps_its_temporary_file() {
+    interrupted_backup("KILL");
+}
