@@ -874,6 +874,45 @@ fn retention_removes_only_old_good_backups_of_this_database_beyond_keep_min_and_
 }
 
 #[test]
+fn a_backup_whose_bytes_changed_does_not_count_towards_keep_min() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // 40, 50 and 60 days old; the newest of them then damaged in place (same size).
+    let aged: Vec<PathBuf> = [60, 50, 40]
+        .iter()
+        .map(|&days| {
+            let b = backup(&db, dir);
+            rewrite_manifest(&b, days, None);
+            b
+        })
+        .collect();
+    let mut bytes = fs::read(&aged[2]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&aged[2], &bytes).unwrap();
+
+    // Keep 2: the new one and the 50-day one count; the damaged 40-day one stays for a person
+    // to look at; only the 60-day one goes.
+    db.crm()
+        .args([
+            "db",
+            "backup",
+            "--keep-days",
+            "30",
+            "--keep-min",
+            "2",
+            "--dir",
+        ])
+        .arg(dir)
+        .run()
+        .assert_success()
+        .assert_stderr_contains("removed 1 backup older than 30 days");
+    assert!(!aged[0].exists());
+    assert!(aged[1].exists() && aged[2].exists());
+}
+
+#[test]
 fn a_stale_temporary_file_is_swept_and_quiet_prints_nothing() {
     let db = filled();
     let dir = tempfile::tempdir().unwrap();

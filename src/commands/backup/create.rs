@@ -256,7 +256,20 @@ fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs, made: &P
     };
     let now = OffsetDateTime::now_utc();
     let mut removed = 0;
-    let expired = retention::expired(&entries, database, now, args.keep_days, args.keep_min);
+    // The backup just made was verified a moment ago; the others are hashed again.
+    let verifies = |e: &manifest::Entry| {
+        e.path == made
+            || matches!(&e.manifest, Ok(Some(m))
+                if manifest::sha256_file(&e.path).is_ok_and(|sha| sha == m.sha256))
+    };
+    let expired = retention::expired(
+        &entries,
+        database,
+        now,
+        args.keep_days,
+        args.keep_min,
+        verifies,
+    );
     for entry in expired.into_iter().filter(|e| e.path != made) {
         let manifest = Manifest::path_for(&entry.path);
         match std::fs::remove_file(&entry.path) {

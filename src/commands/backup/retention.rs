@@ -19,21 +19,33 @@ pub fn is_good(entry: &Entry, database: &str) -> bool {
     }
 }
 
-/// The backups to remove, of `entries` (newest first, as `inventory` returns them).
+/// The backups to remove, of `entries` (newest first, as `inventory` returns them). The newest
+/// `keep_min` good backups stay, and only those that `verifies` (their checksum: a backup that
+/// no longer matches it would be no backup to fall back on) count towards `keep_min`; one that
+/// does not verify is kept too, for a person to look at.
 pub fn expired<'a>(
     entries: &'a [Entry],
     database: &str,
     now: OffsetDateTime,
     keep_days: u32,
     keep_min: u32,
+    mut verifies: impl FnMut(&Entry) -> bool,
 ) -> Vec<&'a Entry> {
     let cutoff = now - Duration::days(i64::from(keep_days));
-    entries
-        .iter()
-        .filter(|e| is_good(e, database))
-        .skip(usize::try_from(keep_min).unwrap_or(usize::MAX))
-        .filter(|e| e.made_at().is_some_and(|t| t < cutoff))
-        .collect()
+    let mut kept = 0;
+    let mut out = Vec::new();
+    for entry in entries.iter().filter(|e| is_good(e, database)) {
+        if kept < keep_min {
+            if verifies(entry) {
+                kept += 1;
+            }
+            continue;
+        }
+        if entry.made_at().is_some_and(|t| t < cutoff) {
+            out.push(entry);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -79,15 +91,30 @@ mod tests {
             .collect();
         // 0, 10, 20, 30, 40, 50 days old; keep 30 days, at least 2.
         assert_eq!(
-            names(expired(&entries, "crm", now, 30, 2)),
+            names(expired(&entries, "crm", now, 30, 2, |_| true)),
             ["backup_4.dump", "backup_5.dump"]
         );
         // keep_min protects even old ones.
         assert_eq!(
-            names(expired(&entries, "crm", now, 30, 5)),
+            names(expired(&entries, "crm", now, 30, 5, |_| true)),
             ["backup_5.dump"]
         );
-        assert!(expired(&entries, "crm", now, 30, 6).is_empty());
+        assert!(expired(&entries, "crm", now, 30, 6, |_| true).is_empty());
+    }
+
+    #[test]
+    fn a_backup_that_fails_its_checksum_does_not_count_towards_keep_min() {
+        let now = OffsetDateTime::now_utc();
+        let entries: Vec<Entry> = (0..4)
+            .map(|i| backup(&format!("backup_{i}.dump"), 40 + i * 10, "crm", now))
+            .collect();
+        // backup_0 no longer matches its checksum: backup_1 and backup_2 are the two kept, and
+        // backup_0 stays as well.
+        let damaged = |e: &Entry| !e.path.ends_with("backup_0.dump");
+        assert_eq!(
+            names(expired(&entries, "crm", now, 30, 2, damaged)),
+            ["backup_3.dump"]
+        );
     }
 
     #[test]
@@ -111,7 +138,7 @@ mod tests {
             backup("backup_c.dump", 90, "crm", now),
         ];
         assert_eq!(
-            names(expired(&entries, "crm", now, 30, 0)),
+            names(expired(&entries, "crm", now, 30, 0, |_| true)),
             ["backup_c.dump"]
         );
     }
