@@ -679,3 +679,41 @@ fn a_check_that_would_wait_for_a_lock_gives_up_after_50_ms_and_is_unknown() {
     let (code, _) = health(&db, &["--check", "table-size"]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn with_pg_stat_statements_a_statement_slower_than_the_threshold_warns() {
+    let server = crate::harness::PrivateServer::start(
+        "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all",
+    );
+    let mut client = server.client("crm");
+    client
+        .batch_execute("CREATE EXTENSION pg_stat_statements")
+        .unwrap();
+    // 120 calls of 20 ms each: a mean of about 20 ms over more than pghero's 100 calls.
+    for _ in 0..120 {
+        client.execute("SELECT pg_sleep(0.02)", &[]).unwrap();
+    }
+    let out = server
+        .crm()
+        .args(["db", "health", "-o", "json", "--check", "slow-statements"])
+        .args(["--warning", "slow-statements=10ms"])
+        .run();
+    let rows: Vec<Json> =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let r = row(&rows, "slow-statements");
+    assert_eq!(r["status"], "WARNING", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("pg_sleep"),
+        "names the statement: {r}"
+    );
+    assert_eq!(out.code(), 1);
+    // Above the mean, the same statements are OK.
+    let out = server
+        .crm()
+        .args(["db", "health", "-o", "json", "--check", "slow-statements"])
+        .args(["--warning", "slow-statements=1s"])
+        .run();
+    let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(row(&rows, "slow-statements")["status"], "OK");
+    assert_eq!(out.code(), 0);
+}
