@@ -4,6 +4,7 @@
 mod app_role;
 mod check;
 mod connect;
+mod corpus;
 mod customers;
 mod faults;
 mod harness;
