@@ -62,6 +62,10 @@ const BAD_CUSTOMERS: &[(&str, &str)] = &[
         "line 2: email: at most 255 characters, got 262",
     ),
     (
+        "email-too-long-lower-cased.csv",
+        "line 2: email: at most 255 characters once lower-cased, got 492",
+    ),
+    (
         "email-bad.csv",
         "line 3: email: not an e-mail address: \"bo@@corpus.test\"",
     ),

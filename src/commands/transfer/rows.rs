@@ -20,6 +20,9 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
+#[cfg(test)]
+mod properties;
+
 /// The most one row may take in the file. Past it, crm stops reading rather than holding the
 /// rest of the file in memory as one field (an unclosed quote usually).
 pub const MAX_ROW_BYTES: u64 = 16 * 1024 * 1024;
