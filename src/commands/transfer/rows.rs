@@ -663,6 +663,7 @@ mod tests {
         };
         assert!(err.get_ref().is_some_and(|e| e.is::<RowTooLong>()));
     }
+
     /// The line where each row starts, as [`Input`] counts, and whether the file ends in an
     /// open quote.
     fn row_lines(data: &'static [u8]) -> (Vec<u64>, bool) {

@@ -15,7 +15,7 @@ fn entity(products: bool) -> &'static Entity {
 
 /// Reads `bytes` as import does: through [`Input`], with the same reader settings. Each record
 /// with the line [`Input`] says it starts on; the flag says whether the file ends in an open
-/// quote; an error (a runaway row) ends the list.
+/// quote. Panics if [`Input`] counts rows otherwise than the reader.
 fn read_all(bytes: Vec<u8>) -> (Vec<(u64, ByteRecord)>, bool) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -31,6 +31,12 @@ fn read_all(bytes: Vec<u8>) -> (Vec<(u64, ByteRecord)>, bool) {
             .expect("a line for every row");
         records.push((line, record.clone()));
     }
+    // Input saw as many rows start as the reader returned: its idea of rows is the reader's.
+    assert_eq!(
+        reader.get_ref().next_row_line(),
+        None,
+        "a row the reader did not return"
+    );
     (records, reader.get_ref().ends_in_open_quote())
 }
 
