@@ -126,6 +126,14 @@ const BAD_CUSTOMERS: &[(&str, &str)] = &[
         "line 4: email: not an e-mail address: \"not an e-mail\"",
     ),
     (
+        "blank-lines-then-bad-line-5.csv",
+        "line 5: email: not an e-mail address: \"bo at corpus.test\"",
+    ),
+    (
+        "blank-lines-only.csv",
+        "blank-lines-only.csv is empty: expected a header line",
+    ),
+    (
         "multiline-field-then-bad-line-4.csv",
         "line 4: totalPurchases: not an amount: \"1.2.3\"",
     ),
@@ -227,6 +235,10 @@ const BAD_PRODUCTS: &[(&str, &str)] = &[
         "line 1: header: unknown column \"colour\"",
     ),
     ("empty.csv", "empty.csv is empty: expected a header line"),
+    (
+        "bom-only.csv",
+        "bom-only.csv is empty: expected a header line",
+    ),
     (
         "fields-too-many.csv",
         "line 2: 3 fields, but the header has 2",
