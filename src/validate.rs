@@ -37,6 +37,13 @@ pub fn name(value: &str) -> Result<String, String> {
 /// a dot, no spaces or control characters.
 pub fn email(value: &str) -> Result<String, String> {
     let lower = text(value.trim())?.to_lowercase();
+    // Lower-casing can lengthen: İ is i and a combining dot.
+    let chars = lower.chars().count();
+    if chars > MAX_TEXT {
+        return Err(format!(
+            "at most {MAX_TEXT} characters once lower-cased, got {chars}"
+        ));
+    }
     let valid = match lower.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -235,6 +242,21 @@ mod tests {
         for bad in ["", "30", "1h", "-1s", "s", "99999999999999999999s", "25h"] {
             assert!(lock_timeout(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found by a property test of the import: 250 İ passed the length check and were stored
+    /// as 500 characters, which the database refused at the end of the import.
+    #[test]
+    fn an_email_must_fit_in_255_characters_once_lower_cased() {
+        let email = format!("{}@x.io", "İ".repeat(250));
+        assert_eq!(
+            super::email(&email),
+            Err("at most 255 characters once lower-cased, got 505".into())
+        );
+        assert_eq!(
+            super::email(&format!("{}@x.io", "İ".repeat(125))).map(|e| e.chars().count()),
+            Ok(255)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod app_role;
 mod backup;
 mod check;
 mod connect;
+mod corpus;
 mod customers;
 mod faults;
 mod harness;

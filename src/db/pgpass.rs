@@ -437,6 +437,17 @@ mod tests {
             let _ = lookup(file.path(), &host, port, "d", &user);
         }
 
+        /// Any text in the file and in every key looked up, including `*`, `:` and `\\`.
+        #[test]
+        fn arbitrary_keys_never_panic(
+            contents in any::<String>(),
+            keys in proptest::collection::vec(any::<String>(), 3),
+            port in any::<u16>(),
+        ) {
+            let file = file_with(contents.as_bytes(), 0o600);
+            let _ = lookup(file.path(), &keys[0], port, &keys[1], &keys[2]);
+        }
+
         #[test]
         fn structured_contents_never_panic(
             contents in "([a-z*:\\\\#\r\n]{0,12}\n){0,8}",

@@ -2013,6 +2013,36 @@ mod tests {
             let _ = try_resolve(None, &pairs);
         }
 
+        /// Any value in any variable crm reads, with or without a URL, and a `.pgpass` of any
+        /// bytes: an error or settings, never a panic.
+        #[test]
+        fn any_environment_and_password_file_never_panic(
+            values in proptest::collection::vec(any::<String>(), 12),
+            url in proptest::option::of(any::<String>()),
+            pgpass in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let names = [
+                "DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
+                "PGPASSWORD", "PGSSLMODE", "PGSSLROOTCERT", "PGCONNECT_TIMEOUT", "PGAPPNAME",
+                "PGPASSFILE",
+            ];
+            let home = tempfile::tempdir().unwrap();
+            let file = home.path().join(".pgpass");
+            std::fs::write(&file, &pgpass).unwrap();
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            let mut pairs: Vec<(&str, &str)> = names
+                .iter()
+                .copied()
+                .zip(values.iter().map(String::as_str))
+                .collect();
+            let env = env_of(&pairs);
+            let _ = resolve_with(url.as_deref(), &env, "osuser", Some(home.path()), SOCKETS);
+            // Without PGPASSFILE, the home's .pgpass is read.
+            pairs.pop();
+            let env = env_of(&pairs);
+            let _ = resolve_with(url.as_deref(), &env, "osuser", Some(home.path()), SOCKETS);
+        }
+
         #[test]
         fn a_password_never_appears_in_an_error(password in "[A-Za-z]{12}", port in "[a-z]{1,5}") {
             let input = format!("postgresql://u:{password}@h:{port}/db");

@@ -171,11 +171,14 @@ async fn copy_rows(
                 return Err(e);
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = source.line;
         tally.rows += 1;
-        match rows::check_row(entity, header, &record)
-            .and_then(|cells| keys.claim(line, &cells).map(|()| cells))
-        {
+        let checked = if source.ends_in_open_quote() && record.len() == header.fields.len() {
+            Err(vec![rows::open_quote_problem(entity, header)])
+        } else {
+            rows::check_row(entity, header, &record)
+        };
+        match checked.and_then(|cells| keys.claim(line, &cells).map(|()| cells)) {
             Ok(cells) if copying => {
                 tally.good += 1;
                 match id_slot.map(|slot| &cells[slot]) {
@@ -222,6 +225,8 @@ struct Source {
     len: Option<u64>,
     /// The file as messages name it: its path, or `standard input`.
     name: String,
+    /// The line where the last row read starts.
+    line: u64,
 }
 
 impl Source {
@@ -260,28 +265,37 @@ impl Source {
             row_start,
             len,
             name,
+            line: 0,
         })
     }
 
     /// Reads the next record; false at the end. A runaway row is bad input (exit 2) naming the
     /// line where it starts.
     fn next(&mut self, record: &mut ByteRecord) -> Result<bool> {
-        let line = self.reader.position().line();
-        let more = self
-            .reader
-            .read_byte_record(record)
-            .map_err(|e| match e.kind() {
-                csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RowTooLong>()) => {
-                    error::usage(format!(
-                        "line {line}: {RowTooLong}; nothing was imported from {}",
-                        self.name
-                    ))
-                }
-                _ => anyhow::Error::from(e).context(format!("cannot read {}", self.name)),
-            })?;
+        let read = self.reader.read_byte_record(record);
+        let input = self.reader.get_mut();
+        let more = read.map_err(|e| match e.kind() {
+            csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RowTooLong>()) => {
+                error::usage(format!(
+                    "line {}: {RowTooLong}; nothing was imported from {}",
+                    input.next_row_line().unwrap_or(self.line + 1),
+                    self.name
+                ))
+            }
+            _ => anyhow::Error::from(e).context(format!("cannot read {}", self.name)),
+        })?;
+        if more {
+            let csv_line = record.position().map_or(0, |p| p.line());
+            self.line = input.row_returned().unwrap_or(csv_line);
+        }
         self.row_start
             .store(self.reader.position().byte(), Ordering::Relaxed);
         Ok(more)
+    }
+
+    /// Whether the file ended inside a quoted field: the last row read is cut short.
+    fn ends_in_open_quote(&self) -> bool {
+        self.reader.get_ref().ends_in_open_quote()
     }
 }
 

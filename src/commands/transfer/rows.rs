@@ -11,6 +11,7 @@ use anyhow::Result;
 use bytes::{BufMut, BytesMut};
 use csv::ByteRecord;
 use rust_decimal::Decimal;
+use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -18,6 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
+
+#[cfg(test)]
+mod properties;
 
 /// The most one row may take in the file. Past it, crm stops reading rather than holding the
 /// rest of the file in memory as one field (an unclosed quote usually).
@@ -38,6 +42,48 @@ pub struct Input {
     pub row_start: Arc<AtomicU64>,
     /// The first bytes, held back until we know whether they are a BOM.
     head: Option<Vec<u8>>,
+    /// Where the bytes read so far leave a CSV parser, as far as quotes go.
+    quote: Quote,
+    /// Whether the end of the file was reached.
+    ended: bool,
+    /// The line the next byte is on: one more than the newlines read.
+    line: u64,
+    /// Whether the next byte, unless it ends a line too, starts a row (a blank line is none).
+    at_row_start: bool,
+    /// The line of each row that starts in the bytes read so far and that the CSV reader has
+    /// not yet returned: as many as fit in its buffer. The reader's own line numbers are off
+    /// after a CRLF line ending (it counts the LF into the next row) or a blank line.
+    row_lines: VecDeque<u64>,
+}
+
+/// Whether the bytes so far end inside a quoted field: the CSV reader's own states (RFC 4180,
+/// a quote opens a field only at its start), which it does not expose. The reader takes a file
+/// that ends inside a quoted field as if the quote had been closed, so without this the
+/// last row of `Bo,"Bar` would import as `Bar` and a newline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    /// At the start of a field.
+    Start,
+    /// In a field that did not start with a quote: quotes are data.
+    Plain,
+    /// Inside a quoted field.
+    Open,
+    /// A quote inside a quoted field: the end of the field, or the first of two.
+    Closing,
+}
+
+impl Quote {
+    fn next(self, byte: u8) -> Quote {
+        let ends_field = matches!(byte, b',' | b'\n' | b'\r');
+        match (self, byte) {
+            (Quote::Start, b'"') => Quote::Open,
+            (Quote::Open, b'"') => Quote::Closing,
+            (Quote::Open, _) => Quote::Open,
+            (Quote::Closing, b'"') => Quote::Open,
+            (_, _) if ends_field => Quote::Start,
+            (_, _) => Quote::Plain,
+        }
+    }
 }
 
 /// The error [`Input`] gives when a row is too long.
@@ -63,7 +109,44 @@ impl Input {
             read: Arc::default(),
             row_start: Arc::default(),
             head: None,
+            quote: Quote::Start,
+            ended: false,
+            line: 1,
+            at_row_start: true,
+            row_lines: VecDeque::new(),
         }
+    }
+
+    /// Follows the bytes handed to the CSV reader: quotes, lines, where rows start.
+    fn scan(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let ends_line = matches!(byte, b'\n' | b'\r');
+            if ends_line {
+                self.at_row_start |= self.quote != Quote::Open;
+            } else if self.at_row_start {
+                self.row_lines.push_back(self.line);
+                self.at_row_start = false;
+            }
+            if byte == b'\n' {
+                self.line += 1;
+            }
+            self.quote = self.quote.next(byte);
+        }
+    }
+
+    /// The line where the row the CSV reader returns next (or is reading) starts.
+    pub fn next_row_line(&self) -> Option<u64> {
+        self.row_lines.front().copied()
+    }
+
+    /// The CSV reader returned a row: the line where it started.
+    pub fn row_returned(&mut self) -> Option<u64> {
+        self.row_lines.pop_front()
+    }
+
+    /// Whether the file ended inside a quoted field (so the last row read is cut short).
+    pub fn ends_in_open_quote(&self) -> bool {
+        self.ended && self.quote == Quote::Open
     }
 
     /// Reads the first three bytes (less at the end of the file) and drops a UTF-8 BOM.
@@ -108,6 +191,10 @@ impl Read for Input {
             n
         };
         self.read.fetch_add(n as u64, Ordering::Relaxed);
+        if n == 0 {
+            self.ended = true;
+        }
+        self.scan(&buf[..n]);
         Ok(n)
     }
 }
@@ -320,6 +407,21 @@ fn field_count_problem(entity: &Entity, header: &Header, record: &ByteRecord) ->
         }
         None => Problem::new("", count),
     }
+}
+
+/// The last row of a file that ends inside a quoted field (which the CSV reader closes
+/// silently), when it has the header's number of fields: its last field took the rest of the file.
+pub fn open_quote_problem(entity: &Entity, header: &Header) -> Problem {
+    let column = header
+        .fields
+        .last()
+        .copied()
+        .flatten()
+        .map_or("", |c| entity.columns[c].name);
+    Problem::new(
+        column,
+        "a quote is left open: the field runs to the end of the file",
+    )
 }
 
 /// Checks one field. Empty is NULL (blank too, for a number, e-mail or time); a required
@@ -560,5 +662,47 @@ mod tests {
             }
         };
         assert!(err.get_ref().is_some_and(|e| e.is::<RowTooLong>()));
+    }
+
+    /// The line where each row starts, as [`Input`] counts, and whether the file ends in an
+    /// open quote.
+    fn row_lines(data: &'static [u8]) -> (Vec<u64>, bool) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(Input::new(Box::new(data)));
+        let mut record = ByteRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            lines.push(reader.get_mut().row_returned().unwrap());
+        }
+        (lines, reader.get_ref().ends_in_open_quote())
+    }
+
+    /// The CSV reader counts a CRLF's LF into the next row, and a blank line as the next
+    /// row's: found by the corpus (`crlf-bom-bad-line-4.csv` was reported as line 3).
+    #[test]
+    fn rows_start_on_the_right_line_after_crlf_blank_lines_and_quoted_newlines() {
+        let lf = row_lines(b"a,b\n1,2\n\"x\ny\",4\n\n5,6\n7,8");
+        assert_eq!(lf, (vec![1, 2, 3, 6, 7], false));
+        let crlf = row_lines(b"\xEF\xBB\xBFa,b\r\n1,2\r\n\"x\r\ny\",4\r\n\r\n5,6\r\n");
+        assert_eq!(crlf, (vec![1, 2, 3, 6], false));
+        let quotes = row_lines(b"a,b\n\"\",\"say \"\"hi\"\"\"\nx\"y,\"z\"w\n");
+        assert_eq!(quotes, (vec![1, 2, 3], false));
+    }
+
+    /// The CSV reader closes a quote left open at the end of the file: found by the corpus
+    /// (`Bo,"Bar` as the last line imported `Bar` and a newline).
+    #[test]
+    fn a_quote_left_open_at_the_end_is_seen() {
+        assert_eq!(row_lines(b"a,b\nBo,\"Bar\n"), (vec![1, 2], true));
+        assert_eq!(row_lines(b"a,b\nBo,\"Bar\"\"\n"), (vec![1, 2], true));
+        assert_eq!(row_lines(b"a,b\nBo,\"Bar\"\n"), (vec![1, 2], false));
+        assert_eq!(row_lines(b"a,b\nBo,Ba\"r\n"), (vec![1, 2], false));
+        let h = Header::parse(&CUSTOMERS, &record(&["firstName", "lastName"])).unwrap();
+        assert_eq!(
+            open_quote_problem(&CUSTOMERS, &h).to_string(),
+            "lastName: a quote is left open: the field runs to the end of the file"
+        );
     }
 }
