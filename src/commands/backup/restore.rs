@@ -20,18 +20,6 @@ use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 use tokio_postgres::Client;
 
-/// The tables a restored database must hold to be a CRM's.
-const CRM_TABLES: &[&str] = &[
-    "Users",
-    "Customers",
-    "Products",
-    "Orders",
-    "OrderItems",
-    "Notifications",
-    "UserNotifications",
-    "NotificationPreferences",
-];
-
 /// PostgreSQL's limit on identifiers, in bytes.
 const MAX_NAME: usize = 63;
 
@@ -205,11 +193,6 @@ fn derived_name(base: &str, suffix: &str) -> String {
     format!("{}{suffix}", &base[..end])
 }
 
-/// `"name"`, with quotes doubled: for database names from the server or from `derived_name`.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
@@ -269,7 +252,7 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
     drop(live);
     let sql = format!(
         "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
-        ident(name),
+        db::quote_identifier(name),
         literal(&encoding),
         literal(&collate),
         literal(&ctype)
@@ -287,7 +270,10 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
 
 /// Drops a database crm made; whether it is gone.
 async fn drop_database(admin: &Client, name: &str) -> bool {
-    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name));
+    let sql = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        db::quote_identifier(name)
+    );
     db::batch_execute(admin, &sql).await.is_ok()
 }
 
@@ -508,14 +494,14 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
         &client,
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1)",
-        &[&CRM_TABLES],
+        &[&db::CRM_TABLES.as_slice()],
     )
     .await
     .context("cannot read the restored database's tables")?
     .iter()
     .map(|r| r.get(0))
     .collect();
-    let missing: Vec<&str> = CRM_TABLES
+    let missing: Vec<&str> = db::CRM_TABLES
         .iter()
         .copied()
         .filter(|t| !present.iter().any(|p| p == t))
@@ -555,7 +541,7 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
         }
     }
     let mut rows = 0;
-    for table in CRM_TABLES {
+    for table in db::CRM_TABLES {
         let n: i64 = db::query_one(&client, &format!("SELECT count(*) FROM \"{table}\""), &[])
             .await
             .with_context(|| format!("cannot count the restored \"{table}\""))?
@@ -564,7 +550,7 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
     }
     Ok(format!(
         "{} tables, {}",
-        CRM_TABLES.len(),
+        db::CRM_TABLES.len(),
         crate::commands::record::counted(rows, "row", "rows")
     ))
 }
@@ -574,7 +560,10 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
 /// first is undone.
 async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()> {
     let allow = |name: &str, on: bool| {
-        format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}", ident(name))
+        format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}",
+            db::quote_identifier(name)
+        )
     };
     db::batch_execute(admin, &allow(live, false))
         .await
@@ -582,7 +571,11 @@ async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()>
     let mut renamed = Err(anyhow::anyhow!("not tried"));
     for _ in 0..10 {
         db::query(admin, TERMINATE, &[&live]).await?;
-        let rename = format!("ALTER DATABASE {} RENAME TO {}", ident(live), ident(old));
+        let rename = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            db::quote_identifier(live),
+            db::quote_identifier(old)
+        );
         match db::batch_execute(admin, &rename).await {
             Ok(()) => {
                 renamed = Ok(());
@@ -603,9 +596,17 @@ async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()>
         return Err(e.context(format!("cannot rename \"{live}\" to \"{old}\"")));
     }
     let _ = db::batch_execute(admin, &allow(old, true)).await;
-    let rename = format!("ALTER DATABASE {} RENAME TO {}", ident(target), ident(live));
+    let rename = format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        db::quote_identifier(target),
+        db::quote_identifier(live)
+    );
     if let Err(e) = db::batch_execute(admin, &rename).await {
-        let back = format!("ALTER DATABASE {} RENAME TO {}", ident(old), ident(live));
+        let back = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            db::quote_identifier(old),
+            db::quote_identifier(live)
+        );
         let _ = db::batch_execute(admin, &back).await;
         return Err(
             anyhow::Error::from(e).context(format!("cannot rename \"{target}\" to \"{live}\""))
