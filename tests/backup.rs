@@ -6,7 +6,7 @@
 //! cluster-wide: a test drops the databases a restore kept or created ([`DropDb`]), and looks
 //! only at databases named after its own test database, since other tests run beside it.
 
-use crate::harness::{Output, TestDb, crm, free_port, server, sql};
+use crate::harness::{Output, TestDb, TestRole, crm, free_port, server, sql};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -376,30 +376,16 @@ fn a_restore_into_a_new_database_leaves_the_live_one_untouched() {
     assert_eq!(databases_like(&db.name), [db.name.clone(), copy.clone()]);
 }
 
-/// A role that must give a password over TCP (see tests/connect.rs); dropped when the test ends.
-struct Role(String);
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = server()
-            .admin_client()
-            .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
-    }
-}
-
 #[test]
 fn a_backup_with_a_wrong_password_leaves_no_file_and_removes_nothing() {
     let db = filled();
     let dir = planted(&db);
     let before = listing(dir.path());
-    let role = Role(format!("pw_{}", &db.name[2..]));
-    server()
-        .admin_client()
-        .batch_execute(&format!(
-            "CREATE ROLE {} LOGIN SUPERUSER PASSWORD 'right-pass' IN ROLE password_users",
-            role.0
-        ))
-        .unwrap();
+    let role = TestRole::create(
+        &db,
+        "pw",
+        "SUPERUSER PASSWORD 'right-pass' IN ROLE password_users",
+    );
     let url = format!(
         "postgresql://{}@127.0.0.1:{}/{}",
         role.0,

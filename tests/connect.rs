@@ -1,36 +1,11 @@
 //! Connecting as libpq users expect: precedence of the flag, DATABASE_URL and the PG* variables,
 //! the password file, and what an unreachable server or a malformed URL gives.
 
-use crate::harness::{TestDb, crm, free_port, server};
+use crate::harness::{TestDb, TestRole, crm, free_port, server};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A role that must give a password (pg_hba asks `password_users` for scram-sha-256 over TCP);
-/// roles belong to the whole server, so it is dropped when the test ends.
-struct Role(String);
-
-impl Role {
-    fn new(db: &TestDb, password: &str) -> Role {
-        let role = format!("pw_{}", &db.name[2..]);
-        server()
-            .admin_client()
-            .batch_execute(&format!(
-                "CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE password_users"
-            ))
-            .unwrap();
-        Role(role)
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = server()
-            .admin_client()
-            .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
-    }
-}
 
 fn write_pgpass(home: &Path, lines: &str, mode: u32) {
     let path = home.join(".pgpass");
@@ -50,7 +25,7 @@ fn url_without_password(db: &TestDb, role: &str) -> String {
 fn pgpass_exact_line_gives_the_password() {
     // An empty database: `status` reads only the catalog, which any role may.
     let db = TestDb::empty();
-    let role = Role::new(&db, "right-pass");
+    let role = TestRole::create(&db, "pw", "PASSWORD 'right-pass' IN ROLE password_users");
     let role = &role.0;
     let mut cmd = crm();
     let line = format!(
@@ -74,7 +49,7 @@ fn pgpass_exact_line_gives_the_password() {
 fn pgpass_wildcards_match_and_the_first_matching_line_wins() {
     // An empty database: `status` reads only the catalog, which any role may.
     let db = TestDb::empty();
-    let role = Role::new(&db, "right-pass");
+    let role = TestRole::create(&db, "pw", "PASSWORD 'right-pass' IN ROLE password_users");
     let role = &role.0;
     let url = url_without_password(&db, role);
 
@@ -106,7 +81,7 @@ fn pgpass_wildcards_match_and_the_first_matching_line_wins() {
 fn a_pgpass_readable_by_others_is_ignored_with_a_warning() {
     // An empty database: `status` reads only the catalog, which any role may.
     let db = TestDb::empty();
-    let role = Role::new(&db, "right-pass");
+    let role = TestRole::create(&db, "pw", "PASSWORD 'right-pass' IN ROLE password_users");
     let role = &role.0;
     let mut cmd = crm();
     write_pgpass(cmd.home(), &format!("*:*:*:{role}:right-pass\n"), 0o644);
@@ -126,7 +101,7 @@ fn a_pgpass_readable_by_others_is_ignored_with_a_warning() {
 fn pgpassfile_names_another_password_file() {
     // An empty database: `status` reads only the catalog, which any role may.
     let db = TestDb::empty();
-    let role = Role::new(&db, "right-pass");
+    let role = TestRole::create(&db, "pw", "PASSWORD 'right-pass' IN ROLE password_users");
     let role = &role.0;
     let mut cmd = crm();
     let file = cmd.home().join("elsewhere.pgpass");

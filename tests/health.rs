@@ -3,7 +3,7 @@
 //! low thresholds on the command line), the monitoring exit codes, JSON and Nagios output, an
 //! unreachable server, and a role that lacks pg_monitor.
 
-use crate::harness::{TestDb, free_port, server, sql};
+use crate::harness::{TestDb, TestRole, free_port, server, sql};
 use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
@@ -564,22 +564,10 @@ fn unknown_checks_thresholds_and_values_are_bad_usage() {
         .assert_stderr_contains("--check backup-age needs --backup-dir DIR");
 }
 
-/// A login role of its own (roles belong to the whole server): dropped when the test ends.
-struct Role(String);
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = server()
-            .admin_client()
-            .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
-    }
-}
-
 #[test]
 fn a_role_without_pg_monitor_gets_unknown_with_a_hint_never_a_crash() {
     let db = TestDb::migrated();
-    let role = Role(format!("mon_{}", &db.name[2..]));
-    sql(&db, &format!("CREATE ROLE {} LOGIN", role.0));
+    let role = TestRole::create(&db, "mon", "");
     let mut idle = db.client();
     idle.batch_execute("BEGIN; SELECT 1").unwrap();
     let url = format!(

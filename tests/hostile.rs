@@ -2,7 +2,7 @@
 //! literally; formula-like cells are neutralised on request; no secret reaches any output or a
 //! child's command line.
 
-use crate::harness::{TestDb, count, server, sql};
+use crate::harness::{TestDb, TestRole, count, server, sql};
 use std::os::unix::fs::PermissionsExt;
 
 const DROP_USERS: &str = r#"'; DROP TABLE "Users"; --"#;
@@ -179,35 +179,15 @@ fn safe_spreadsheet_neutralises_formula_cells_and_is_off_by_default() {
     );
 }
 
-/// A role that must log in with a password over TCP (pg_hba asks `password_users` for it).
-struct Role(String);
-
-impl Role {
-    fn new(db: &TestDb, password: &str) -> Role {
-        let role = format!("sec_{}", &db.name[2..]);
-        server()
-            .admin_client()
-            .batch_execute(&format!(
-                "CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}' IN ROLE password_users"
-            ))
-            .unwrap();
-        Role(role)
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = server()
-            .admin_client()
-            .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
-    }
-}
-
 #[test]
 fn no_password_in_any_output_log_line_error_or_child_command_line() {
     let db = TestDb::migrated();
     let secret = "Sup3r-Secret-Pw";
-    let role = Role::new(&db, secret);
+    let role = TestRole::create(
+        &db,
+        "sec",
+        &format!("SUPERUSER PASSWORD '{secret}' IN ROLE password_users"),
+    );
     let url = |password: &str| {
         format!(
             "postgresql://{}:{password}@127.0.0.1:{}/{}",

@@ -16,10 +16,12 @@ mod cluster;
 mod crm;
 mod database;
 mod private;
+mod role;
 mod tls;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, redact};
 pub use database::{TestDb, count, row_json, sql, table_exists};
 pub use private::PrivateServer;
+pub use role::TestRole;
 pub use tls::{TlsServer, tls_server};
