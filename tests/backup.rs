@@ -6,7 +6,7 @@
 //! cluster-wide: a test drops the databases a restore kept or created ([`DropDb`]), and looks
 //! only at databases named after its own test database, since other tests run beside it.
 
-use crate::harness::{Output, TestDb, TestRole, crm, free_port, server, sql};
+use crate::harness::{Output, TestDb, TestRole, crm, crm_on_terminal, free_port, server, sql};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -1065,40 +1065,6 @@ fn a_backup_never_removes_itself_even_with_keep_days_0_and_keep_min_0() {
     assert!(manifest_of(&dir.path().join(&left[0])).exists());
 }
 
-/// `crm db restore FILE` on a pseudo-terminal (util-linux `script`), typing `typed`.
-fn restore_on_a_terminal(db: &TestDb, file: &Path, typed: &str) -> (i32, String) {
-    let home = tempfile::tempdir().unwrap();
-    let command = format!(
-        "{} --database-url '{}' db restore '{}'",
-        env!("CARGO_BIN_EXE_crm"),
-        db.url(),
-        file.display()
-    );
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("TERM", "dumb")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the terminal test needs util-linux's script");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{typed}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
 #[test]
 fn on_a_terminal_a_restore_needs_the_database_name_typed() {
     let db = filled();
@@ -1107,14 +1073,32 @@ fn on_a_terminal_a_restore_needs_the_database_name_typed() {
     sql(&db, r#"DELETE FROM "OrderItems""#);
     let changed = checksums(&db.name);
 
-    let (code, screen) = restore_on_a_terminal(&db, &file, "not-the-name");
+    let (code, screen) = crm_on_terminal(
+        &[
+            "--database-url",
+            &db.url(),
+            "db",
+            "restore",
+            &file.display().to_string(),
+        ],
+        "not-the-name\n",
+    );
     assert_eq!(code, 1, "{screen}");
     assert!(screen.contains("Type the database name"), "{screen}");
     assert!(screen.contains("nothing was changed"), "{screen}");
     assert_eq!(checksums(&db.name), changed);
     assert_eq!(databases_like(&db.name), std::slice::from_ref(&db.name));
 
-    let (code, screen) = restore_on_a_terminal(&db, &file, &db.name);
+    let (code, screen) = crm_on_terminal(
+        &[
+            "--database-url",
+            &db.url(),
+            "db",
+            "restore",
+            &file.display().to_string(),
+        ],
+        &format!("{}\n", db.name),
+    );
     assert_eq!(code, 0, "{screen}");
     assert_ne!(checksums(&db.name), changed, "{screen}");
     for kept in databases_like(&db.name) {

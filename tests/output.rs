@@ -106,3 +106,35 @@ fn a_closed_pipe_is_not_an_error() {
     );
     assert!(!stderr.contains("error"), "{stderr}");
 }
+
+/// Long work shows progress on a terminal (stderr) and stays silent when piped.
+#[test]
+fn an_export_shows_progress_on_a_terminal_and_none_when_piped() {
+    let db = crate::harness::TestDb::migrated();
+    crate::harness::sql(
+        &db,
+        r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+           SELECT 'Ada', 'Lovelace', 'ada' || i || '@example.com', now(), now()
+           FROM generate_series(1, 300000) AS i"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    let file = file.display().to_string();
+    let (code, screen) = crate::harness::crm_on_terminal(
+        &["--database-url", &db.url(), "customers", "export", &file],
+        "",
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("exporting customers"),
+        "no progress shown: {screen}"
+    );
+    assert!(screen.contains("exported 300,000 customers"), "{screen}");
+
+    let piped = db.crm().args(["customers", "export", &file]).run();
+    piped.assert_success();
+    assert_eq!(
+        piped.stderr,
+        format!("exported 300,000 customers to {file}\n")
+    );
+}

@@ -366,3 +366,34 @@ fn shell_quote(word: &str) -> String {
         false => format!("'{}'", word.replace('\'', r"'\''")),
     }
 }
+
+/// Runs `crm ARGS` on a pseudo-terminal (util-linux `script`), as a person at a terminal would,
+/// typing `input`; returns the exit code and the screen (stdout and stderr, as a terminal shows
+/// them, control sequences and all).
+pub fn crm_on_terminal(args: &[&str], input: &str) -> (i32, String) {
+    let home = tempfile::tempdir().expect("cannot create a temporary HOME");
+    let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_crm"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TERM", "xterm")
+        .env("COLUMNS", "100")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the terminal tests need util-linux's script");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().expect("cannot wait for script");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

@@ -20,7 +20,7 @@ mod role;
 mod tls;
 
 pub use cluster::{Server, free_port, server};
-pub use crm::{Crm, Output, crm, redact};
+pub use crm::{Crm, Output, crm, crm_on_terminal, redact};
 pub use database::{TestDb, count, row_json, sql, table_exists};
 pub use private::PrivateServer;
 pub use role::TestRole;
