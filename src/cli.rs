@@ -94,6 +94,12 @@ pub enum DbCommand {
     /// Manage the private local cluster crm uses when no database is configured
     #[command(subcommand)]
     Local(LocalCommand),
+
+    /// Load the sample data of seeds/ once (see also: undo); --scale N adds a synthetic data set
+    Seed(crate::commands::seed::SeedCommand),
+
+    /// Migrate, then seed: a database to try crm on, in one command
+    Setup(crate::commands::seed::SeedArgs),
 }
 
 #[derive(Debug, Args)]

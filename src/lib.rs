@@ -28,6 +28,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Db(DbCommand::Migrate(cmd)) => commands::migrate::run(&ctx, cmd).await,
         Command::Db(DbCommand::Check(args)) => commands::check::run(&ctx, args).await,
         Command::Db(DbCommand::Local(cmd)) => commands::local::run(&ctx, cmd).await,
+        Command::Db(DbCommand::Seed(cmd)) => commands::seed::run(&ctx, cmd).await,
+        Command::Db(DbCommand::Setup(args)) => commands::seed::setup(&ctx, args).await,
         Command::Completions { shell } => commands::completions(shell),
     }
 }

@@ -14,5 +14,6 @@ mod output;
 mod products;
 mod reports;
 mod schema;
+mod seed;
 mod transfer;
 mod users;
