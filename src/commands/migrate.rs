@@ -223,8 +223,8 @@ async fn status(ctx: &Context, exit_code: bool) -> Result<i32> {
 }
 
 /// Runs `work` holding the schema lock on a dedicated connection, releasing it before the
-/// connection is closed.
-async fn with_schema_lock<T>(
+/// connection is closed. Seed takes it the same way.
+pub async fn with_schema_lock<T>(
     ctx: &Context,
     no_wait: bool,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,

@@ -15,9 +15,9 @@
 use crate::cli::{ConfirmArgs, LockArgs, MigrateApplyArgs};
 use crate::commands::{confirm, migrate};
 use crate::context::Context;
-use crate::db::{self, AdvisoryLock};
+use crate::db;
 use crate::error;
-use crate::password::{self, PasswordArgs};
+use crate::password;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -49,8 +49,10 @@ pub struct SeedArgs {
     #[arg(long, value_name = "N")]
     pub scale: Option<u64>,
 
-    #[command(flatten)]
-    pub password: PasswordArgs,
+    /// Read the seeded users' password from standard input (one trailing newline removed)
+    /// instead of CRM_SEED_PASSWORD, or a generated one printed once
+    #[arg(long)]
+    pub password_stdin: bool,
 
     #[command(flatten)]
     pub lock: LockArgs,
@@ -168,7 +170,7 @@ impl Inputs {
             }
         };
         let cost = password::cost_from_env()?;
-        let password = if args.password.password_stdin {
+        let password = if args.password_stdin {
             Some(password_from_stdin()?)
         } else {
             match std::env::var(PASSWORD_VAR) {
@@ -188,15 +190,7 @@ impl Inputs {
 }
 
 fn password_from_stdin() -> Result<String> {
-    let mut bytes = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(1025)
-        .read_to_end(&mut bytes)
-        .context("cannot read the password from standard input")?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| error::usage("the password on standard input is not valid UTF-8"))?;
-    let password = password::strip_line_end(&text).to_string();
+    let password = password::from_stdin()?;
     password::check(&password)?;
     Ok(password)
 }
@@ -234,25 +228,17 @@ async fn load(ctx: &Context, args: SeedArgs) -> Result<i32> {
     load_with(ctx, args, inputs).await
 }
 
-/// Runs `work` holding the schema lock on a dedicated connection, on a fully migrated database.
+/// Runs `work` holding the schema lock (as migrate does), on a fully migrated database.
 async fn with_schema_lock<T>(
     ctx: &Context,
     no_wait: bool,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,
 ) -> Result<T> {
-    let database = ctx.db().await?;
-    let mut client = database.dedicated().await?;
-    AdvisoryLock::Schema
-        .acquire(&client, no_wait, &ctx.out)
-        .await?;
-    let result = match migrate::require_current(&client).await {
-        Ok(()) => work(&mut client).await,
-        Err(e) => Err(e),
-    };
-    let released = AdvisoryLock::Schema.release(&client).await;
-    let value = result?;
-    released?;
-    Ok(value)
+    migrate::with_schema_lock(ctx, no_wait, async |client| {
+        migrate::require_current(&*client).await?;
+        work(client).await
+    })
+    .await
 }
 
 async fn load_with(ctx: &Context, args: SeedArgs, inputs: Inputs) -> Result<i32> {
@@ -392,7 +378,6 @@ const SCALE_PREPARE: &str = r#"
     SET LOCAL synchronous_commit = off;
     SET LOCAL work_mem = '256MB';
     SET LOCAL maintenance_work_mem = '256MB';
-    SET LOCAL gin_pending_list_limit = '64MB';
     LOCK TABLE "Users", "Customers", "Products", "Orders", "OrderItems", "Notifications",
         "UserNotifications" IN SHARE ROW EXCLUSIVE MODE;
     CREATE FUNCTION pg_temp.crm_h(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE
