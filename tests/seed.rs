@@ -425,3 +425,26 @@ fn setup_migrates_then_seeds() {
         .assert_stderr_contains("nothing to apply")
         .assert_stderr_contains("nothing to load");
 }
+
+#[test]
+fn seed_and_undo_with_no_wait_exit_5_while_another_run_holds_the_schema_lock() {
+    let db = TestDb::migrated();
+    let mut holder = db.client();
+    holder
+        .execute("SELECT pg_advisory_lock(x'63726d'::int, 1)", &[])
+        .unwrap();
+
+    seed(&db, &["--no-wait"])
+        .assert_code(5)
+        .assert_stderr_contains("holds the schema lock");
+    db.crm()
+        .args(["db", "seed", "undo", "--yes", "--no-wait"])
+        .run()
+        .assert_code(5);
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Users""#), 0);
+
+    holder
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .unwrap();
+    seed(&db, &["--no-wait"]).assert_success();
+}
