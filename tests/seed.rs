@@ -448,3 +448,43 @@ fn seed_and_undo_with_no_wait_exit_5_while_another_run_holds_the_schema_lock() {
         .unwrap();
     seed(&db, &["--no-wait"]).assert_success();
 }
+
+#[test]
+fn a_role_that_is_not_a_superuser_seeds_with_the_foreign_keys_checked() {
+    let db = TestDb::migrated();
+    let role = format!("{}_app", db.name);
+    sql(
+        &db,
+        &format!(
+            r#"CREATE ROLE "{role}" LOGIN PASSWORD 'app-password';
+               GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}";
+               GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}";"#
+        ),
+    );
+    let server = crate::harness::server();
+    let url = format!(
+        "postgresql://{role}:app-password@{}:{}/{}",
+        server.host, server.port, db.name
+    );
+    let as_app = |args: &[&str]| {
+        crate::harness::crm()
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .env("CRM_SEED_PASSWORD", PASSWORD)
+            .env("CRM_BCRYPT_COST", "10")
+            .run()
+    };
+
+    as_app(&["db", "seed", "--scale", "500"])
+        .assert_success()
+        .assert_stderr_contains("500 customers, 500 orders");
+    check_finds_nothing(&db);
+    as_app(&["db", "seed", "undo", "--yes"]).assert_success();
+
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Orders""#), 0);
+    sql(
+        &db,
+        &format!(r#"DROP OWNED BY "{role}"; DROP ROLE "{role}";"#),
+    );
+}
