@@ -121,6 +121,11 @@ pub enum DbCommand {
 
     /// Restore a backup into a new database, check it, and swap it in by renaming
     Restore(crate::commands::backup::RestoreArgs),
+    /// Load the sample data of seeds/ once (see also: undo); --scale N adds a synthetic data set
+    Seed(crate::commands::seed::SeedCommand),
+
+    /// Migrate, then seed: a database to try crm on, in one command
+    Setup(crate::commands::seed::SeedArgs),
 }
 
 #[derive(Debug, Args)]

@@ -113,7 +113,7 @@ pub async fn read_new(password_stdin: bool) -> Result<String> {
 }
 
 /// Reads all of standard input as the password, without one trailing `\n` or `\r\n`.
-fn from_stdin() -> Result<String> {
+pub fn from_stdin() -> Result<String> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .lock()

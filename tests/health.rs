@@ -94,7 +94,7 @@ fn a_healthy_database_is_ok_on_every_check_and_exits_0() {
             .starts_with("PostgreSQL "),
         "{rows:#?}"
     );
-    assert_eq!(row(&rows, "migrations")["value"], "10 of 10 applied");
+    assert_eq!(row(&rows, "migrations")["value"], "12 of 12 applied");
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod output;
 mod products;
 mod reports;
 mod schema;
+mod seed;
 mod tls;
 mod transfer;
 mod users;

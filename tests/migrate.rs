@@ -37,7 +37,7 @@ fn status_on_a_fresh_database_lists_every_migration_pending_and_creates_nothing(
     let out = db.crm().args(["db", "migrate", "status"]).run();
     out.assert_success();
     let states = states(&out.stdout);
-    assert_eq!(states.len(), 10, "{}", out.stdout);
+    assert_eq!(states.len(), 12, "{}", out.stdout);
     assert!(states.iter().all(|(_, s)| s == "pending"), "{}", out.stdout);
     assert!(
         out.stdout
@@ -58,14 +58,14 @@ fn migrate_applies_everything_and_a_second_run_has_nothing_to_do() {
     let out = db.crm().args(["db", "migrate"]).run();
     out.assert_success()
         .assert_stderr_contains("applied V1 create_users")
-        .assert_stderr_contains("applied 10 migrations: the database is at version 10");
-    assert_eq!(history(&db).len(), 10);
+        .assert_stderr_contains("applied 12 migrations: the database is at version 12");
+    assert_eq!(history(&db).len(), 12);
 
     db.crm()
         .args(["db", "migrate"])
         .run()
         .assert_success()
-        .assert_stderr_contains("nothing to apply: the database is at version 10");
+        .assert_stderr_contains("nothing to apply: the database is at version 12");
     let status = db
         .crm()
         .args(["db", "migrate", "status", "--exit-code"])
@@ -197,11 +197,11 @@ fn two_migrate_runs_at_once_both_succeed_and_apply_each_migration_once() {
         .filter(|l| l.starts_with("applied V"))
         .count();
     assert_eq!(
-        applied_lines, 10,
+        applied_lines, 12,
         "first:\n{}\nsecond:\n{}",
         a.stderr, b.stderr
     );
-    assert_eq!(history(&db).len(), 10);
+    assert_eq!(history(&db).len(), 12);
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn no_wait_exits_5_while_another_run_holds_the_lock_and_a_waiting_run_goes_on_af
         .wait(child)
         .assert_success()
         .assert_stderr_contains("waiting for another crm run");
-    assert_eq!(history(&db).len(), 10);
+    assert_eq!(history(&db).len(), 12);
 }
 
 /// The schema as the original application's Sequelize migrations made it: an ENUM type for the
@@ -356,7 +356,7 @@ fn a_partly_built_sequelize_database_is_adopted_as_far_as_it_goes_then_migrated(
         .assert_success()
         .assert_stderr_contains("recorded V1 to V3 as applied")
         .assert_stderr_contains("applied V4 create_orders");
-    assert_eq!(history(&db).len(), 10);
+    assert_eq!(history(&db).len(), 12);
     assert!(table_exists(&db, "NotificationPreferences"));
 }
 

@@ -14,6 +14,8 @@ const CSV: &str = "version,name,state,appliedAt
 8,create_notification_preferences,pending,
 9,performance_indexes,pending,
 10,search_indexes,pending,
+11,create_seed_history,pending,
+12,notification_inbox_index,pending,
 ";
 
 const JSON: &str = r#"[
@@ -26,7 +28,9 @@ const JSON: &str = r#"[
 {"version":7,"name":"create_user_notifications","state":"pending","appliedAt":null},
 {"version":8,"name":"create_notification_preferences","state":"pending","appliedAt":null},
 {"version":9,"name":"performance_indexes","state":"pending","appliedAt":null},
-{"version":10,"name":"search_indexes","state":"pending","appliedAt":null}
+{"version":10,"name":"search_indexes","state":"pending","appliedAt":null},
+{"version":11,"name":"create_seed_history","state":"pending","appliedAt":null},
+{"version":12,"name":"notification_inbox_index","state":"pending","appliedAt":null}
 ]
 "#;
 
@@ -44,8 +48,10 @@ const TABLE: &str = "\
 │       8 ┆ create_notification_preferences ┆ pending ┆           │
 │       9 ┆ performance_indexes             ┆ pending ┆           │
 │      10 ┆ search_indexes                  ┆ pending ┆           │
+│      11 ┆ create_seed_history             ┆ pending ┆           │
+│      12 ┆ notification_inbox_index        ┆ pending ┆           │
 └─────────┴─────────────────────────────────┴─────────┴───────────┘
-0 of 10 migrations applied
+0 of 12 migrations applied
 ";
 
 #[test]

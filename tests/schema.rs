@@ -24,8 +24,11 @@ const TABLES: [&str; 8] = [
 /// crm's bookkeeping table, the one table besides the reference's.
 const HISTORY: &str = "refinery_schema_history";
 
+/// crm's record of the seeds it loaded (V11), the other table of crm's own.
+const SEED_HISTORY: &str = "crm_seed_history";
+
 /// The migrations, in version order.
-const MIGRATIONS: [(i32, &str); 10] = [
+const MIGRATIONS: [(i32, &str); 12] = [
     (1, "create_users"),
     (2, "create_customers"),
     (3, "create_products"),
@@ -36,6 +39,8 @@ const MIGRATIONS: [(i32, &str); 10] = [
     (8, "create_notification_preferences"),
     (9, "performance_indexes"),
     (10, "search_indexes"),
+    (11, "create_seed_history"),
+    (12, "notification_inbox_index"),
 ];
 
 const VARCHAR: &str = "character varying(255)";
@@ -421,6 +426,12 @@ const SEARCH_INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The index on the inbox entries of one notification (V12).
+const NOTIFICATION_INDEXES: &[(&str, &str)] = &[(
+    "user_notifications_notification_idx",
+    r#"CREATE INDEX user_notifications_notification_idx ON public."UserNotifications" USING btree ("notificationId")"#,
+)];
+
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();
     items.sort();
@@ -450,6 +461,11 @@ fn tables(db: &TestDb) -> Vec<String> {
         )
         .expect("cannot list the tables");
     sorted(rows.iter().map(|r| r.get::<_, String>(0)))
+}
+
+/// Every table of the fully migrated schema: the reference's, the history and the seed history.
+fn all_tables() -> Vec<String> {
+    strings(TABLES.iter().copied().chain([HISTORY, SEED_HISTORY]))
 }
 
 /// The reference tables present, plus the history table if present, sorted.
@@ -504,7 +520,7 @@ fn columns(db: &TestDb, table: &str) -> Vec<(String, String, bool, Option<String
 }
 
 /// `(table, constraint, kind, definition)` of every constraint in schema `public` except the
-/// history table's, sorted.
+/// history tables', sorted.
 fn constraints(db: &TestDb) -> Vec<(String, String, String, String)> {
     let rows = db
         .client()
@@ -512,8 +528,8 @@ fn constraints(db: &TestDb) -> Vec<(String, String, String, String)> {
             "SELECT c.relname::text, con.conname::text, con.contype::text, \
                     pg_get_constraintdef(con.oid) \
              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-             WHERE con.connamespace = 'public'::regnamespace AND c.relname <> $1",
-            &[&HISTORY],
+             WHERE con.connamespace = 'public'::regnamespace AND c.relname <> ALL($1)",
+            &[&[HISTORY, SEED_HISTORY].as_slice()],
         )
         .expect("cannot read the constraints");
     let mut found: Vec<_> = rows
@@ -552,14 +568,14 @@ fn foreign_keys(db: &TestDb) -> Vec<(String, String, String, String, String)> {
     found
 }
 
-/// `(index, definition)` of every index of schema `public` except the history table's, sorted.
+/// `(index, definition)` of every index of schema `public` except the history tables', sorted.
 fn indexes(db: &TestDb) -> Vec<(String, String)> {
     let rows = db
         .client()
         .query(
             "SELECT indexname::text, indexdef FROM pg_indexes \
-             WHERE schemaname = 'public' AND tablename <> $1",
-            &[&HISTORY],
+             WHERE schemaname = 'public' AND tablename <> ALL($1)",
+            &[&[HISTORY, SEED_HISTORY].as_slice()],
         )
         .expect("cannot read the indexes");
     let mut found: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -668,7 +684,7 @@ fn migrate_creates_exactly_the_reference_schema() {
 
     migrate(&db);
 
-    assert_eq!(tables(&db), tables_with_history(&TABLES));
+    assert_eq!(tables(&db), all_tables());
     for table in TABLES {
         assert_eq!(
             columns(&db, table),
@@ -695,7 +711,13 @@ fn migrate_creates_exactly_the_reference_schema() {
         )
     });
     assert_eq!(foreign_keys(&db), sorted(expected_keys));
-    let all_indexes = [TABLE_INDEXES, PERFORMANCE_INDEXES, SEARCH_INDEXES].concat();
+    let all_indexes = [
+        TABLE_INDEXES,
+        PERFORMANCE_INDEXES,
+        SEARCH_INDEXES,
+        NOTIFICATION_INDEXES,
+    ]
+    .concat();
     assert_eq!(indexes(&db), owned_pairs(&all_indexes));
     let trgm: i64 = db
         .client()
@@ -709,12 +731,12 @@ fn migrate_creates_exactly_the_reference_schema() {
 }
 
 #[test]
-fn migration_history_records_all_ten() {
+fn migration_history_records_all_twelve() {
     let db = TestDb::empty();
 
     migrate(&db);
 
-    assert_eq!(history(&db), history_of(1..=10));
+    assert_eq!(history(&db), history_of(1..=12));
 }
 
 #[test]
@@ -755,7 +777,7 @@ fn undo_steps_and_to() {
     migrate(&db);
 
     db.crm()
-        .args(["db", "migrate", "undo", "--steps", "2", "--yes"])
+        .args(["db", "migrate", "undo", "--steps", "4", "--yes"])
         .run()
         .assert_success();
 
@@ -818,6 +840,6 @@ fn undo_without_yes_and_without_a_terminal_is_refused() {
     let undo = db.crm().args(["db", "migrate", "undo", "--all"]).run();
 
     undo.assert_code(2).assert_stderr_contains("--yes");
-    assert_eq!(tables(&db), tables_with_history(&TABLES));
-    assert_eq!(history(&db), history_of(1..=10));
+    assert_eq!(tables(&db), all_tables());
+    assert_eq!(history(&db), history_of(1..=12));
 }

@@ -250,8 +250,8 @@ async fn status(ctx: &Context, exit_code: bool) -> Result<i32> {
 }
 
 /// Runs `work` holding the schema lock on a dedicated connection, releasing it before the
-/// connection is closed.
-async fn with_schema_lock<T>(
+/// connection is closed. Seed takes it the same way.
+pub async fn with_schema_lock<T>(
     ctx: &Context,
     no_wait: bool,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,
@@ -268,7 +268,7 @@ async fn with_schema_lock<T>(
     Ok(value)
 }
 
-async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
+pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
     let known = known();
     if let Some(to) = args.to
         && !known.iter().any(|k| i64::from(k.version) == i64::from(to))
@@ -342,6 +342,24 @@ async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
         Ok(0)
     })
     .await
+}
+
+/// Refuses, exit 5, a database on which a migration this crm knows is not applied (or whose
+/// history it cannot vouch for): for commands that need the whole schema, such as `db seed`.
+pub async fn require_current(client: &impl tokio_postgres::GenericClient) -> Result<()> {
+    let applied = read_history(client).await?;
+    let lines = lines(&known(), &applied);
+    check_consistent(&lines)?;
+    let pending = lines.iter().filter(|l| l.state == State::Pending).count();
+    if pending > 0 {
+        let at = applied.iter().map(|a| a.version).max().unwrap_or(0);
+        return Err(error::conflict(format!(
+            "the database is at version {at} with {pending} migration{} pending: run crm db \
+             migrate first",
+            if pending == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(())
 }
 
 fn version_range(known: &[Known]) -> String {

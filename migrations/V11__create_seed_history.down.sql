@@ -1,0 +1,1 @@
+DROP TABLE "crm_seed_history";

@@ -1,0 +1,1 @@
+DROP INDEX "user_notifications_notification_idx";
