@@ -318,6 +318,20 @@ fn scale_rows(db: &TestDb, n: u32) -> Vec<(String, String)> {
 #[test]
 fn scale_2000_keeps_every_invariant_and_the_same_n_gives_the_same_rows() {
     let (a, b) = (TestDb::migrated(), TestDb::migrated());
+    let indexes = |db: &TestDb| -> Vec<String> {
+        db.client()
+            .query(
+                "SELECT indexname || ' ' || indexdef || ' ' || \
+                 (SELECT indisvalid FROM pg_index WHERE indexrelid = (schemaname || '.' || quote_ident(indexname))::regclass) \
+                 FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let before = indexes(&a);
 
     seed(&a, &["--scale", "2000"])
         .assert_success()
@@ -325,6 +339,8 @@ fn scale_2000_keeps_every_invariant_and_the_same_n_gives_the_same_rows() {
     seed(&b, &["--scale", "2000"]).assert_success();
 
     check_finds_nothing(&a);
+    // The indexes it set aside for the load are back, the same and valid.
+    assert_eq!(indexes(&a), before);
     // Beside the samples (6 customers and orders, 8 products, 11 items, 2 users).
     assert_eq!(count(&a, r#"SELECT count(*) FROM "Customers""#), 2006);
     assert_eq!(count(&a, r#"SELECT count(*) FROM "Orders""#), 2006);
