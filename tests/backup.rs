@@ -896,6 +896,15 @@ fn a_backup_whose_bytes_changed_does_not_count_towards_keep_min() {
         .assert_stderr_contains("removed 1 backup older than 30 days");
     assert!(!aged[0].exists());
     assert!(aged[1].exists() && aged[2].exists());
+    let damaged = aged[2].file_name().unwrap().to_string_lossy().into_owned();
+    let status = listed(&db, dir)
+        .into_iter()
+        .find(|(file, _)| *file == damaged)
+        .map(|(_, status)| status);
+    assert_eq!(
+        status.as_deref(),
+        Some("checksum differs from the manifest's")
+    );
 }
 
 #[test]

@@ -148,12 +148,11 @@ async fn list(ctx: &Context, args: DirArgs) -> Result<i32> {
         let status = match &entry.manifest {
             Err(e) => format!("bad manifest: {e}"),
             Ok(None) => "not crm's (no manifest)".to_string(),
+            Ok(Some(m)) if entry.size != m.size => {
+                format!("size {} differs from the manifest's {}", entry.size, m.size)
+            }
             Ok(Some(m)) => match verify::check_checksum(&entry.path, m).await {
                 Ok(()) => "ok".to_string(),
-                Err(e) if entry.size != m.size => {
-                    let _ = e;
-                    format!("size {} differs from the manifest's {}", entry.size, m.size)
-                }
                 Err(_) => "checksum differs from the manifest's".to_string(),
             },
         };
