@@ -413,6 +413,19 @@ fn dead_tuples_beyond_the_autovacuum_threshold_and_vacuum_age() {
         "{r}"
     );
     assert_eq!(code, 2);
+    // A table's own autovacuum settings are what autovacuum uses, and so does the check.
+    sql(
+        &db,
+        r#"ALTER TABLE "Products" SET (autovacuum_vacuum_threshold = 200, autovacuum_vacuum_scale_factor = 0)"#,
+    );
+    let (_, rows) = health(&db, &["--check", "dead-tuples"]);
+    let r = row(&rows, "dead-tuples");
+    assert_eq!(r["value"], "60%", "{r}");
+    assert_eq!(r["status"], "OK", "{r}");
+    sql(
+        &db,
+        r#"ALTER TABLE "Products" RESET (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor)"#,
+    );
 
     // Vacuumed, then one more dead tuple: its age counts.
     sql(&db, r#"VACUUM "Products""#);

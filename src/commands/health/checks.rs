@@ -409,11 +409,16 @@ async fn blocked(client: &Client, session: &Session) -> Result<Finding> {
 }
 
 /// Dead tuples of each crm table against the number at which autovacuum would vacuum it
-/// (`autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor * reltuples`, the server's
-/// settings; a table's own storage parameters are not read).
+/// (`autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor * reltuples`: the table's own
+/// storage parameters where it has them, as autovacuum reads them, else the server's settings).
 const DEAD_TUPLES: &str = "SELECT s.relname::text, s.n_dead_tup, \
-       current_setting('autovacuum_vacuum_threshold')::float8 \
-       + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)::float8 \
+       coalesce((SELECT o.option_value::float8 FROM pg_options_to_table(c.reloptions) o \
+                 WHERE o.option_name = 'autovacuum_vacuum_threshold'), \
+                current_setting('autovacuum_vacuum_threshold')::float8) \
+       + coalesce((SELECT o.option_value::float8 FROM pg_options_to_table(c.reloptions) o \
+                   WHERE o.option_name = 'autovacuum_vacuum_scale_factor'), \
+                  current_setting('autovacuum_vacuum_scale_factor')::float8) \
+         * greatest(c.reltuples, 0)::float8 \
      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
      WHERE s.schemaname = current_schema() AND s.relname::text = ANY($1::text[])";
 
