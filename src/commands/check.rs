@@ -15,9 +15,10 @@ use crate::commands::orders::retrying;
 use crate::commands::record;
 use crate::context::Context;
 use crate::db;
-use crate::output::{Rows, Value};
+use crate::output::{RowWriter, Value};
 use anyhow::{Context as _, Result};
 use clap::Args;
+use futures_util::TryStreamExt;
 use tokio_postgres::{GenericClient, IsolationLevel};
 
 #[derive(Debug, Args)]
@@ -249,44 +250,67 @@ struct Violation {
 /// Prints the violations (nothing on stdout when there are none) and a summary on stderr.
 /// The exit status is 1 while any violation is left unfixed, 0 otherwise.
 pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
-    let found = if args.fix {
-        fix_all(ctx).await
+    let tally = if args.fix {
+        // Printed only once committed: a fix that is rolled back must not say it was made.
+        let found = fix_all(ctx).await.context("cannot check the data")?;
+        let mut out: Option<RowWriter<_>> = None;
+        for v in &found {
+            writer(ctx, &mut out)?.row(v.values())?;
+        }
+        if let Some(out) = out {
+            drop(out.finish(None)?);
+        }
+        Tally::of(&found)
     } else {
-        find_all(ctx).await
-    }
-    .context("cannot check the data")?;
-
-    if found.is_empty() {
+        find_all(ctx).await.context("cannot check the data")?
+    };
+    if tally.total() == 0 {
         ctx.out.notice("no violations found");
         return Ok(0);
     }
-    let mut rows = Rows::new(&COLUMNS);
-    for v in &found {
-        rows.push(vec![
-            Value::from(v.check),
-            Value::from(v.table.as_str()),
-            Value::from(v.id),
-            Value::from(v.problem.as_str()),
-            Value::Bool(v.fixed),
-        ]);
-    }
-    ctx.out.rows(&rows)?;
-    ctx.out.notice(summary(&found, args.fix));
-    let remaining = found.iter().any(|v| !v.fixed);
-    Ok(i32::from(remaining))
+    ctx.out.notice(summary(&tally, args.fix));
+    Ok(i32::from(tally.total() > tally.fixed()))
 }
 
-/// Every check in one read-only snapshot; nothing is written.
-async fn find_all(ctx: &Context) -> Result<Vec<Violation>> {
+/// The output, opened at the first violation (so that none leaves stdout empty).
+fn writer<'a>(
+    ctx: &Context,
+    out: &'a mut Option<RowWriter<std::io::StdoutLock<'static>>>,
+) -> Result<&'a mut RowWriter<std::io::StdoutLock<'static>>> {
+    if out.is_none() {
+        *out = Some(ctx.out.row_writer(&COLUMNS)?);
+    }
+    out.as_mut().context("no output")
+}
+
+/// Every check in one read-only snapshot, each violation printed as it arrives (in constant
+/// memory, however many there are); nothing is written.
+async fn find_all(ctx: &Context) -> Result<Tally> {
     let mut client = ctx.db().await?.get().await?;
     let tx = record::snapshot(&mut client).await?;
     db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
-    let mut found = Vec::new();
+    let mut tally = Tally::default();
+    let mut out = None;
     for check in CHECKS {
-        found.extend(find(&*tx, check).await?);
+        let rows = db::query_raw(&*tx, check.find, Vec::new())
+            .await
+            .with_context(|| format!("cannot run the {} check", check.name))?;
+        futures_util::pin_mut!(rows);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .with_context(|| format!("cannot run the {} check", check.name))?
+        {
+            let v = Violation::of(check, &row)?;
+            writer(ctx, &mut out)?.row(v.values())?;
+            tally.add(v.check, false);
+        }
     }
     tx.commit().await?;
-    Ok(found)
+    if let Some(out) = out {
+        drop(out.finish(None)?);
+    }
+    Ok(tally)
 }
 
 /// Every check and its fix in one serializable transaction, run again when it loses a race.
@@ -314,12 +338,16 @@ async fn fix_all(ctx: &Context) -> Result<Vec<Violation>> {
 }
 
 /// The violations of one check.
-async fn find(client: &impl GenericClient, check: &Check) -> Result<Vec<Violation>> {
+async fn find(client: &impl GenericClient, check: &'static Check) -> Result<Vec<Violation>> {
     let rows = db::query(client, check.find, &[])
         .await
         .with_context(|| format!("cannot run the {} check", check.name))?;
-    rows.iter()
-        .map(|row| {
+    rows.iter().map(|row| Violation::of(check, row)).collect()
+}
+
+impl Violation {
+    fn of(check: &'static Check, row: &tokio_postgres::Row) -> Result<Violation> {
+        let read = || -> Result<Violation, tokio_postgres::Error> {
             Ok(Violation {
                 check: check.name,
                 table: row.try_get(0)?,
@@ -328,9 +356,54 @@ async fn find(client: &impl GenericClient, check: &Check) -> Result<Vec<Violatio
                 fixable: row.try_get(3)?,
                 fixed: false,
             })
-        })
-        .collect::<Result<_, tokio_postgres::Error>>()
-        .with_context(|| format!("cannot read the {} check's rows", check.name))
+        };
+        read().with_context(|| format!("cannot read the {} check's rows", check.name))
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            Value::from(self.check),
+            Value::from(self.table.as_str()),
+            Value::from(self.id),
+            Value::from(self.problem.as_str()),
+            Value::Bool(self.fixed),
+        ]
+    }
+}
+
+/// How many violations of each check (in [`CHECKS`] order) were found, and how many fixed.
+#[derive(Debug, Clone, PartialEq)]
+struct Tally(Vec<(usize, usize)>);
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally(vec![(0, 0); CHECKS.len()])
+    }
+}
+
+impl Tally {
+    fn of(violations: &[Violation]) -> Tally {
+        let mut tally = Tally::default();
+        for v in violations {
+            tally.add(v.check, v.fixed);
+        }
+        tally
+    }
+
+    fn add(&mut self, check: &str, fixed: bool) {
+        if let Some(i) = CHECKS.iter().position(|c| c.name == check) {
+            self.0[i].0 += 1;
+            self.0[i].1 += usize::from(fixed);
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.0.iter().map(|(found, _)| found).sum()
+    }
+
+    fn fixed(&self) -> usize {
+        self.0.iter().map(|(_, fixed)| fixed).sum()
+    }
 }
 
 /// Runs the check's fixes and marks its fixable violations fixed. The statements repeat the
@@ -367,21 +440,25 @@ async fn repair(
 
 /// `found 3 violations: 2 order-total, 1 negative-stock`, or after `--fix`
 /// `fixed 2 of 3 violations; 1 needs a person: negative-stock (crm products stock ID --set N)`.
-fn summary(found: &[Violation], fixing: bool) -> String {
-    let total = found.len() as i64;
-    let violations = record::counted(total, "violation", "violations");
+fn summary(tally: &Tally, fixing: bool) -> String {
+    let total = tally.total();
+    let violations = record::counted(total as i64, "violation", "violations");
+    let found: Vec<(&Check, usize)> = CHECKS.iter().zip(tally.0.iter().map(|t| t.0)).collect();
     if !fixing {
-        return format!("found {violations}: {}", by_check(found, false));
+        return format!("found {violations}: {}", by_check(&found, false));
     }
-    let fixed = found.iter().filter(|v| v.fixed).count();
-    let left: Vec<Violation> = found.iter().filter(|v| !v.fixed).cloned().collect();
-    if left.is_empty() {
+    let fixed = tally.fixed();
+    let left: Vec<(&Check, usize)> = CHECKS
+        .iter()
+        .zip(tally.0.iter().map(|(found, fixed)| found - fixed))
+        .collect();
+    let left_total = total - fixed;
+    if left_total == 0 {
         return format!("fixed {fixed} of {violations}");
     }
     format!(
-        "fixed {fixed} of {violations}; {} {}: {}",
-        left.len(),
-        if left.len() == 1 {
+        "fixed {fixed} of {violations}; {left_total} {}: {}",
+        if left_total == 1 {
             "needs a person"
         } else {
             "need a person"
@@ -392,12 +469,8 @@ fn summary(found: &[Violation], fixing: bool) -> String {
 
 /// `2 order-total, 1 negative-stock`, in check order; with `advice`, each followed by what a
 /// person should do, and the count left out when there is only one kind (the total says it).
-fn by_check(violations: &[Violation], advice: bool) -> String {
-    let kinds: Vec<(&Check, usize)> = CHECKS
-        .iter()
-        .map(|c| (c, violations.iter().filter(|v| v.check == c.name).count()))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+fn by_check(counts: &[(&Check, usize)], advice: bool) -> String {
+    let kinds: Vec<&(&Check, usize)> = counts.iter().filter(|(_, n)| *n > 0).collect();
     let single = kinds.len() == 1;
     kinds
         .iter()
@@ -439,22 +512,25 @@ mod tests {
             violation("order-total", true),
         ];
         assert_eq!(
-            summary(&found, false),
+            summary(&Tally::of(&found), false),
             "found 3 violations: 2 order-total, 1 negative-stock"
         );
         assert_eq!(
-            summary(&found, true),
+            summary(&Tally::of(&found), true),
             "fixed 2 of 3 violations; 1 needs a person: negative-stock \
              (crm products stock ID --set N)"
         );
-        assert_eq!(summary(&found[1..], true), "fixed 2 of 2 violations");
+        assert_eq!(
+            summary(&Tally::of(&found[1..]), true),
+            "fixed 2 of 2 violations"
+        );
         let unfixable = [
             violation("order-total", false),
             violation("negative-stock", false),
             violation("negative-stock", false),
         ];
         assert_eq!(
-            summary(&unfixable, true),
+            summary(&Tally::of(&unfixable), true),
             "fixed 0 of 3 violations; 3 need a person: 1 order-total (its items sum beyond \
              99999999.99, the most DECIMAL(10,2) holds), 2 negative-stock \
              (crm products stock ID --set N)"
