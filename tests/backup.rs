@@ -645,6 +645,37 @@ fn a_plain_sql_gz_made_like_the_reference_restores_every_row() {
 }
 
 #[test]
+fn a_plain_dump_owned_by_a_role_this_server_lacks_needs_no_owner() {
+    let db = filled();
+    let at_backup = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = reference_dump(&db, dir.path(), |sql| {
+        assert!(
+            sql.contains("OWNER TO postgres;"),
+            "pg_dump wrote no owners"
+        );
+        sql.replace("OWNER TO postgres;", "OWNER TO gemini_crm_owner_elsewhere;")
+    });
+    let copy = format!("{}_owned", db.name);
+    let _drop = DropDb(copy.clone());
+
+    db.crm()
+        .args(["db", "restore", "--into", &copy])
+        .arg(&file)
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("gemini_crm_owner_elsewhere");
+    assert!(databases_like(&copy).is_empty());
+
+    db.crm()
+        .args(["db", "restore", "--no-owner", "--into", &copy])
+        .arg(&file)
+        .run()
+        .assert_success();
+    assert_eq!(checksums(&copy), at_backup);
+}
+
+#[test]
 fn a_plain_dump_with_a_shell_command_is_refused_and_runs_nothing() {
     let db = filled();
     let dir = tempfile::tempdir().unwrap();

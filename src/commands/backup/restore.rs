@@ -291,7 +291,7 @@ async fn restore_checked(
     let result = match kind {
         ArchiveKind::Custom => pg_restore(database, &args.file, target, args.no_owner).await,
         ArchiveKind::PlainGzip | ArchiveKind::Plain => {
-            psql(database, &args.file, kind, target).await
+            psql(database, &args.file, kind, target, args.no_owner).await
         }
     };
     bar.finish_and_clear();
@@ -332,7 +332,13 @@ async fn pg_restore(
 }
 
 /// A plain dump through psql, fed by crm (decompressing a `.gz` itself) without a shell.
-async fn psql(database: &db::Database, file: &Path, kind: ArchiveKind, target: &str) -> Result<()> {
+async fn psql(
+    database: &db::Database,
+    file: &Path,
+    kind: ArchiveKind,
+    target: &str,
+    no_owner: bool,
+) -> Result<()> {
     let tool = Tool::find("psql").await?;
     if !tool.version.psql_has_restrict() {
         anyhow::bail!(
@@ -369,7 +375,7 @@ async fn psql(database: &db::Database, file: &Path, kind: ArchiveKind, target: &
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(8);
     let path = file.to_path_buf();
-    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, &tx));
+    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, no_owner, &tx));
     let mut failed: Option<anyhow::Error> = None;
     while let Some(chunk) = rx.recv().await {
         match chunk {
@@ -410,8 +416,15 @@ async fn psql(database: &db::Database, file: &Path, kind: ArchiveKind, target: &
 
 /// Reads the dump (decompressing a gzip), line by line, into `tx`. The dump's own
 /// `\restrict KEY` header line and its matching `\unrestrict KEY` are left out: crm's
-/// restriction, with its own key, stays on for the whole file.
-fn feed(path: &Path, kind: ArchiveKind, tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>, String>>) {
+/// restriction, with its own key, stays on for the whole file. With `no_owner`, the
+/// `ALTER ... OWNER TO ...;` statements pg_dump writes (one line each) are left out too, outside
+/// COPY data, as `pg_restore --no-owner` leaves them out of an archive.
+fn feed(
+    path: &Path,
+    kind: ArchiveKind,
+    no_owner: bool,
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<u8>, String>>,
+) {
     let shown = path.display().to_string();
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -429,6 +442,7 @@ fn feed(path: &Path, kind: ArchiveKind, tx: &tokio::sync::mpsc::Sender<Result<Ve
     let mut lines = std::io::BufReader::with_capacity(1 << 16, raw);
     let mut header = true;
     let mut dump_key: Option<Vec<u8>> = None;
+    let mut in_copy = false;
     let mut chunk = Vec::with_capacity(1 << 16);
     let mut line = Vec::new();
     loop {
@@ -458,6 +472,13 @@ fn feed(path: &Path, kind: ArchiveKind, tx: &tokio::sync::mpsc::Sender<Result<Ve
         {
             continue;
         }
+        if in_copy {
+            in_copy = text != b"\\.";
+        } else if text.starts_with(b"COPY ") && text.ends_with(b" FROM stdin;") {
+            in_copy = true;
+        } else if no_owner && is_owner_statement(text) {
+            continue;
+        }
         chunk.extend_from_slice(&line);
         if chunk.len() >= 1 << 16 {
             if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
@@ -469,6 +490,13 @@ fn feed(path: &Path, kind: ArchiveKind, tx: &tokio::sync::mpsc::Sender<Result<Ve
     if !chunk.is_empty() {
         let _ = tx.blocking_send(Ok(chunk));
     }
+}
+
+/// `ALTER TABLE public."Users" OWNER TO postgres;` and the like, as pg_dump writes them.
+fn is_owner_statement(line: &[u8]) -> bool {
+    line.starts_with(b"ALTER ")
+        && line.ends_with(b";")
+        && line.windows(10).any(|w| w == b" OWNER TO ")
 }
 
 fn trim_newline(line: &[u8]) -> &[u8] {
@@ -637,25 +665,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_dumps_own_restrict_lines_are_left_out() {
+    fn fed(text: &str, no_owner: bool) -> String {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.sql");
-        std::fs::write(
-            &path,
-            "--\n-- dump\n\\restrict abc\nSET x = 1;\nCOPY t FROM stdin;\n\\N\tz\n\\.\n\\unrestrict abc\n",
-        )
-        .unwrap();
+        std::fs::write(&path, text).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        feed(&path, ArchiveKind::Plain, &tx);
+        feed(&path, ArchiveKind::Plain, no_owner, &tx);
         drop(tx);
         let mut out = Vec::new();
         while let Some(chunk) = rx.blocking_recv() {
             out.extend(chunk.unwrap());
         }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_dumps_own_restrict_lines_are_left_out() {
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            fed(
+                "--\n-- dump\n\\restrict abc\nSET x = 1;\nCOPY t FROM stdin;\n\\N\tz\n\\.\n\\unrestrict abc\n",
+                false
+            ),
             "--\n-- dump\nSET x = 1;\nCOPY t FROM stdin;\n\\N\tz\n\\.\n"
         );
+    }
+
+    #[test]
+    fn no_owner_leaves_out_owner_statements_but_never_copy_data() {
+        let dump = "ALTER TABLE public.t OWNER TO bob;\nCOPY t (a) FROM stdin;\n\
+                    ALTER x OWNER TO y;\n\\.\nALTER SEQUENCE public.s OWNER TO bob;\nSELECT 1;\n";
+        assert_eq!(
+            fed(dump, true),
+            "COPY t (a) FROM stdin;\nALTER x OWNER TO y;\n\\.\nSELECT 1;\n"
+        );
+        assert_eq!(fed(dump, false), dump);
     }
 }
