@@ -338,13 +338,15 @@ fn the_server_stopping_during_a_restore_leaves_the_live_database_as_it_was() {
     );
     server.restart();
     assert_eq!(customer_count(&server), 1000);
-    // The next run works, and puts the backup's rows in place.
+    // The next run works, puts the backup's rows in place, and names the partial copy left.
     server
         .crm()
         .args(["db", "restore", "--yes"])
         .arg(&backup)
         .run()
-        .assert_success();
+        .assert_success()
+        .assert_stderr_contains("is the partial copy of an earlier restore that was cut short")
+        .assert_stderr_contains("DROP DATABASE \"crm_restoring_");
     assert_eq!(customer_count(&server), 300_000);
 }
 

@@ -45,6 +45,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     };
 
     let admin = admin_connection(database).await?;
+    warn_of_leftovers(ctx, &admin, &live).await;
     create_database(database, &admin, &target).await?;
     let restored = restore_checked(ctx, database, kind, &args, &target).await;
     let summary = match restored {
@@ -266,6 +267,24 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
             anyhow::Error::from(e).context(format!("cannot create database \"{name}\""))
         }
     })
+}
+
+/// Partial copies that restores cut short by a crash left (they could not drop them): named,
+/// for a person to drop, never dropped here (another restore may be running).
+const LEFTOVERS: &str = "SELECT datname::text FROM pg_database \
+     WHERE starts_with(datname, $1::text || '_restoring_') ORDER BY 1";
+
+async fn warn_of_leftovers(ctx: &Context, admin: &Client, live: &str) {
+    let Ok(rows) = db::query(admin, LEFTOVERS, &[&live]).await else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        ctx.out.warn(format!(
+            "warning: database \"{name}\" is the partial copy of an earlier restore that was cut \
+             short; once no restore is running, drop it: DROP DATABASE \"{name}\";"
+        ));
+    }
 }
 
 /// Drops a database crm made; whether it is gone.
