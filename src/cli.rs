@@ -84,7 +84,7 @@ pub enum Command {
     #[command(subcommand)]
     Notify(crate::commands::notify::NotifyCommand),
 
-    /// Administer the database itself: migrations, the local cluster
+    /// Administer the database itself: migrations, seeds, backups, restores, health, maintenance
     #[command(subcommand)]
     Db(DbCommand),
 
