@@ -101,11 +101,6 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `secret` as an SQL string literal.
-fn quote_literal(secret: &str) -> String {
-    format!("'{}'", secret.replace('\'', "''"))
-}
-
 pub async fn run(ctx: &Context, args: AppRoleArgs) -> Result<i32> {
     check_name(&args.name)?;
     let verifier = match args.password_stdin {
@@ -146,7 +141,7 @@ pub async fn run(ctx: &Context, args: AppRoleArgs) -> Result<i32> {
         let started = Instant::now();
         tx.batch_execute(&format!(
             "ALTER ROLE {role} PASSWORD {}",
-            quote_literal(verifier)
+            db::quote_literal(verifier)
         ))
         .await
         .with_context(|| format!("cannot set the password of role {}", args.name))?;
@@ -289,7 +284,7 @@ mod tests {
 
     #[test]
     fn literals_double_their_quotes() {
-        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(db::quote_literal("it's"), "'it''s'");
         assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -140,6 +140,17 @@ async fn read_history(client: &impl tokio_postgres::GenericClient) -> Result<Vec
         .collect())
 }
 
+/// The newest applied migration, `(version, name)`, if the database has crm's history.
+pub async fn latest_applied(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Option<(i32, String)>> {
+    let history = read_history(client).await?;
+    Ok(history
+        .into_iter()
+        .max_by_key(|a| a.version)
+        .map(|a| (a.version, a.name)))
+}
+
 /// Every migration known or applied, in version order, with its state.
 fn lines(known: &[Known], applied: &[Applied]) -> Vec<Line> {
     let mut lines: Vec<Line> = known

@@ -423,21 +423,12 @@ pub enum Started {
     Created,
 }
 
-/// The folder with `initdb`, `pg_ctl` and `postgres`: from PATH, else the newest
-/// `/usr/lib/postgresql/*/bin`.
-pub fn server_bin_dir() -> Result<PathBuf> {
-    let has_tools = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|t| dir.join(t).is_file())
-    };
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if has_tools(&dir) {
-                return Ok(dir);
-            }
-        }
-    }
+/// Where PostgreSQL's programs may be, in the order crm looks: the folders of PATH, then the
+/// installed `/usr/lib/postgresql/<version>/bin`, newest first.
+pub fn pg_bin_candidates() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
     let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -446,16 +437,30 @@ pub fn server_bin_dir() -> Result<PathBuf> {
             let version = e.file_name().to_str()?.parse().ok()?;
             Some((version, e.path().join("bin")))
         })
-        .filter(|(_, bin)| has_tools(bin))
         .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
-        anyhow::anyhow!(
-            "no PostgreSQL server found for crm's local cluster (initdb, pg_ctl and postgres on \
-             PATH or under /usr/lib/postgresql/*/bin): install PostgreSQL (Debian: apt-get \
-             install postgresql), or set DATABASE_URL to use an existing server"
-        )
-    })
+    versions.sort_by(|a, b| b.cmp(a));
+    dirs.extend(versions.into_iter().map(|(_, bin)| bin));
+    dirs
+}
+
+/// The folder with `initdb`, `pg_ctl` and `postgres`: from PATH, else the newest
+/// `/usr/lib/postgresql/*/bin`.
+pub fn server_bin_dir() -> Result<PathBuf> {
+    let has_tools = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|t| dir.join(t).is_file())
+    };
+    pg_bin_candidates()
+        .into_iter()
+        .find(|dir| has_tools(dir))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no PostgreSQL server found for crm's local cluster (initdb, pg_ctl and postgres \
+                 on PATH or under /usr/lib/postgresql/*/bin): install PostgreSQL (Debian: apt-get \
+                 install postgresql), or set DATABASE_URL to use an existing server"
+            )
+        })
 }
 
 /// The uid and gid of a system account, from `getent passwd` (so NSS sources count too).

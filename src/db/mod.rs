@@ -37,6 +37,12 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `text` as an SQL string literal (`'it''s'`), for utility statements, which take no bind
+/// parameters (standard_conforming_strings is on: backslashes are plain characters).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// How many connections one crm run opens at most.
 const POOL_SIZE: usize = 8;
 

@@ -20,9 +20,6 @@ use time::OffsetDateTime;
 
 const SERVER_FACTS: &str = "SELECT current_setting('server_version_num')::int4, \
      current_setting('server_version'), current_database()";
-const HISTORY_EXISTS: &str = "SELECT to_regclass('refinery_schema_history') IS NOT NULL";
-const LATEST_MIGRATION: &str =
-    "SELECT version, name FROM refinery_schema_history ORDER BY version DESC LIMIT 1";
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
     let dir = backup_dir(&args.dir)?;
@@ -53,8 +50,8 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
 
     let started = Instant::now();
     let created_at = OffsetDateTime::now_utc();
-    let (final_path, temp_path) = names(&dir, created_at);
-    let temp = Partial::create(temp_path)?;
+    let final_path = final_name(&dir, created_at);
+    let temp = partial(&dir)?;
     dump(ctx, database, &pg_dump, &facts.database, temp.path()).await?;
 
     // Read back and hash at once: two passes over the file, in parallel.
@@ -69,8 +66,8 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
         )?;
         (tables, sha.context("the checksum task failed")??)
     };
-    File::open(temp.path())
-        .and_then(|f| f.sync_all())
+    temp.as_file()
+        .sync_all()
         .with_context(|| format!("cannot fsync {}", temp.path().display()))?;
     let size = std::fs::metadata(temp.path())
         .with_context(|| format!("cannot read {}", temp.path().display()))?
@@ -89,12 +86,11 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
         tables,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    let manifest_temp = Partial::create(partial_name(&dir, &manifest::stamp(created_at), "m"))?;
-    write_manifest(manifest_temp.path(), &manifest)?;
+    let mut manifest_temp = partial(&dir)?;
+    write_manifest(&mut manifest_temp, &manifest)?;
 
-    let final_manifest = Manifest::path_for(&final_path);
-    temp.persist(&final_path)?;
-    manifest_temp.persist(&final_manifest)?;
+    persist(temp, &final_path)?;
+    persist(manifest_temp, &Manifest::path_for(&final_path))?;
     sync_dir(&dir)?;
 
     let removed = expire(ctx, &dir, &facts.database, &args, &final_path);
@@ -129,19 +125,9 @@ async fn server_facts(database: &db::Database) -> Result<ServerFacts> {
     let row = db::query_one(&**client, SERVER_FACTS, &[])
         .await
         .context("cannot read the server's version")?;
-    let has_history: bool = db::query_one(&**client, HISTORY_EXISTS, &[]).await?.get(0);
-    let latest_migration = if has_history {
-        db::query(&**client, LATEST_MIGRATION, &[])
-            .await
-            .context("cannot read the migration history")?
-            .first()
-            .map(|r| Migration {
-                version: r.get(0),
-                name: r.get::<_, Option<String>>(1).unwrap_or_default(),
-            })
-    } else {
-        None
-    };
+    let latest_migration = crate::commands::migrate::latest_applied(&**client)
+        .await?
+        .map(|(version, name)| Migration { version, name });
     let version_text: String = row.get(1);
     Ok(ServerFacts {
         version: Version::from_server_num(row.get(0)),
@@ -155,12 +141,11 @@ async fn server_facts(database: &db::Database) -> Result<ServerFacts> {
     })
 }
 
-/// `backup_<stamp>.dump` (with `_2`, `_3`... should one of that second exist) and the temporary
-/// name it is written under.
-fn names(dir: &Path, at: OffsetDateTime) -> (PathBuf, PathBuf) {
+/// `backup_<stamp>.dump`, or `_2`, `_3`... should one of that second exist.
+fn final_name(dir: &Path, at: OffsetDateTime) -> PathBuf {
     let stamp = manifest::stamp(at);
     let mut n = 1;
-    let final_path = loop {
+    loop {
         let name = if n == 1 {
             format!("backup_{stamp}.dump")
         } else {
@@ -168,18 +153,33 @@ fn names(dir: &Path, at: OffsetDateTime) -> (PathBuf, PathBuf) {
         };
         let path = dir.join(name);
         if !path.exists() {
-            break path;
+            return path;
         }
         n += 1;
-    };
-    (final_path, partial_name(dir, &stamp, "d"))
+    }
 }
 
-fn partial_name(dir: &Path, stamp: &str, part: &str) -> PathBuf {
-    dir.join(format!(
-        "{PARTIAL_PREFIX}{stamp}-{}-{part}{PARTIAL_SUFFIX}",
-        std::process::id()
-    ))
+/// A temporary file in `dir` (readable by its owner only: backups hold password hashes),
+/// removed when dropped, even on Ctrl-C, unless [`persist`]ed. Its name never starts with
+/// `backup_`, and a run killed outright leaves it for the next run's sweep.
+fn partial(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(PARTIAL_PREFIX)
+        .suffix(PARTIAL_SUFFIX)
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
+}
+
+/// Renames a temporary file into place (removing it if that fails).
+fn persist(temp: tempfile::NamedTempFile, to: &Path) -> Result<()> {
+    let from = temp.path().to_path_buf();
+    temp.persist(to).map(drop).map_err(|e| {
+        anyhow::Error::from(e.error).context(format!(
+            "cannot rename {} to {}",
+            from.display(),
+            to.display()
+        ))
+    })
 }
 
 /// Runs pg_dump into `file`, showing the bytes written on a terminal.
@@ -229,18 +229,13 @@ async fn dump(
     Ok(())
 }
 
-fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
+fn write_manifest(file: &mut tempfile::NamedTempFile, manifest: &Manifest) -> Result<()> {
     use std::io::Write;
     let mut text = serde_json::to_vec_pretty(manifest).context("cannot encode the manifest")?;
     text.push(b'\n');
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(&text)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", file.path().display()))
 }
 
 /// Retention, after a good backup, never removing `made` (that backup, which `--keep-days 0
@@ -304,47 +299,6 @@ fn sweep(ctx: &Context, dir: &Path) {
             if swept == 1 { "" } else { "s" },
             dir.display()
         ));
-    }
-}
-
-/// A temporary file, removed when dropped unless persisted (renamed into place).
-struct Partial {
-    path: Option<PathBuf>,
-}
-
-impl Partial {
-    /// Creates it empty, readable by its owner only (backups hold password hashes).
-    fn create(path: PathBuf) -> Result<Partial> {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Partial { path: Some(path) })
-    }
-
-    fn path(&self) -> &Path {
-        self.path.as_deref().unwrap_or(Path::new(""))
-    }
-
-    fn persist(mut self, to: &Path) -> Result<()> {
-        if let Some(from) = self.path.take()
-            && let Err(e) = std::fs::rename(&from, to)
-        {
-            let _ = std::fs::remove_file(&from);
-            return Err(e)
-                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
 

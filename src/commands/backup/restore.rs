@@ -194,10 +194,6 @@ fn derived_name(base: &str, suffix: &str) -> String {
     format!("{}{suffix}", &base[..end])
 }
 
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// Replacing the live database needs `--yes`, or its name typed on a terminal.
 fn confirm_by_name(yes: bool, live: &str, file: &Path) -> Result<()> {
     if yes {
@@ -254,9 +250,9 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
     let sql = format!(
         "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
         db::quote_identifier(name),
-        literal(&encoding),
-        literal(&collate),
-        literal(&ctype)
+        db::quote_literal(&encoding),
+        db::quote_literal(&collate),
+        db::quote_literal(&ctype)
     );
     db::batch_execute(admin, &sql).await.map_err(|e| {
         if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
@@ -563,29 +559,15 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
                 .join(", ")
         )));
     }
-    let history: bool = db::query_one(
-        &client,
-        "SELECT to_regclass('public.refinery_schema_history') IS NOT NULL",
-        &[],
-    )
-    .await?
-    .get(0);
-    if history {
-        let newest: Option<i32> = db::query_one(
-            &client,
-            "SELECT max(version) FROM public.refinery_schema_history",
-            &[],
-        )
+    let newest = crate::commands::migrate::latest_applied(&client)
         .await
-        .context("cannot read the restored migration history")?
-        .get(0);
-        let known = crate::commands::migrate::latest_known_version();
-        if let Some(newest) = newest.filter(|&n| n > known) {
-            return Err(error::usage(format!(
-                "the backup was migrated by a newer crm (migration {newest}; this crm knows up \
-                 to {known}): restore it with that crm"
-            )));
-        }
+        .context("cannot read the restored migration history")?;
+    let known = crate::commands::migrate::latest_known_version();
+    if let Some((newest, _)) = newest.filter(|&(n, _)| n > known) {
+        return Err(error::usage(format!(
+            "the backup was migrated by a newer crm (migration {newest}; this crm knows up to \
+             {known}): restore it with that crm"
+        )));
     }
     let mut rows = 0;
     for table in db::CRM_TABLES {

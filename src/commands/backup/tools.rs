@@ -7,7 +7,7 @@ use crate::error;
 use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use tokio::process::Command;
 
@@ -128,27 +128,10 @@ impl Tool {
 }
 
 fn locate(name: &str) -> Option<PathBuf> {
-    let is_file = |p: &Path| p.is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if is_file(&candidate) {
-                return Some(candidate);
-            }
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    crate::db::local::pg_bin_candidates()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse().ok()?;
-            Some((version, e.path().join("bin").join(name)))
-        })
-        .filter(|(_, p)| is_file(p))
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, p)| p)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
 }
 
 /// A libpq connection string naming only the database (the rest comes from the environment),
