@@ -25,47 +25,9 @@ const TABLES: [&str; 9] = [
     "refinery_schema_history",
 ];
 
-/// A few rows in every crm table.
-const FILL: &str = r#"
-INSERT INTO "Users" ("id", "firstName", "lastName", "email", "password", "role",
-                     "createdAt", "updatedAt") VALUES
-  (1, 'Alice', 'Admin', 'alice@example.com', 'not-a-hash', 'admin',
-   '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (2, 'Bob', 'Staff', 'bob@example.com', 'not-a-hash', 'staff',
-   '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "totalPurchases",
-                         "createdAt", "updatedAt") VALUES
-  (1, 'Ada', 'Lovelace', 'ada@example.com', 40.28, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (2, 'Grace', 'Hopper', 'grace@navy.mil', 0.00, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-INSERT INTO "Products" ("id", "name", "price", "stock", "createdAt", "updatedAt") VALUES
-  (1, 'Sweet', 0.10, 100, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (2, 'Book', 19.99, 10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-INSERT INTO "Orders" ("id", "customerId", "createdBy", "status", "total",
-                      "createdAt", "updatedAt") VALUES
-  (1, 1, 1, 'completed', 20.29, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (2, 1, 2, 'completed', 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (3, 2, 1, 'pending', 5.30, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-INSERT INTO "OrderItems" ("id", "orderId", "productId", "quantity", "price",
-                          "createdAt", "updatedAt") VALUES
-  (1, 1, 1, 3, 0.10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (2, 1, 2, 1, 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (3, 2, 2, 1, 19.99, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (4, 3, 1, 3, 0.10, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z'),
-  (5, 3, NULL, 1, 5.00, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-INSERT INTO "Notifications" ("id", "type", "title", "message", "data", "createdBy",
-                             "createdAt", "updatedAt") VALUES
-  (1, 'info', 'Hello', 'Welcome', '{"orderId": 1}', 1, '2025-07-01T09:30:00Z',
-   '2025-07-01T09:30:00Z');
-INSERT INTO "UserNotifications" ("id", "userId", "notificationId", "createdAt", "updatedAt")
-  VALUES (1, 2, 1, '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-INSERT INTO "NotificationPreferences" ("id", "userId", "notificationType",
-                                       "createdAt", "updatedAt")
-  VALUES (1, 2, 'info', '2025-07-01T09:30:00Z', '2025-07-01T09:30:00Z');
-SELECT setval('"Users_id_seq"', 2), setval('"Customers_id_seq"', 2),
-       setval('"Products_id_seq"', 2), setval('"Orders_id_seq"', 3),
-       setval('"OrderItems_id_seq"', 5), setval('"Notifications_id_seq"', 1),
-       setval('"UserNotifications_id_seq"', 1), setval('"NotificationPreferences_id_seq"', 1);
-"#;
+/// Backups start from check's clean data set (a few rows in every crm table, every invariant
+/// holding); its notification gets a JSON value, so that jsonb makes the round trip too.
+const NOTIFICATION_DATA: &str = r#"UPDATE "Notifications" SET "data" = '{"orderId": 1}'"#;
 
 /// What happens to the data after the backup: a row of each kind deleted, inserted, updated.
 const CHANGE: &str = r#"
@@ -125,10 +87,11 @@ fn databases_like(prefix: &str) -> Vec<String> {
     names
 }
 
-/// A migrated database with [`FILL`] in it.
+/// A migrated database with check's clean data set and [`NOTIFICATION_DATA`] in it.
 fn filled() -> TestDb {
     let db = TestDb::migrated();
-    sql(&db, FILL);
+    sql(&db, crate::check::CLEAN);
+    sql(&db, NOTIFICATION_DATA);
     db
 }
 

@@ -12,7 +12,7 @@ use crate::harness::{TestDb, count, row_json, sql};
 /// its productId NULL), a notification sent to one user, and a preference. Ada's
 /// totalPurchases 40.28 is her completed orders 1 (20.29) and 2 (19.99); Grace's only order
 /// is pending.
-const CLEAN: &str = r#"
+pub(crate) const CLEAN: &str = r#"
 INSERT INTO "Users" ("id", "firstName", "lastName", "email", "password", "role",
                      "createdAt", "updatedAt") VALUES
   (1, 'Alice', 'Admin', 'alice@example.com', 'not-a-hash', 'admin',

@@ -1,7 +1,7 @@
 //! crm under faults: a lock held elsewhere never hangs a command (`--lock-timeout`), while
 //! waiting for another crm run stays unbounded.
 
-use crate::harness::{PrivateServer, TestDb, count, sql};
+use crate::harness::{Crm, Output, PrivateServer, TestDb, count, sql};
 use std::time::Duration;
 
 const PRODUCT: &str = r#"INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "createdAt", "updatedAt")
@@ -187,21 +187,29 @@ fn customer_count(server: &PrivateServer) -> i64 {
         .get(0)
 }
 
+/// Runs `crm`, waits until `busy` (a boolean query, run from the postgres database) holds, then
+/// stops the server at once, as a crash would; crm must exit 4 saying the server went away.
+fn crash_during(server: &PrivateServer, crm: &mut Crm, busy: &str, what: &str) -> Output {
+    let mut watcher = server.client("postgres");
+    let child = crm.spawn();
+    wait_until(&mut watcher, busy, what);
+    drop(watcher);
+    server.stop();
+    let out = crm.wait(child);
+    out.assert_code(4)
+        .assert_stderr_contains("server closed the connection");
+    out
+}
+
 #[test]
 fn the_server_stopping_during_an_import_leaves_none_of_it() {
     let server = PrivateServer::start("");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("customers.csv");
     std::fs::write(&file, customers_csv(200_000)).unwrap();
-    let mut watcher = server.client("postgres");
     let mut import = server.crm();
     import.args(["customers", "import"]).arg(&file);
-    let child = import.spawn();
-    wait_until(&mut watcher, &running("COPY"), "the import's COPY");
-    drop(watcher);
-    server.stop();
-    let out = import.wait(child);
-    out.assert_code(4);
+    let out = crash_during(&server, &mut import, &running("COPY"), "the import's COPY");
     assert!(
         out.stderr.starts_with("error: cannot import customers"),
         "{}",
@@ -225,15 +233,9 @@ fn the_server_stopping_during_an_export_leaves_no_file() {
     generate_customers(&mut server.client("crm"), 300_000);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("customers.csv");
-    let mut watcher = server.client("postgres");
     let mut export = server.crm();
     export.args(["customers", "export"]).arg(&file);
-    let child = export.spawn();
-    wait_until(&mut watcher, &running("COPY"), "the export's COPY");
-    drop(watcher);
-    server.stop();
-    let out = export.wait(child);
-    out.assert_code(4);
+    let out = crash_during(&server, &mut export, &running("COPY"), "the export's COPY");
     assert!(
         out.stderr.starts_with("error: cannot export customers"),
         "{}",
@@ -251,7 +253,6 @@ fn the_server_stopping_during_an_order_leaves_no_order_and_the_stock() {
     holder
         .batch_execute(r#"BEGIN; SELECT 1 FROM "Products" WHERE "id" = 1 FOR UPDATE"#)
         .unwrap();
-    let mut watcher = server.client("postgres");
     let mut order = server.crm();
     order.args([
         "--lock-timeout",
@@ -263,18 +264,14 @@ fn the_server_stopping_during_an_order_leaves_no_order_and_the_stock() {
         "--item",
         "1:2",
     ]);
-    let child = order.spawn();
-    wait_until(
-        &mut watcher,
+    let out = crash_during(
+        &server,
+        &mut order,
         "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'crm' \
          AND wait_event_type = 'Lock'",
         "the order to wait for the product",
     );
-    drop(watcher);
-    server.stop();
     drop(holder);
-    let out = order.wait(child);
-    out.assert_code(4);
     assert!(
         out.stderr.starts_with("error: cannot create the order")
             && out.stderr.contains("the server closed the connection"),
@@ -315,20 +312,15 @@ fn the_server_stopping_during_a_restore_leaves_the_live_database_as_it_was() {
         .batch_execute(r#"DELETE FROM "Customers" WHERE "id" > 1000"#)
         .unwrap();
 
-    let mut watcher = server.client("postgres");
     let mut restore = server.crm();
     restore.args(["db", "restore", "--yes"]).arg(&backup);
-    let child = restore.spawn();
-    wait_until(
-        &mut watcher,
+    let out = crash_during(
+        &server,
+        &mut restore,
         "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname LIKE 'crm\\_restoring\\_%' \
          AND state = 'active' AND query ILIKE 'COPY%'",
         "pg_restore's COPY",
     );
-    drop(watcher);
-    server.stop();
-    let out = restore.wait(child);
-    out.assert_code(4);
     // The copy being restored could not be dropped with the server gone: crm says so.
     assert!(
         out.stderr.contains("could not be dropped")
