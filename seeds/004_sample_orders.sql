@@ -3,8 +3,10 @@
 -- product's price, each total is the sum of its items, the stock of every order not cancelled
 -- was taken, and each customer's "totalPurchases" is the sum of its completed orders. Only rows
 -- the seeds inserted are touched (found through crm_seed_rows, the seed history's ids).
-CREATE TEMP TABLE crm_sample_items ("order" int, "customer" text, "status" text, "product" text, "quantity" int)
-  ON COMMIT DROP;
+-- "status" has the type of "Orders"."status" (VARCHAR, or the original application's ENUM).
+CREATE TEMP TABLE crm_sample_items ON COMMIT DROP AS
+  SELECT 0::int AS "order", ''::text AS "customer", "status", ''::text AS "product", 0::int AS "quantity"
+  FROM "Orders" WITH NO DATA;
 INSERT INTO crm_sample_items VALUES
   (1, 'john.doe@example.com', 'completed', 'Laptop Pro 14', 1),
   (1, 'john.doe@example.com', 'completed', 'Wireless Mouse', 2),

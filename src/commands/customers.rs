@@ -288,7 +288,7 @@ impl TryFrom<&Row> for OrderSummary {
     fn try_from(row: &Row) -> Result<Self> {
         Ok(OrderSummary {
             id: row.try_get("id")?,
-            status: row.try_get("status")?,
+            status: crate::db::label::text(row, "status")?,
             total: row.try_get("total")?,
             created_at: row.try_get("createdAt")?,
         })

@@ -5,6 +5,7 @@
 use crate::cli::Format;
 use crate::context::Context;
 use crate::db;
+use crate::db::label::Label;
 use crate::error;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
@@ -60,6 +61,9 @@ struct Param {
     /// The SQL type the value is sent as in the COPY form; `None` for a Rust type that none of
     /// [`COPY_TYPES`] accepts (such a filter cannot be used with COPY).
     sql_type: Option<Type>,
+    /// A label ([`Label`]), written into the COPY form as a literal, so that it takes the type
+    /// of the column it is compared with (VARCHAR or ENUM) as a parameter does.
+    literal: Option<&'static str>,
 }
 
 /// The types a filter value may have in the COPY form, in order of preference.
@@ -130,11 +134,22 @@ impl Filter {
         self
     }
 
+    /// Adds `clause` (with one `$?` for `value`, a label such as a status), joined with AND.
+    pub fn and_label<L: Label>(&mut self, clause: &str, value: L) -> &mut Self {
+        let literal = value.label();
+        self.and(clause, value);
+        if let Some(param) = self.params.last_mut() {
+            param.literal = Some(literal);
+        }
+        self
+    }
+
     fn push_param<T: ToSql + Sync + Send + 'static>(&mut self, value: T) -> usize {
         let sql_type = COPY_TYPES.iter().find(|t| T::accepts(t)).cloned();
         self.params.push(Param {
             value: Box::new(value),
             sql_type,
+            literal: None,
         });
         self.params.len() - 1
     }
@@ -161,6 +176,9 @@ impl Filter {
     /// [`Filter::set_copy_params`] stored it in, cast back to its type.
     pub fn copy_sql(&self) -> String {
         self.render(|n, param| {
+            if let Some(literal) = param.literal {
+                return db::quote_literal(literal);
+            }
             let ty = param.sql_type.as_ref().map_or("text", |t| t.name());
             format!(
                 "(SELECT substr(NULLIF(current_setting('{SETTING_PREFIX}{}'), ''), 2)::{ty})",
@@ -173,6 +191,9 @@ impl Filter {
     /// `client` must be in the transaction that then runs the statement.
     pub async fn set_copy_params<C: GenericClient>(&self, client: &C) -> Result<()> {
         for (n, param) in self.params.iter().enumerate() {
+            if param.literal.is_some() {
+                continue;
+            }
             let ty = param.sql_type.clone().ok_or_else(|| {
                 anyhow::anyhow!("a filter value of a type that COPY cannot take (internal error)")
             })?;

@@ -427,7 +427,7 @@ impl ServerTools {
 /// The folder of `initdb` and `pg_ctl`: found on PATH first, else the highest
 /// `/usr/lib/postgresql/<version>/bin`. Symlinks are resolved, so that the server's own
 /// folder is used even when PATH holds links to it.
-fn server_bin_dir() -> PathBuf {
+pub(super) fn server_bin_dir() -> PathBuf {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())

@@ -2,6 +2,12 @@
 //! real `crm db migrate`, named after the migrations' contents so that a stale one is never
 //! reused, and a `CREATE DATABASE ... TEMPLATE` copy of it (or of `template0`) per test, dropped
 //! when the test passes and kept for inspection when it fails.
+//!
+//! There are two templates, one per schema crm must work on: crm's own (its migrations on an
+//! empty database) and the original application's (`tests/fixtures/sequelize-app.sql`, the
+//! plain dump of what its own `sequelize-cli` made, adopted by `crm db migrate`). The suite runs
+//! on the one `CRM_TEST_SCHEMA` names (`crm`, the default, or `app`); tests that are about one
+//! schema in particular ask for it by name.
 
 use super::cluster::{causes, server};
 use super::crm::{Crm, crm, redact};
@@ -21,10 +27,52 @@ pub struct TestDb {
     pub name: String,
 }
 
+/// The two schemas crm works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// What crm's own migrations make: VARCHAR columns with CHECKs, crm's index names.
+    Crm,
+    /// What the original application's `sequelize-cli` made (ENUM types, Sequelize's index and
+    /// constraint names, `SequelizeMeta`), then adopted by `crm db migrate`.
+    App,
+}
+
+impl Schema {
+    /// The schema the suite runs on: `CRM_TEST_SCHEMA=crm` (the default) or `app`.
+    pub fn under_test() -> Schema {
+        match std::env::var("CRM_TEST_SCHEMA").as_deref() {
+            Err(_) | Ok("") | Ok("crm") => Schema::Crm,
+            Ok("app") => Schema::App,
+            Ok(other) => panic!("CRM_TEST_SCHEMA={other}: expected crm or app"),
+        }
+    }
+}
+
+/// The application's database as its own tools made it, schema and seed rows: see
+/// scripts/make-sequelize-fixture.sh.
+pub const APP_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sequelize-app.sql"
+);
+
 impl TestDb {
-    /// A database with every migration applied.
+    /// A database with every migration applied, on the schema the suite runs on
+    /// ([`Schema::under_test`]), with no rows.
     pub fn migrated() -> TestDb {
-        TestDb::copy_of(template())
+        TestDb::on(Schema::under_test())
+    }
+
+    /// A database of that schema, every migration applied, with no rows.
+    pub fn on(schema: Schema) -> TestDb {
+        TestDb::copy_of(template(schema))
+    }
+
+    /// The application's database exactly as its tools left it (with its seed rows), not yet
+    /// adopted by crm.
+    pub fn app_fixture() -> TestDb {
+        let db = TestDb::empty();
+        load_app_fixture(&db.url());
+        db
     }
 
     /// An empty database, for tests of the migrations themselves.
@@ -82,10 +130,15 @@ impl Drop for TestDb {
 }
 
 /// The migrated template's name, building it on first use unless the server already has it.
-fn template() -> &'static str {
-    static TEMPLATE: OnceLock<String> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let name = format!("crm_template_{}", migrations_hash());
+fn template(schema: Schema) -> &'static str {
+    static CRM: OnceLock<String> = OnceLock::new();
+    static APP: OnceLock<String> = OnceLock::new();
+    let (cell, prefix) = match schema {
+        Schema::Crm => (&CRM, "crm_template"),
+        Schema::App => (&APP, "crm_app_template"),
+    };
+    cell.get_or_init(|| {
+        let name = format!("{prefix}_{}", migrations_hash());
         let server = server();
         let mut admin = server.admin_client();
         // Session-level: released when `admin` disconnects, even if building panics.
@@ -98,7 +151,7 @@ fn template() -> &'static str {
             .unwrap_or_else(|e| panic!("cannot look for {name}: {}", causes(&e)))
             .is_some();
         if !exists {
-            build_template(&mut admin, &name);
+            build_template(&mut admin, &name, schema);
         }
         run_sql(
             &mut admin,
@@ -109,8 +162,10 @@ fn template() -> &'static str {
 }
 
 /// Migrates a database under a temporary name with the real binary, and renames it into place
-/// only once that succeeded: a half-migrated template is never used.
-fn build_template(admin: &mut postgres::Client, name: &str) {
+/// only once that succeeded: a half-migrated template is never used. The application's template
+/// starts from its fixture and ends without the fixture's seed rows, so that a test starts from
+/// the same empty tables on either schema.
+fn build_template(admin: &mut postgres::Client, name: &str, schema: Schema) {
     let building = format!("{name}_new");
     run_sql(
         admin,
@@ -120,15 +175,23 @@ fn build_template(admin: &mut postgres::Client, name: &str) {
         admin,
         &format!(r#"CREATE DATABASE "{building}" TEMPLATE template0"#),
     );
+    let url = server().admin_url(&building);
+    if schema == Schema::App {
+        load_app_fixture(&url);
+    }
     let migrate = crm()
         .arg("--database-url")
-        .arg(server().admin_url(&building))
+        .arg(&url)
         .args(["db", "migrate"])
         .run();
     if migrate.code() != 0 {
         panic!(
             "cannot build the template database: crm db migrate failed (the half-built {building} is kept)\n\n{migrate}"
         );
+    }
+    if schema == Schema::App {
+        let mut client = server().connect(&url);
+        run_sql(&mut client, EMPTY_APP_TABLES);
     }
     // Nobody may connect to a template: CREATE DATABASE ... TEMPLATE fails while anyone is.
     // RENAME waits a few seconds for crm's sessions to end.
@@ -142,6 +205,28 @@ fn build_template(admin: &mut postgres::Client, name: &str) {
     );
 }
 
+/// The application's seed rows out, its sequences back to 1; `SequelizeMeta` and crm's history
+/// stay.
+const EMPTY_APP_TABLES: &str = r#"TRUNCATE "Users", "Customers", "Products", "Orders", "OrderItems",
+    "Notifications", "UserNotifications", "NotificationPreferences" RESTART IDENTITY"#;
+
+/// Loads [`APP_FIXTURE`] into the database at `url` with psql, as a plain dump is loaded.
+fn load_app_fixture(url: &str) {
+    let psql = super::cluster::server_bin_dir().join("psql");
+    let out = std::process::Command::new(&psql)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
+        .args(["-f", APP_FIXTURE, "-d", url])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", psql.display()));
+    if !out.status.success() {
+        panic!(
+            "cannot load {APP_FIXTURE} ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Runs `sql`, or panics with the statement, the server's message and where its log is.
 fn run_sql(client: &mut postgres::Client, sql: &str) {
     client
@@ -150,7 +235,7 @@ fn run_sql(client: &mut postgres::Client, sql: &str) {
 }
 
 /// The first 16 hex digits of a SHA-256 over the name and contents of every file in
-/// `migrations/`, in name order.
+/// `migrations/`, in name order, and of the application's fixture.
 fn migrations_hash() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let mut files: Vec<_> = fs::read_dir(&dir)
@@ -159,6 +244,7 @@ fn migrations_hash() -> String {
         .filter(|path| path.is_file())
         .collect();
     files.sort();
+    files.push(APP_FIXTURE.into());
     let mut hasher = Sha256::new();
     for file in files {
         let contents =

@@ -6,6 +6,7 @@
 //!
 //! Environment: `CRM_TEST_DATABASE_URL` (a superuser URL) uses that server instead of starting
 //! one, with `CRM_TEST_SOCKET_DIR` (default `/var/run/postgresql`) for its Unix socket;
+//! `CRM_TEST_SCHEMA=app` runs the tests on the original application's schema instead of crm's;
 //! `CRM_TEST_KEEP_CLUSTER=1` keeps the throwaway cluster, and the databases of failed tests on
 //! it, after the tests end.
 
@@ -21,7 +22,7 @@ mod tls;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, crm_on_terminal, redact};
-pub use database::{TestDb, count, row_json, sql, table_exists};
+pub use database::{APP_FIXTURE, Schema, TestDb, count, row_json, sql, table_exists};
 pub use private::PrivateServer;
 pub use role::TestRole;
 pub use tls::{TlsServer, tls_server};

@@ -47,7 +47,8 @@ pub struct Delivery {
 
 /// The notification, then one `UserNotifications` row per user of the audience whose
 /// preference for its type is not off (no row is on), all in one statement. `$7` (user ids) and
-/// `$8` (a role) narrow the audience; both NULL is everyone.
+/// `$8` (a role) narrow the audience; both NULL is everyone. `$8` takes the type of the role
+/// column (VARCHAR or the application's ENUM) from its first use.
 const DELIVER: &str = r#"WITH "notification" AS (
         INSERT INTO "Notifications"
             ("type", "title", "message", "data", "priority", "createdBy", "createdAt", "updatedAt")
@@ -61,7 +62,7 @@ const DELIVER: &str = r#"WITH "notification" AS (
         LEFT JOIN "NotificationPreferences" p
                ON p."userId" = u."id" AND p."notificationType" = $1
         WHERE ($7::int4[] IS NULL OR u."id" = ANY($7))
-          AND ($8::text IS NULL OR u."role" = $8)
+          AND (u."role" = $8 OR $8 IS NULL)
     ), "delivered" AS (
         INSERT INTO "UserNotifications"
             ("userId", "notificationId", "isRead", "createdAt", "updatedAt")
@@ -95,9 +96,9 @@ pub async fn deliver(
             "user {user} (--as) was deleted meanwhile"
         )));
     }
-    let (ids, role): (Option<&[i32]>, Option<&str>) = match audience {
+    let (ids, role): (Option<&[i32]>, Option<Role>) = match audience {
         Audience::Users(ids) => (Some(ids), None),
-        Audience::Role(role) => (None, Some(role.as_str())),
+        Audience::Role(role) => (None, Some(*role)),
         Audience::All => (None, None),
     };
     let row = db::query_one(
@@ -108,7 +109,7 @@ pub async fn deliver(
             &notification.title,
             &notification.message,
             &notification.data,
-            &notification.priority.as_str(),
+            &notification.priority,
             &notification.created_by,
             &ids,
             &role,

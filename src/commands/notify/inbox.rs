@@ -8,6 +8,7 @@ use crate::commands::record::{self, counted};
 use crate::commands::users::{self, User};
 use crate::context::Context;
 use crate::db;
+use crate::db::label;
 use crate::error;
 use crate::output::{Rows, Value};
 use crate::validate::flag;
@@ -187,7 +188,7 @@ fn inbox_values(row: &Row) -> Result<Vec<Value>> {
         row.try_get::<_, String>("type")?.into(),
         row.try_get::<_, String>("title")?.into(),
         row.try_get::<_, String>("message")?.into(),
-        row.try_get::<_, Option<String>>("priority")?.into(),
+        label::text(row, "priority")?.into(),
         json(row, "data")?,
         int_or_null(row.try_get("createdBy")?),
         Value::Bool(row.try_get("isRead")?),
@@ -201,7 +202,7 @@ fn all_values(row: &Row) -> Result<Vec<Value>> {
         row.try_get::<_, i32>("id")?.into(),
         row.try_get::<_, String>("type")?.into(),
         row.try_get::<_, String>("title")?.into(),
-        row.try_get::<_, Option<String>>("priority")?.into(),
+        label::text(row, "priority")?.into(),
         int_or_null(row.try_get("createdBy")?),
         row.try_get::<_, i64>("recipients")?.into(),
         row.try_get::<_, i64>("readCount")?.into(),
@@ -253,7 +254,7 @@ pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
         row.try_get::<_, String>("type")?.into(),
         row.try_get::<_, String>("title")?.into(),
         row.try_get::<_, String>("message")?.into(),
-        row.try_get::<_, Option<String>>("priority")?.into(),
+        label::text(&row, "priority")?.into(),
         json(&row, "data")?,
         int_or_null(row.try_get("createdBy")?),
         Value::Time(row.try_get("createdAt")?),

@@ -82,6 +82,23 @@ impl Priority {
     }
 }
 
+impl std::str::FromStr for Priority {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "low" => Ok(Priority::Low),
+            "medium" => Ok(Priority::Medium),
+            "high" => Ok(Priority::High),
+            other => Err(format!(
+                "not a priority: \"{other}\" (expected low, medium or high)"
+            )),
+        }
+    }
+}
+
+crate::db::label::label_sql!(Priority);
+
 /// The `--as` user's id (`Notifications.createdBy`), if one is named; exit 3 when it names no
 /// user.
 async fn acting_user(ctx: &Context, db: &Database) -> Result<Option<i32>> {

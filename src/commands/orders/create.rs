@@ -229,7 +229,7 @@ async fn place(tx: &impl GenericClient, plan: &Plan) -> Result<i32> {
         &[
             &plan.customer,
             &plan.created_by,
-            &plan.status.as_str(),
+            &plan.status,
             &total,
             &plan.notes,
         ],

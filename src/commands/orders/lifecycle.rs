@@ -99,7 +99,7 @@ async fn move_order(tx: &impl GenericClient, id: i32, to: OrderStatus) -> Result
         .with_context(|| format!("cannot read order {id}"))?;
     let row = rows.first().ok_or_else(|| order::not_found(id))?;
     let customer: Option<i32> = row.try_get("customerId")?;
-    let from = OrderStatus::from_db(row.try_get::<_, Option<&str>>("status")?)?;
+    let from = OrderStatus::from_db(row.try_get("status")?);
     if !from.can_move_to(to) {
         return Err(refused(from, to));
     }
@@ -116,7 +116,7 @@ async fn move_order(tx: &impl GenericClient, id: i32, to: OrderStatus) -> Result
                 .await
                 .context("cannot count the items of deleted products")?
                 .try_get(0)?;
-            db::execute(tx, SET_STATUS, &[&id, &to.as_str()]).await?;
+            db::execute(tx, SET_STATUS, &[&id, &to]).await?;
         }
         OrderStatus::Completed => {
             // The customer's lock first, then the change, then the sum: see
@@ -125,13 +125,13 @@ async fn move_order(tx: &impl GenericClient, id: i32, to: OrderStatus) -> Result
                 Some(c) if lock_customer_total(tx, c).await? => Some(c),
                 _ => None,
             };
-            db::execute(tx, SET_STATUS, &[&id, &to.as_str()]).await?;
+            db::execute(tx, SET_STATUS, &[&id, &to]).await?;
             if let Some(customer) = customer {
                 recompute_total_purchases(tx, customer).await?;
             }
         }
         OrderStatus::Pending | OrderStatus::Processing => {
-            db::execute(tx, SET_STATUS, &[&id, &to.as_str()]).await?;
+            db::execute(tx, SET_STATUS, &[&id, &to]).await?;
         }
     }
     Ok(changed)

@@ -70,17 +70,8 @@ pub enum OrderStatus {
 impl OrderStatus {
     /// The status of a row. NULL (the column allows it; other tools may have written it) is
     /// what the column's default says: pending.
-    pub fn from_db(value: Option<&str>) -> Result<OrderStatus> {
-        match value {
-            None | Some("pending") => Ok(OrderStatus::Pending),
-            Some("processing") => Ok(OrderStatus::Processing),
-            Some("completed") => Ok(OrderStatus::Completed),
-            Some("cancelled") => Ok(OrderStatus::Cancelled),
-            Some(other) => Err(anyhow::anyhow!(
-                "the order has the unknown status \"{other}\" (expected pending, processing, \
-                 completed or cancelled)"
-            )),
-        }
+    pub fn from_db(value: Option<OrderStatus>) -> OrderStatus {
+        value.unwrap_or(OrderStatus::Pending)
     }
 
     /// SPEC.md's lifecycle: pending -> processing -> completed, and pending or processing ->
@@ -97,12 +88,9 @@ impl OrderStatus {
     /// such as `o."status"`). A NULL status is pending, as [`OrderStatus::from_db`] takes it.
     pub fn filter(self, filter: &mut Filter, column: &str) {
         if self == OrderStatus::Pending {
-            filter.and(
-                &format!("({column} = $? OR {column} IS NULL)"),
-                self.as_str().to_string(),
-            );
+            filter.and_label(&format!("({column} = $? OR {column} IS NULL)"), self);
         } else {
-            filter.and(&format!("{column} = $?"), self.as_str().to_string());
+            filter.and_label(&format!("{column} = $?"), self);
         }
     }
 
@@ -115,6 +103,25 @@ impl OrderStatus {
         }
     }
 }
+
+impl std::str::FromStr for OrderStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(OrderStatus::Pending),
+            "processing" => Ok(OrderStatus::Processing),
+            "completed" => Ok(OrderStatus::Completed),
+            "cancelled" => Ok(OrderStatus::Cancelled),
+            other => Err(format!(
+                "the order has the unknown status \"{other}\" (expected pending, processing, \
+                 completed or cancelled)"
+            )),
+        }
+    }
+}
+
+crate::db::label::label_sql!(OrderStatus);
 
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

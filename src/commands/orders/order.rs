@@ -5,6 +5,7 @@
 use crate::cli::Format;
 use crate::context::Context;
 use crate::db;
+use crate::db::label;
 use crate::error;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
@@ -77,7 +78,7 @@ impl TryFrom<&Row> for Order {
             id: row.try_get("id")?,
             customer_id: row.try_get("customerId")?,
             customer_name: row.try_get("customerName")?,
-            status: row.try_get("status")?,
+            status: label::text(row, "status")?,
             total: row.try_get("total")?,
             item_count: row.try_get("itemCount")?,
             created_by: row.try_get("createdBy")?,

@@ -57,7 +57,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
             &args.last_name,
             &args.email,
             &hash,
-            &args.role.as_str(),
+            &args.role,
         ],
     )
     .await

@@ -74,7 +74,7 @@ const LISTING: Listing = Listing {
 async fn list(ctx: &Context, args: ListCommand) -> Result<()> {
     let mut filter = Filter::new();
     if let Some(role) = args.role {
-        filter.and(r#""role" = $?"#, role.as_str().to_string());
+        filter.and_label(r#""role" = $?"#, role);
     }
     if let Some(text) = &args.list.search {
         filter.search(SEARCH, text);

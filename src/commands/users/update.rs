@@ -80,11 +80,16 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> Result<()> {
     if let Some(email) = &args.email {
         user::ensure_email_free(&*tx, email, Some(id)).await?;
     }
-    let role = args.role.map(Role::as_str);
     let row = db::query_one(
         &*tx,
         UPDATE_USER,
-        &[&id, &args.first_name, &args.last_name, &args.email, &role],
+        &[
+            &id,
+            &args.first_name,
+            &args.last_name,
+            &args.email,
+            &args.role,
+        ],
     )
     .await
     .map_err(|e| user::email_conflict(e, args.email.as_deref().unwrap_or_default()))?;

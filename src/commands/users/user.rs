@@ -71,6 +71,8 @@ impl fmt::Display for Role {
     }
 }
 
+crate::db::label::label_sql!(Role);
+
 impl FromStr for Role {
     type Err = String;
 
@@ -101,16 +103,12 @@ impl TryFrom<&Row> for User {
     type Error = anyhow::Error;
 
     fn try_from(row: &Row) -> Result<Self> {
-        let role: Option<String> = row.try_get("role")?;
         Ok(User {
             id: row.try_get("id")?,
             first_name: row.try_get("firstName")?,
             last_name: row.try_get("lastName")?,
             email: row.try_get("email")?,
-            role: role
-                .map(|r| r.parse::<Role>())
-                .transpose()
-                .map_err(anyhow::Error::msg)?,
+            role: row.try_get("role")?,
             created_at: row.try_get("createdAt")?,
             updated_at: row.try_get("updatedAt")?,
         })
