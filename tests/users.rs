@@ -3,7 +3,7 @@
 //! the rows left behind (none written on a refusal). Passwords go in through --password-stdin
 //! (the tests have no terminal) at bcrypt cost 10, and no output ever shows a hash or a password.
 
-use crate::harness::{Output, TestDb};
+use crate::harness::{Output, TestDb, label_type};
 use std::time::{Duration, Instant};
 
 const HEADER: &str = "id,firstName,lastName,email,role,createdAt,updatedAt\n";
@@ -32,11 +32,14 @@ fn password_hash(db: &TestDb, id: i32) -> String {
 /// A user made with SQL, as the original system (or a test's "given") would have left it, with
 /// fixed timestamps and a hash nobody's password matches.
 fn insert_user(db: &TestDb, first: &str, last: &str, email: &str, role: &str) -> i32 {
+    let role_type = label_type(db, "Users", "role");
     db.client()
         .query_one(
-            r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role", "createdAt", "updatedAt")
-               VALUES ($1, $2, $3, 'not a hash', $4, '2025-07-01 09:30:00+00', '2025-07-02 10:00:00.25+00')
-               RETURNING "id""#,
+            &format!(
+                r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role", "createdAt", "updatedAt")
+                   VALUES ($1, $2, $3, 'not a hash', $4::text::{role_type}, '2025-07-01 09:30:00+00', '2025-07-02 10:00:00.25+00')
+                   RETURNING "id""#
+            ),
             &[&first, &last, &email, &role],
         )
         .expect("insert a user")
@@ -100,7 +103,7 @@ fn create_stores_a_lower_cased_email_and_a_bcrypt_hash_and_prints_the_user_witho
     let row = db
         .client()
         .query_one(
-            r#"SELECT "email", "role", "password", "createdAt" = "updatedAt",
+            r#"SELECT "email", "role"::text, "password", "createdAt" = "updatedAt",
                       "createdAt" > now() - interval '1 minute'
                FROM "Users""#,
             &[],
@@ -557,7 +560,7 @@ fn update_changes_only_the_fields_given() {
     let row = db
         .client()
         .query_one(
-            r#"SELECT "firstName", "lastName", "email", "role", "password",
+            r#"SELECT "firstName", "lastName", "email", "role"::text, "password",
                       "createdAt" = '2025-07-01 09:30:00+00', "updatedAt" > '2025-07-02 10:00:00.25+00'
                FROM "Users" WHERE "id" = 2"#,
             &[],
@@ -765,7 +768,7 @@ fn a_deletion_or_demotion_racing_another_demotion_still_keeps_an_admin() {
             .assert_stderr_contains("user 1 (ada@example.com): it is the last admin");
         let roles: Vec<String> = db
             .client()
-            .query(r#"SELECT "role" FROM "Users" ORDER BY "id""#, &[])
+            .query(r#"SELECT "role"::text FROM "Users" ORDER BY "id""#, &[])
             .unwrap()
             .iter()
             .map(|r| r.get(0))

@@ -291,6 +291,21 @@ pub fn table_exists(db: &TestDb, name: &str) -> bool {
         .get(0)
 }
 
+/// The type of a label column (`Users.role`, `Orders.status`, `Notifications.priority`) as SQL
+/// spells it: `character varying(255)` on crm's schema, `"enum_Users_role"` on the application's.
+/// Fixture SQL casts a computed or bound text to it (`$1::text::{type}`), since no text->ENUM
+/// assignment cast exists; plain string literals need no cast on either schema.
+pub fn label_type(db: &TestDb, table: &str, column: &str) -> String {
+    db.client()
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+             WHERE attrelid = quote_ident($1)::regclass AND attname = $2",
+            &[&table, &column],
+        )
+        .unwrap_or_else(|e| panic!("cannot read the type of {table}.{column}: {e:?}"))
+        .get(0)
+}
+
 /// Row `id` of `table` as JSON text, every column, for before/after comparisons.
 pub fn row_json(db: &TestDb, table: &str, id: i32) -> String {
     db.client()
