@@ -173,12 +173,14 @@ fn search_text_is_matched_literally_and_drops_nothing() {
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 6);
 }
 
-/// Customer 1 with six orders, one a day from 1 to 6 July; order 6 is the newest.
+/// Customer 1 with six orders, one a day from 1 to 6 July, all completed but order 2, which is
+/// cancelled; order 6 is the newest.
 const SIX_ORDERS: &str = r#"
 INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt")
-SELECT n, 1, CASE WHEN n = 2 THEN 'cancelled' ELSE 'completed' END, n * 10.25,
+SELECT n, 1, 'completed', n * 10.25,
        timestamptz '2025-07-01T12:00:00Z' + (n - 1) * interval '1 day', now()
 FROM generate_series(1, 6) AS n;
+UPDATE "Orders" SET "status" = 'cancelled' WHERE "id" = 2;
 "#;
 
 #[test]

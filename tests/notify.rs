@@ -2,7 +2,7 @@
 //! with preferences, inboxes and read state, preferences, and the cron jobs. Given these rows,
 //! running this command prints that and leaves those rows.
 
-use crate::harness::{Output, TestDb, count, sql};
+use crate::harness::{Output, TestDb, count, label_type, sql};
 use serde_json::{Value, json};
 
 /// Four users, two admins and two staff, and the preferences for `order_created` of three
@@ -121,7 +121,7 @@ fn send_to_all_skips_disabled_lists_email_recipients_and_treats_no_row_as_enable
     let row = db
         .client()
         .query_one(
-            r#"SELECT "type", "title", "message", "data"::text, "priority", "createdBy"
+            r#"SELECT "type", "title", "message", "data"::text, "priority"::text, "createdBy"
                FROM "Notifications""#,
             &[],
         )
@@ -600,7 +600,7 @@ fn low_stock_alerts_the_admins_once_until_something_changes_or_everyone_read_it(
     let row = db
         .client()
         .query_one(
-            r#"SELECT "title", "message", "priority", "data" - 'fingerprint',
+            r#"SELECT "title", "message", "priority"::text, "data" - 'fingerprint',
                       length("data"->>'fingerprint')
                FROM "Notifications" WHERE "id" = 1"#,
             &[],
@@ -694,7 +694,7 @@ fn stale_orders_alerts_once_and_again_when_another_order_goes_stale() {
     let row = db
         .client()
         .query_one(
-            r#"SELECT "title", "message", "data"->'orders', "priority" FROM "Notifications"
+            r#"SELECT "title", "message", "data"->'orders', "priority"::text FROM "Notifications"
                WHERE "id" = 1"#,
             &[],
         )
@@ -773,13 +773,14 @@ fn two_low_stock_runs_at_once_create_one_notification() {
 /// The `sql:` lines `crm -v notify send --all` logs with `users` users in the database.
 fn statements_to_send_to(users: i64) -> usize {
     let db = TestDb::migrated();
+    let role_type = label_type(&db, "Users", "role");
     sql(
         &db,
         &format!(
             r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role",
                                     "createdAt", "updatedAt")
                SELECT 'User', 'N' || i, 'user' || i || '@example.com', 'not-a-hash',
-                      CASE WHEN i % 2 = 0 THEN 'admin' ELSE 'staff' END, now(), now()
+                      (CASE WHEN i % 2 = 0 THEN 'admin' ELSE 'staff' END)::{role_type}, now(), now()
                FROM generate_series(1, {users}) AS i;
                INSERT INTO "NotificationPreferences" ("userId", "notificationType", "enabled",
                       "emailEnabled", "createdAt", "updatedAt")

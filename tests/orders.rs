@@ -161,7 +161,7 @@ fn total_purchases(db: &TestDb, customer: i32) -> String {
 fn status_of(db: &TestDb, order: i32) -> String {
     db.client()
         .query_one(
-            r#"SELECT "status" FROM "Orders" WHERE "id" = $1"#,
+            r#"SELECT "status"::text FROM "Orders" WHERE "id" = $1"#,
             &[&order],
         )
         .expect("read the status")
