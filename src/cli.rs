@@ -121,6 +121,11 @@ pub enum DbCommand {
 
     /// Restore a backup into a new database, check it, and swap it in by renaming
     Restore(crate::commands::backup::RestoreArgs),
+
+    /// Compare the live schema with the one crm's migrations make (see: diff)
+    #[command(subcommand)]
+    Schema(crate::commands::schema::SchemaCommand),
+
     /// Load the sample data of seeds/ once (see also: undo); --scale N adds a synthetic data set
     Seed(crate::commands::seed::SeedCommand),
 

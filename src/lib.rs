@@ -33,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Db(DbCommand::CreateAppRole(args)) => commands::app_role::run(&ctx, args).await,
         Command::Db(DbCommand::Backup(cmd)) => commands::backup::run(&ctx, cmd).await,
         Command::Db(DbCommand::Restore(args)) => commands::backup::restore(&ctx, args).await,
+        Command::Db(DbCommand::Schema(cmd)) => cmd.run(&ctx).await,
         Command::Db(DbCommand::Seed(cmd)) => commands::seed::run(&ctx, cmd).await,
         Command::Db(DbCommand::Setup(args)) => commands::seed::setup(&ctx, args).await,
         Command::Completions { shell } => commands::completions(shell),

@@ -3,14 +3,15 @@
 //! low thresholds on the command line), the monitoring exit codes, JSON and Nagios output, an
 //! unreachable server, and a role that lacks pg_monitor.
 
-use crate::harness::{TestDb, TestRole, free_port, server, sql};
+use crate::harness::{Schema, TestDb, TestRole, free_port, server, sql};
 use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
 /// Every check but `backup-age` (which needs --backup-dir), in the order they print.
-const CHECKS: [&str; 17] = [
+const CHECKS: [&str; 18] = [
     "connection",
     "migrations",
+    "schema",
     "connections",
     "cache-hit",
     "long-queries",
@@ -95,6 +96,35 @@ fn a_healthy_database_is_ok_on_every_check_and_exits_0() {
         "{rows:#?}"
     );
     assert_eq!(row(&rows, "migrations")["value"], "12 of 12 applied");
+    let compatible = match Schema::under_test() {
+        Schema::Crm => "0 drift, 0 compatible",
+        Schema::App => "0 drift, 10 compatible",
+    };
+    assert_eq!(row(&rows, "schema")["value"], compatible);
+}
+
+#[test]
+fn the_schema_check_warns_on_drift_and_is_ok_on_the_application_schema() {
+    let db = TestDb::on(Schema::App);
+    let (code, rows) = health(&db, &["--check", "schema"]);
+    let r = row(&rows, "schema");
+    assert_eq!(r["status"], "OK", "{r}");
+    assert_eq!(r["value"], "0 drift, 10 compatible", "{r}");
+    assert_eq!(code, 0);
+
+    sql(&db, r#"DROP INDEX "orders_customer_date_idx""#);
+    let (code, rows) = health(&db, &["--check", "schema"]);
+    let r = row(&rows, "schema");
+    assert_eq!(r["status"], "WARNING", "{r}");
+    assert_eq!(r["value"], "1 drift, 10 compatible", "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("orders_customer_date_idx (index)"),
+        "{r}"
+    );
+    assert_eq!(code, 1);
 }
 
 #[test]

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 /// A CRM_HOME of a test's own, in a temporary folder the `postgres` account can reach. Its
 /// cluster is stopped when the test ends, whatever happened, before the folder is removed.
-struct LocalHome {
-    crm_home: PathBuf,
+pub(crate) struct LocalHome {
+    pub(crate) crm_home: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl LocalHome {
-    fn new() -> LocalHome {
+    pub(crate) fn new() -> LocalHome {
         let dir = tempfile::Builder::new()
             .prefix("crm-local-")
             .tempdir()

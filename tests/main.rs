@@ -21,6 +21,7 @@ mod output;
 mod products;
 mod reports;
 mod schema;
+mod schema_diff;
 mod seed;
 mod tls;
 mod transfer;

@@ -355,6 +355,17 @@ pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
     .await
 }
 
+/// Every migration this crm knows, applied to `client`'s empty database: a scratch copy of
+/// crm's schema for `db schema diff`.
+pub async fn apply_all(client: &mut Client) -> Result<()> {
+    embedded::migrations::runner()
+        .run_async(client)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("cannot apply crm's migrations")?;
+    Ok(())
+}
+
 /// Refuses, exit 5, a database on which a migration this crm knows is not applied (or whose
 /// history it cannot vouch for): for commands that need the whole schema, such as `db seed`.
 pub async fn require_current(client: &impl tokio_postgres::GenericClient) -> Result<()> {

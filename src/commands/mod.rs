@@ -13,6 +13,7 @@ pub mod notify;
 pub mod orders;
 pub mod products;
 pub mod record;
+pub mod schema;
 pub mod seed;
 pub mod transfer;
 pub mod users;

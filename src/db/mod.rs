@@ -4,6 +4,7 @@
 pub mod label;
 pub mod local;
 pub mod pgpass;
+pub mod scratch;
 pub mod settings;
 mod tls;
 
@@ -75,6 +76,12 @@ impl Database {
             }
             None => local::Cluster::from_env()?.ensure_running(out).await?,
         };
+        Database::with_settings(settings).await
+    }
+
+    /// A pool for `settings`, checked with one connection (exit 4 if the server does not answer
+    /// or let us in).
+    pub async fn with_settings(settings: ConnSettings) -> Result<Database> {
         let tls = tls::LazyTls::for_settings(&settings)?;
         let manager = Manager::from_config(
             pg_config(&settings, &settings.dbname),
@@ -381,6 +388,38 @@ impl AdvisoryLock {
             query(
                 tx,
                 "SELECT pg_advisory_xact_lock($1, $2)",
+                &[&LOCK_CLASS, &objid],
+            )
+            .await
+            .context("cannot take crm's advisory lock")?;
+        }
+        Ok(())
+    }
+
+    /// Takes the lock shared, until the end of `tx`'s transaction: for a reader that must not
+    /// see a change half made (`db schema diff` while a migration runs), waiting for it.
+    pub async fn acquire_shared_for_transaction<C: GenericClient>(
+        self,
+        tx: &C,
+        out: &Output,
+    ) -> Result<()> {
+        let objid = self as i32;
+        let got: bool = query_one(
+            tx,
+            "SELECT pg_try_advisory_xact_lock_shared($1, $2)",
+            &[&LOCK_CLASS, &objid],
+        )
+        .await
+        .context("cannot take crm's advisory lock")?
+        .get(0);
+        if !got {
+            out.notice(format!(
+                "waiting for another crm run to release {}",
+                self.describe()
+            ));
+            query(
+                tx,
+                "SELECT pg_advisory_xact_lock_shared($1, $2)",
                 &[&LOCK_CLASS, &objid],
             )
             .await

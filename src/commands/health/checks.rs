@@ -6,6 +6,7 @@
 //! checks then say how many were hidden, and are at least UNKNOWN.
 
 use super::{Chosen, Finding, Outcome, SPECS, Status, format_bytes, format_seconds};
+use crate::commands::schema;
 use crate::context::Context;
 use crate::db::{self, CRM_TABLES};
 use crate::error;
@@ -63,6 +64,7 @@ pub(super) async fn run_all(
         let found = match c.spec.name {
             "connection" => Ok(connected.finding()),
             "migrations" => migrations(&client).await,
+            "schema" => schema(ctx).await,
             "connections" => connections(&client).await,
             "cache-hit" => cache_hit(&client).await,
             "long-queries" => long_queries(&client, &connected.session).await,
@@ -186,6 +188,54 @@ async fn migrations(client: &Client) -> Result<Finding> {
         (Status::Ok, "every migration is applied".into())
     };
     Ok(Finding::new(None, value, message).at_least(status))
+}
+
+/// `db schema diff`'s verdict: WARNING on drift, naming the first few objects.
+async fn schema(ctx: &Context) -> Result<Finding> {
+    let db = ctx.db().await?;
+    let differences = match schema::differences(db, &ctx.out, schema::Fallback::None).await {
+        Ok(differences) => differences,
+        Err(e) if schema::is_refused(&e) => {
+            return Ok(Finding::new(
+                None,
+                "",
+                "cannot run: this role may not CREATE DATABASE, which building crm's schema for \
+                 the comparison needs; hint: crm db schema diff builds it in crm's local cluster",
+            )
+            .at_least(Status::Unknown));
+        }
+        Err(e) => return Err(e),
+    };
+    let drift: Vec<&schema::compare::Difference> = differences
+        .iter()
+        .filter(|d| d.verdict == schema::compare::Verdict::Drift)
+        .collect();
+    let value = format!(
+        "{} drift, {} compatible",
+        drift.len(),
+        differences.len() - drift.len()
+    );
+    if drift.is_empty() {
+        let message = match differences.len() {
+            0 => "the schema is the one crm's migrations make".to_string(),
+            n => format!("{n} compatible differences from crm's migrations: crm works on it"),
+        };
+        return Ok(Finding::new(None, value, message));
+    }
+    let named: Vec<String> = drift
+        .iter()
+        .take(3)
+        .map(|d| format!("{} ({})", d.object, d.kind))
+        .collect();
+    let more = match drift.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    let message = format!(
+        "drift from crm's migrations: {}{more}; see crm db schema diff",
+        named.join(", ")
+    );
+    Ok(Finding::new(None, value, message).at_least(Status::Warning))
 }
 
 /// Client sessions (also in [`ACTIVITY`]): a role without pg_read_all_stats sees other roles'

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 /// `crm db health`'s options.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Checks: connection, migrations, connections, cache-hit, long-queries, \
+    after_help = "Checks: connection, migrations, schema, connections, cache-hit, long-queries, \
     idle-in-transaction, blocked, dead-tuples, vacuum-age, analyze-age, xid-age, sequences, \
     invalid-indexes, unused-indexes, database-size, table-size, slow-statements, backup-age \
     (with --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database \
@@ -142,6 +142,7 @@ const DAY: f64 = 86_400.0;
 const SPECS: &[Spec] = &[
     spec("connection", Some(Unit::Seconds), Some(1.0), Some(5.0)),
     spec("migrations", None, None, None),
+    spec("schema", None, None, None),
     spec("connections", Some(Unit::Percent), Some(90.0), Some(95.0)),
     Spec {
         low_is_bad: true,
