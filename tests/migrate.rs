@@ -1,7 +1,8 @@
 //! `crm db migrate`, `status` and the schema lock: fresh, partly migrated and divergent databases,
 //! dry runs, two runs at once, and adopting a database made by the original Sequelize application.
 
-use crate::harness::{TestDb, table_exists};
+use crate::harness::{APP_FIXTURE, TestDb, count, table_exists};
+use std::path::Path;
 use std::time::Duration;
 
 /// crm's schema advisory lock: ('crm' in ASCII, 1).
@@ -236,84 +237,55 @@ fn no_wait_exits_5_while_another_run_holds_the_lock_and_a_waiting_run_goes_on_af
     assert_eq!(history(&db).len(), 12);
 }
 
-/// The schema as the original application's Sequelize migrations made it: an ENUM type for the
-/// role, Sequelize's own index names, and its `SequelizeMeta` listing the migrations it ran.
-fn sequelize_schema(migrations: usize) -> String {
-    let tables = [
-        r#"CREATE TYPE "enum_Users_role" AS ENUM ('admin', 'staff');
-           CREATE TABLE "Users" ("id" SERIAL PRIMARY KEY, "firstName" VARCHAR(255) NOT NULL,
-             "lastName" VARCHAR(255) NOT NULL, "email" VARCHAR(255) NOT NULL UNIQUE,
-             "password" VARCHAR(255) NOT NULL, "role" "enum_Users_role" DEFAULT 'staff',
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);
-           CREATE INDEX "users_email" ON "Users" ("email");
-           CREATE INDEX "users_role" ON "Users" ("role");"#,
-        r#"CREATE TABLE "Customers" ("id" SERIAL PRIMARY KEY, "firstName" VARCHAR(255), "lastName" VARCHAR(255),
-             "email" VARCHAR(255), "phone" VARCHAR(255), "address" TEXT, "totalPurchases" DECIMAL(10,2) DEFAULT 0,
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-        r#"CREATE TABLE "Products" ("id" SERIAL PRIMARY KEY, "name" VARCHAR(255) NOT NULL, "description" TEXT,
-             "price" DECIMAL(10,2) NOT NULL, "stock" INTEGER DEFAULT 0, "category" VARCHAR(255), "image" VARCHAR(255),
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-        r#"CREATE TYPE "enum_Orders_status" AS ENUM ('pending', 'processing', 'completed', 'cancelled');
-           CREATE TABLE "Orders" ("id" SERIAL PRIMARY KEY,
-             "customerId" INTEGER REFERENCES "Customers" ("id") ON DELETE SET NULL ON UPDATE CASCADE,
-             "createdBy" INTEGER REFERENCES "Users" ("id") ON DELETE SET NULL ON UPDATE CASCADE,
-             "status" "enum_Orders_status" DEFAULT 'pending', "total" DECIMAL(10,2) NOT NULL, "notes" TEXT,
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-        r#"CREATE TABLE "OrderItems" ("id" SERIAL PRIMARY KEY,
-             "orderId" INTEGER REFERENCES "Orders" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
-             "productId" INTEGER REFERENCES "Products" ("id") ON DELETE SET NULL ON UPDATE CASCADE,
-             "quantity" INTEGER NOT NULL, "price" DECIMAL(10,2) NOT NULL,
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-        r#"CREATE TYPE "enum_Notifications_priority" AS ENUM ('low', 'medium', 'high');
-           CREATE TABLE "Notifications" ("id" SERIAL PRIMARY KEY, "type" VARCHAR(255) NOT NULL,
-             "title" VARCHAR(255) NOT NULL, "message" TEXT NOT NULL, "data" JSONB,
-             "priority" "enum_Notifications_priority" DEFAULT 'medium',
-             "createdBy" INTEGER REFERENCES "Users" ("id") ON DELETE SET NULL ON UPDATE CASCADE,
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-        r#"CREATE TABLE "UserNotifications" ("id" SERIAL PRIMARY KEY,
-             "userId" INTEGER REFERENCES "Users" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
-             "notificationId" INTEGER REFERENCES "Notifications" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
-             "isRead" BOOLEAN DEFAULT false, "readAt" TIMESTAMP WITH TIME ZONE,
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-        r#"CREATE TABLE "NotificationPreferences" ("id" SERIAL PRIMARY KEY,
-             "userId" INTEGER REFERENCES "Users" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
-             "notificationType" VARCHAR(255) NOT NULL, "enabled" BOOLEAN DEFAULT true,
-             "emailEnabled" BOOLEAN DEFAULT false,
-             "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL, "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL);"#,
-    ];
-    let names = [
-        "create-users",
-        "create-customers",
-        "create-products",
-        "create-orders",
-        "create-order-items",
-        "create-notifications",
-        "create-user-notifications",
-        "create-notification-preferences",
-    ];
-    let mut sql = String::from(
-        r#"CREATE TABLE "SequelizeMeta" ("name" VARCHAR(255) NOT NULL UNIQUE PRIMARY KEY);"#,
+/// The application's database as its own tools made it (tests/fixtures/sequelize-app.sql, made
+/// by scripts/make-sequelize-fixture.sh), with its data.
+#[test]
+fn the_fixture_is_what_the_applications_own_tools_made() {
+    let fixture = std::fs::read_to_string(APP_FIXTURE).unwrap();
+    assert!(
+        fixture.starts_with("-- The database the Gemini CRM application makes with its own tools: made by\n-- scripts/make-sequelize-fixture.sh"),
+        "the fixture does not name the script that made it"
     );
-    for (i, (table, name)) in tables.iter().zip(names).take(migrations).enumerate() {
-        sql.push_str(table);
-        sql.push_str(&format!(
-            r#"INSERT INTO "SequelizeMeta" VALUES ('2025010100000{}-{name}.js');"#,
-            i + 1
-        ));
-    }
-    sql
+    assert!(
+        fixture.contains("-- PostgreSQL database dump"),
+        "not a pg_dump"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-sequelize-fixture.sh");
+    assert!(script.is_file(), "{} is missing", script.display());
+
+    let db = TestDb::app_fixture();
+    let enums: Vec<String> = db
+        .client()
+        .query(
+            "SELECT typname::text FROM pg_type WHERE typtype = 'e' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        enums,
+        [
+            "enum_Notifications_priority",
+            "enum_Orders_status",
+            "enum_Users_role"
+        ]
+    );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "SequelizeMeta""#), 9);
+    assert!(
+        table_exists(&db, "users_email"),
+        "Sequelize's own index name"
+    );
+    assert!(!table_exists(&db, "refinery_schema_history"));
 }
 
 #[test]
 fn a_database_made_by_the_sequelize_application_is_adopted() {
-    let db = TestDb::empty();
-    db.client().batch_execute(&sequelize_schema(8)).unwrap();
-    db.client()
-        .batch_execute(
-            r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role", "createdAt", "updatedAt")
-               VALUES ('Ada', 'Admin', 'ada@example.com', 'x', 'admin', now(), now())"#,
-        )
-        .unwrap();
+    let db = TestDb::app_fixture();
+    let users = count(&db, r#"SELECT count(*) FROM "Users""#);
+    let customers = count(&db, r#"SELECT count(*) FROM "Customers""#);
+    assert!(users > 0 && customers > 0, "the fixture has its seed rows");
 
     let status = db.crm().args(["db", "migrate", "status"]).run();
     status
@@ -324,9 +296,9 @@ fn a_database_made_by_the_sequelize_application_is_adopted() {
         .args(["db", "migrate"])
         .run()
         .assert_success()
-        .assert_stderr_contains("recorded V1 to V8 as applied")
-        .assert_stderr_contains("applied V9 performance_indexes")
-        .assert_stderr_contains("applied V10 search_indexes");
+        .assert_stderr_contains("recorded V1 to V9 as applied")
+        .assert_stderr_contains("applied V10 search_indexes")
+        .assert_stderr_contains("applied V12 notification_inbox_index");
     let status = db
         .crm()
         .args(["db", "migrate", "status", "--exit-code"])
@@ -337,19 +309,34 @@ fn a_database_made_by_the_sequelize_application_is_adopted() {
         "{}",
         status.stdout
     );
-    let users: i64 = db
-        .client()
-        .query_one(r#"SELECT count(*) FROM "Users""#, &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(users, 1, "the application's data is kept");
-    assert!(table_exists(&db, "products_name_trgm_idx"));
+    assert_eq!(history(&db).len(), 12);
+    assert_eq!(
+        count(&db, r#"SELECT count(*) FROM "Users""#),
+        users,
+        "the application's data is kept"
+    );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), customers);
+    assert!(table_exists(&db, "customers_full_name_trgm_idx"));
+    // Running it again changes nothing.
+    db.crm()
+        .args(["db", "migrate"])
+        .run()
+        .assert_success()
+        .assert_stderr_contains("nothing to apply");
 }
 
 #[test]
 fn a_partly_built_sequelize_database_is_adopted_as_far_as_it_goes_then_migrated() {
-    let db = TestDb::empty();
-    db.client().batch_execute(&sequelize_schema(3)).unwrap();
+    // The application stopped after its third migration.
+    let db = TestDb::app_fixture();
+    db.client()
+        .batch_execute(
+            r#"DROP TABLE "NotificationPreferences", "UserNotifications", "Notifications",
+                          "OrderItems", "Orders";
+               DROP TYPE "enum_Orders_status", "enum_Notifications_priority";
+               DELETE FROM "SequelizeMeta" WHERE "name" >= '20250101000004';"#,
+        )
+        .unwrap();
     db.crm()
         .args(["db", "migrate"])
         .run()
@@ -403,4 +390,19 @@ fn a_data_command_on_a_database_not_yet_migrated_says_to_migrate() {
         .assert_code(1)
         .assert_stderr_contains("relation \"Customers\" does not exist")
         .assert_stderr_contains("crm db migrate applies the rest");
+}
+
+#[test]
+fn a_failing_migration_names_the_servers_reason() {
+    let db = TestDb::empty();
+    db.client()
+        .batch_execute(r#"CREATE TABLE "Products" ("id" int)"#)
+        .unwrap();
+    db.crm()
+        .args(["db", "migrate"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("migration V3 create_products failed and was rolled back")
+        .assert_stderr_contains(r#"relation "Products" already exists"#);
+    assert_eq!(history(&db).len(), 2);
 }

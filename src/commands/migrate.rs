@@ -331,7 +331,7 @@ pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
                 .set_abort_missing(true)
                 .run_async(client)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(anyhow::Error::new)
                 .with_context(|| {
                     format!(
                         "migration {} failed and was rolled back; the migrations before it stay applied",
@@ -361,7 +361,7 @@ pub async fn apply_all(client: &mut Client) -> Result<()> {
     embedded::migrations::runner()
         .run_async(client)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(anyhow::Error::new)
         .context("cannot apply crm's migrations")?;
     Ok(())
 }
@@ -425,14 +425,18 @@ async fn adopt_sequelize(ctx: &Context, client: &mut Client, known: &[Known]) ->
         .collect();
     let mut adopt = Vec::new();
     for k in known {
-        let Some(table) = created_table(&k.up) else {
+        if !listed.contains(&k.name) {
             break;
-        };
-        let exists: bool = db::query_one(&*client, TABLE_EXISTS, &[&table])
-            .await?
-            .get(0);
-        if !listed.contains(&k.name) || !exists {
-            break;
+        }
+        // A migration that creates a table is adopted only if the table is there; one that
+        // creates none (V9, the performance indexes) on the application's word.
+        if let Some(table) = created_table(&k.up) {
+            let exists: bool = db::query_one(&*client, TABLE_EXISTS, &[&table])
+                .await?
+                .get(0);
+            if !exists {
+                break;
+            }
         }
         adopt.push(k);
     }
@@ -457,7 +461,7 @@ async fn adopt_sequelize(ctx: &Context, client: &mut Client, known: &[Known]) ->
         .context("cannot record the adopted migrations")?;
     ctx.out.notice(format!(
         "adopted the original Sequelize application's schema: recorded V{} to V{} as applied \
-         (their tables were already there)",
+         (its SequelizeMeta lists them, and their tables are there)",
         adopt[0].version,
         adopt[adopt.len() - 1].version
     ));
