@@ -371,29 +371,7 @@ impl AdvisoryLock {
         tx: &C,
         out: &Output,
     ) -> Result<()> {
-        let objid = self as i32;
-        let got: bool = query_one(
-            tx,
-            "SELECT pg_try_advisory_xact_lock($1, $2)",
-            &[&LOCK_CLASS, &objid],
-        )
-        .await
-        .context("cannot take crm's advisory lock")?
-        .get(0);
-        if !got {
-            out.notice(format!(
-                "waiting for another crm run to release {}",
-                self.describe()
-            ));
-            query(
-                tx,
-                "SELECT pg_advisory_xact_lock($1, $2)",
-                &[&LOCK_CLASS, &objid],
-            )
-            .await
-            .context("cannot take crm's advisory lock")?;
-        }
-        Ok(())
+        self.wait_in_transaction(tx, out, "").await
     }
 
     /// Takes the lock shared, until the end of `tx`'s transaction: for a reader that must not
@@ -403,10 +381,20 @@ impl AdvisoryLock {
         tx: &C,
         out: &Output,
     ) -> Result<()> {
+        self.wait_in_transaction(tx, out, "_shared").await
+    }
+
+    /// `pg_try_advisory_xact_lock{shared}`, then, if another holds it, a notice and the wait.
+    async fn wait_in_transaction<C: GenericClient>(
+        self,
+        tx: &C,
+        out: &Output,
+        shared: &str,
+    ) -> Result<()> {
         let objid = self as i32;
         let got: bool = query_one(
             tx,
-            "SELECT pg_try_advisory_xact_lock_shared($1, $2)",
+            &format!("SELECT pg_try_advisory_xact_lock{shared}($1, $2)"),
             &[&LOCK_CLASS, &objid],
         )
         .await
@@ -419,7 +407,7 @@ impl AdvisoryLock {
             ));
             query(
                 tx,
-                "SELECT pg_advisory_xact_lock_shared($1, $2)",
+                &format!("SELECT pg_advisory_xact_lock{shared}($1, $2)"),
                 &[&LOCK_CLASS, &objid],
             )
             .await
