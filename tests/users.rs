@@ -897,3 +897,55 @@ fn there_is_no_users_export() {
         .assert_code(2)
         .assert_stderr_contains("unrecognized subcommand 'export'");
 }
+
+/// What crm writes stays readable by the original application, on either schema: its
+/// `bcryptjs` verifies `$2b$` hashes, and crm's default cost is 12.
+#[test]
+fn created_and_reset_passwords_are_2b_bcrypt_hashes_of_cost_12_by_default() {
+    let db = TestDb::migrated();
+    let hash = |id: i64| -> String {
+        db.client()
+            .query_one(
+                r#"SELECT "password" FROM "Users" WHERE "id" = $1"#,
+                &[&(id as i32)],
+            )
+            .unwrap()
+            .get(0)
+    };
+    db.crm()
+        .args(["users", "create", "--password-stdin", "--first-name", "Ada"])
+        .args([
+            "--last-name",
+            "Lovelace",
+            "--email",
+            "ada@example.com",
+            "--role",
+            "admin",
+        ])
+        .stdin("correct horse\n")
+        .run()
+        .assert_success();
+    let created = hash(1);
+    assert!(created.starts_with("$2b$12$"), "{created}");
+    assert!(bcrypt::verify("correct horse", &created).unwrap());
+
+    db.crm()
+        .args([
+            "users",
+            "set-password",
+            "ada@example.com",
+            "--password-stdin",
+        ])
+        .stdin("battery staple\n")
+        .run()
+        .assert_success();
+    let reset = hash(1);
+    assert!(reset.starts_with("$2b$12$"), "{reset}");
+    assert!(bcrypt::verify("battery staple", &reset).unwrap());
+    let role: String = db
+        .client()
+        .query_one(r#"SELECT "role"::text FROM "Users" WHERE "id" = 1"#, &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(role, "admin");
+}
