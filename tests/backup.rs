@@ -853,6 +853,120 @@ fn retention_removes_only_old_good_backups_of_this_database_beyond_keep_min_and_
     assert_eq!(status(&name(&foreign)), "not crm's (no manifest)");
 }
 
+/// A folder with a good backup of `db` and an old copy of it whose manifest `plant` makes into
+/// something crm never writes (`what` it is). `db backup list` and a backup's retention must
+/// both finish at once (retention reads manifests while holding the folder's lock), list the
+/// copy as not crm's, and never remove it; retention removes the good one as usual. `verify`
+/// refuses the copy (exit 2): what is beside it says nothing about it.
+fn assert_an_odd_manifest_is_not_crms(plant: impl FnOnce(&Path), what: &str) {
+    let status = format!("not crm's (its manifest {what})");
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let good = backup(&db, dir);
+    let odd = copy_backup(&good, dir, "backup_20200101_000000.dump", false);
+    plant(&manifest_of(&odd));
+    let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+
+    let out = db
+        .crm()
+        .args(["-o", "csv", "db", "backup", "list", "--dir"])
+        .arg(dir)
+        .timeout(Duration::from_secs(5))
+        .run();
+    out.assert_success();
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
+    let mut statuses: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[6].to_string())
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            (name(&odd), status.to_string()),
+            (name(&good), "ok".to_string())
+        ],
+        "{out}"
+    );
+
+    let out = db
+        .crm()
+        .args([
+            "db",
+            "backup",
+            "--keep-days",
+            "0",
+            "--keep-min",
+            "0",
+            "--dir",
+        ])
+        .arg(dir)
+        .timeout(Duration::from_secs(60))
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("removed 1 backup older than 0 days");
+    assert!(!good.exists(), "{out}");
+    assert!(odd.exists(), "{out}");
+    assert!(fs::symlink_metadata(manifest_of(&odd)).is_ok(), "{out}");
+
+    db.crm()
+        .args(["db", "backup", "verify"])
+        .arg(&odd)
+        .timeout(Duration::from_secs(5))
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(&format!(
+            "{} {what}, so it is no manifest crm wrote",
+            manifest_of(&odd).display()
+        ));
+}
+
+#[test]
+fn a_manifest_that_is_a_fifo_is_not_crms_and_blocks_neither_list_nor_retention() {
+    assert_an_odd_manifest_is_not_crms(
+        |manifest| {
+            let made = std::process::Command::new("mkfifo")
+                .arg(manifest)
+                .status()
+                .expect("run mkfifo");
+            assert!(made.success());
+        },
+        "is a FIFO, not a regular file",
+    );
+}
+
+#[test]
+fn a_manifest_that_links_to_dev_zero_is_not_crms_and_is_never_read() {
+    assert_an_odd_manifest_is_not_crms(
+        |manifest| std::os::unix::fs::symlink("/dev/zero", manifest).unwrap(),
+        "is a symbolic link, not a regular file",
+    );
+}
+
+#[test]
+fn a_manifest_larger_than_64_kib_is_not_crms() {
+    assert_an_odd_manifest_is_not_crms(
+        |manifest| {
+            // A copy of a real manifest would do, made too large by trailing spaces.
+            let good = manifest.with_file_name(
+                fs::read_dir(manifest.parent().unwrap())
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name())
+                    .find(|n| n.to_string_lossy().ends_with(".dump.manifest.json"))
+                    .unwrap(),
+            );
+            let mut text = fs::read_to_string(good).unwrap();
+            text.push_str(&" ".repeat(64 * 1024));
+            fs::write(manifest, text).unwrap();
+        },
+        "is larger than 64 KiB",
+    );
+}
+
 #[test]
 fn a_backup_whose_bytes_changed_does_not_count_towards_keep_min() {
     let db = filled();
