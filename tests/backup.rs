@@ -45,10 +45,15 @@ struct DropDb(String);
 impl Drop for DropDb {
     fn drop(&mut self) {
         let _ = server().admin_client().batch_execute(&format!(
-            r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
-            self.0
+            r#"DROP DATABASE IF EXISTS {} WITH (FORCE)"#,
+            quoted(&self.0)
         ));
     }
+}
+
+/// `name` as an SQL identifier: in double quotes, a double quote doubled.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Each table's name, row count and MD5 of its sorted rows, in database `name`.
@@ -305,6 +310,107 @@ fn a_backup_and_a_restore_give_back_every_row_and_keep_the_old_database() {
     let _restored = DropDb(restored[0].clone());
     assert_eq!(checksums(&db.name), changed);
     assert_eq!(checksums(&restored[0]), at_backup);
+}
+
+/// The way back that a restore prints is SQL to paste as it is, whatever the database's name:
+/// here one with a quote, a space, `=` and a double quote.
+#[test]
+fn the_way_back_after_a_restore_runs_as_printed_for_a_database_with_quotes_in_its_name() {
+    let db = TestDb::migrated();
+    let live = format!("we'ird db=x\"q_{}", &db.name[2..10]);
+    // In a URL, the name is percent-encoded.
+    let url = server().admin_url(
+        &live
+            .replace('\'', "%27")
+            .replace(' ', "%20")
+            .replace('=', "%3D")
+            .replace('"', "%22"),
+    );
+    let at = |url: &str| {
+        url.rsplit_once('/')
+            .map(|(_, name)| name.to_string())
+            .unwrap()
+    };
+    server()
+        .admin_client()
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quoted(&live),
+            quoted(&db.name)
+        ))
+        .unwrap();
+    let _live = DropDb(live.clone());
+    let mut client = server().connect(&url);
+    client.batch_execute(crate::check::CLEAN).unwrap();
+    drop(client);
+    let at_backup = checksums(&at(&url));
+
+    let dir = tempfile::tempdir().unwrap();
+    crm()
+        .arg("--database-url")
+        .arg(&url)
+        .args(["-q", "db", "backup", "--dir"])
+        .arg(dir.path())
+        .run()
+        .assert_success();
+    let file = dir.path().join(&backups_in(dir.path())[0]);
+    server().connect(&url).batch_execute(CHANGE).unwrap();
+    let changed = checksums(&at(&url));
+    // What an earlier restore that was cut short left, which the warning tells how to drop.
+    let leftover = format!("{live}_restoring_20200101_000000");
+    let _leftover = DropDb(leftover.clone());
+    server()
+        .admin_client()
+        .batch_execute(&format!("CREATE DATABASE {}", quoted(&leftover)))
+        .unwrap();
+
+    let out = crm()
+        .arg("--database-url")
+        .arg(&url)
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run();
+    out.assert_success();
+    let kept = databases_like(&format!("{live}_before_restore_"));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    let restoring = kept[0].replace("_before_restore_", "_restoring_");
+    let _restoring = DropDb(restoring.clone());
+    out.assert_stderr_contains(&format!(
+        "To go back: ALTER DATABASE {live} RENAME TO {restoring}; ALTER DATABASE {kept} RENAME TO \
+         {live}; (run from another database, e.g. psql -d postgres). To reclaim its space once \
+         satisfied: DROP DATABASE {kept};",
+        live = quoted(&live),
+        restoring = quoted(&restoring),
+        kept = quoted(&kept[0]),
+    ));
+    assert_eq!(checksums(&at(&url)), at_backup);
+    let drop_leftover = format!("DROP DATABASE {};", quoted(&leftover));
+    out.assert_stderr_contains(&format!("drop it: {drop_leftover}"));
+    server()
+        .admin_client()
+        .batch_execute(&drop_leftover)
+        .unwrap_or_else(|e| panic!("{drop_leftover}: {e:?}"));
+
+    // Pasted as printed, it puts the changed data back.
+    let back = out
+        .stderr
+        .split_once("To go back: ")
+        .and_then(|(_, rest)| rest.split_once(" (run from another database"))
+        .map(|(statements, _)| statements.to_string())
+        .unwrap_or_else(|| panic!("no way back in the message\n{out}"));
+    let mut admin = server().admin_client();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&live],
+        )
+        .unwrap();
+    admin
+        .batch_execute(&back)
+        .unwrap_or_else(|e| panic!("{back}: {e:?}"));
+    assert_eq!(checksums(&at(&url)), changed);
+    assert_eq!(databases_like(&live), [live.clone(), restoring]);
 }
 
 #[test]
