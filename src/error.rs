@@ -124,14 +124,23 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 
 /// Whether the error is a closed pipe on our output (`crm ... | head`): not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<csv::Error>()
-                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
-    })
+    err.chain().any(is_closed_pipe)
+}
+
+/// A `BrokenPipe` I/O error, also when wrapped: the CSV writer's errors reach us as an
+/// `io::Error` of kind `Other` around a `csv::Error` around the real one, and `io::Error`'s
+/// `source()` skips the error it wraps, so `chain()` alone never sees it.
+fn is_closed_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        return io.kind() == std::io::ErrorKind::BrokenPipe
+            || io.get_ref().is_some_and(|inner| is_closed_pipe(inner));
+    }
+    if let Some(csv) = cause.downcast_ref::<csv::Error>()
+        && let csv::ErrorKind::Io(io) = csv.kind()
+    {
+        return is_closed_pipe(io);
+    }
+    false
 }
 
 /// The whole cause chain on one line, as `main` prints it after `error: `.
@@ -242,5 +251,34 @@ mod tests {
         let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
         let err = anyhow::Error::from(io).context("cannot write output");
         assert!(is_broken_pipe(&err));
+    }
+
+    /// What `?` makes of the CSV writer's error: an `io::Error` of kind `Other`.
+    #[test]
+    fn broken_pipe_is_recognised_inside_a_csv_error() {
+        let mut writer = csv::Writer::from_writer(ClosedPipe);
+        let csv = writer
+            .write_record(["a"])
+            .and_then(|()| writer.flush().map_err(csv::Error::from))
+            .unwrap_err();
+        let io = std::io::Error::from(csv);
+        assert_eq!(io.kind(), std::io::ErrorKind::Other);
+        let err = anyhow::Error::from(io).context("cannot list customers");
+        assert!(is_broken_pipe(&err));
+        assert!(!is_broken_pipe(&anyhow::Error::from(
+            std::io::Error::other("disk full")
+        )));
+    }
+
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
     }
 }

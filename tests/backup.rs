@@ -45,10 +45,15 @@ struct DropDb(String);
 impl Drop for DropDb {
     fn drop(&mut self) {
         let _ = server().admin_client().batch_execute(&format!(
-            r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
-            self.0
+            r#"DROP DATABASE IF EXISTS {} WITH (FORCE)"#,
+            quoted(&self.0)
         ));
     }
+}
+
+/// `name` as an SQL identifier: in double quotes, a double quote doubled.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Each table's name, row count and MD5 of its sorted rows, in database `name`.
@@ -305,6 +310,107 @@ fn a_backup_and_a_restore_give_back_every_row_and_keep_the_old_database() {
     let _restored = DropDb(restored[0].clone());
     assert_eq!(checksums(&db.name), changed);
     assert_eq!(checksums(&restored[0]), at_backup);
+}
+
+/// The way back that a restore prints is SQL to paste as it is, whatever the database's name:
+/// here one with a quote, a space, `=` and a double quote.
+#[test]
+fn the_way_back_after_a_restore_runs_as_printed_for_a_database_with_quotes_in_its_name() {
+    let db = TestDb::migrated();
+    let live = format!("we'ird db=x\"q_{}", &db.name[2..10]);
+    // In a URL, the name is percent-encoded.
+    let url = server().admin_url(
+        &live
+            .replace('\'', "%27")
+            .replace(' ', "%20")
+            .replace('=', "%3D")
+            .replace('"', "%22"),
+    );
+    let at = |url: &str| {
+        url.rsplit_once('/')
+            .map(|(_, name)| name.to_string())
+            .unwrap()
+    };
+    server()
+        .admin_client()
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quoted(&live),
+            quoted(&db.name)
+        ))
+        .unwrap();
+    let _live = DropDb(live.clone());
+    let mut client = server().connect(&url);
+    client.batch_execute(crate::check::CLEAN).unwrap();
+    drop(client);
+    let at_backup = checksums(&at(&url));
+
+    let dir = tempfile::tempdir().unwrap();
+    crm()
+        .arg("--database-url")
+        .arg(&url)
+        .args(["-q", "db", "backup", "--dir"])
+        .arg(dir.path())
+        .run()
+        .assert_success();
+    let file = dir.path().join(&backups_in(dir.path())[0]);
+    server().connect(&url).batch_execute(CHANGE).unwrap();
+    let changed = checksums(&at(&url));
+    // What an earlier restore that was cut short left, which the warning tells how to drop.
+    let leftover = format!("{live}_restoring_20200101_000000");
+    let _leftover = DropDb(leftover.clone());
+    server()
+        .admin_client()
+        .batch_execute(&format!("CREATE DATABASE {}", quoted(&leftover)))
+        .unwrap();
+
+    let out = crm()
+        .arg("--database-url")
+        .arg(&url)
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run();
+    out.assert_success();
+    let kept = databases_like(&format!("{live}_before_restore_"));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    let restoring = kept[0].replace("_before_restore_", "_restoring_");
+    let _restoring = DropDb(restoring.clone());
+    out.assert_stderr_contains(&format!(
+        "To go back: ALTER DATABASE {live} RENAME TO {restoring}; ALTER DATABASE {kept} RENAME TO \
+         {live}; (run from another database, e.g. psql -d postgres). To reclaim its space once \
+         satisfied: DROP DATABASE {kept};",
+        live = quoted(&live),
+        restoring = quoted(&restoring),
+        kept = quoted(&kept[0]),
+    ));
+    assert_eq!(checksums(&at(&url)), at_backup);
+    let drop_leftover = format!("DROP DATABASE {};", quoted(&leftover));
+    out.assert_stderr_contains(&format!("drop it: {drop_leftover}"));
+    server()
+        .admin_client()
+        .batch_execute(&drop_leftover)
+        .unwrap_or_else(|e| panic!("{drop_leftover}: {e:?}"));
+
+    // Pasted as printed, it puts the changed data back.
+    let back = out
+        .stderr
+        .split_once("To go back: ")
+        .and_then(|(_, rest)| rest.split_once(" (run from another database"))
+        .map(|(statements, _)| statements.to_string())
+        .unwrap_or_else(|| panic!("no way back in the message\n{out}"));
+    let mut admin = server().admin_client();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&live],
+        )
+        .unwrap();
+    admin
+        .batch_execute(&back)
+        .unwrap_or_else(|e| panic!("{back}: {e:?}"));
+    assert_eq!(checksums(&at(&url)), changed);
+    assert_eq!(databases_like(&live), [live.clone(), restoring]);
 }
 
 #[test]
@@ -851,6 +957,120 @@ fn retention_removes_only_old_good_backups_of_this_database_beyond_keep_min_and_
         )
     );
     assert_eq!(status(&name(&foreign)), "not crm's (no manifest)");
+}
+
+/// A folder with a good backup of `db` and an old copy of it whose manifest `plant` makes into
+/// something crm never writes (`what` it is). `db backup list` and a backup's retention must
+/// both finish at once (retention reads manifests while holding the folder's lock), list the
+/// copy as not crm's, and never remove it; retention removes the good one as usual. `verify`
+/// refuses the copy (exit 2): what is beside it says nothing about it.
+fn assert_an_odd_manifest_is_not_crms(plant: impl FnOnce(&Path), what: &str) {
+    let status = format!("not crm's (its manifest {what})");
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let good = backup(&db, dir);
+    let odd = copy_backup(&good, dir, "backup_20200101_000000.dump", false);
+    plant(&manifest_of(&odd));
+    let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+
+    let out = db
+        .crm()
+        .args(["-o", "csv", "db", "backup", "list", "--dir"])
+        .arg(dir)
+        .timeout(Duration::from_secs(5))
+        .run();
+    out.assert_success();
+    let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
+    let mut statuses: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[6].to_string())
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            (name(&odd), status.to_string()),
+            (name(&good), "ok".to_string())
+        ],
+        "{out}"
+    );
+
+    let out = db
+        .crm()
+        .args([
+            "db",
+            "backup",
+            "--keep-days",
+            "0",
+            "--keep-min",
+            "0",
+            "--dir",
+        ])
+        .arg(dir)
+        .timeout(Duration::from_secs(60))
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("removed 1 backup older than 0 days");
+    assert!(!good.exists(), "{out}");
+    assert!(odd.exists(), "{out}");
+    assert!(fs::symlink_metadata(manifest_of(&odd)).is_ok(), "{out}");
+
+    db.crm()
+        .args(["db", "backup", "verify"])
+        .arg(&odd)
+        .timeout(Duration::from_secs(5))
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(&format!(
+            "{} {what}, so it is no manifest crm wrote",
+            manifest_of(&odd).display()
+        ));
+}
+
+#[test]
+fn a_manifest_that_is_a_fifo_is_not_crms_and_blocks_neither_list_nor_retention() {
+    assert_an_odd_manifest_is_not_crms(
+        |manifest| {
+            let made = std::process::Command::new("mkfifo")
+                .arg(manifest)
+                .status()
+                .expect("run mkfifo");
+            assert!(made.success());
+        },
+        "is a FIFO, not a regular file",
+    );
+}
+
+#[test]
+fn a_manifest_that_links_to_dev_zero_is_not_crms_and_is_never_read() {
+    assert_an_odd_manifest_is_not_crms(
+        |manifest| std::os::unix::fs::symlink("/dev/zero", manifest).unwrap(),
+        "is a symbolic link, not a regular file",
+    );
+}
+
+#[test]
+fn a_manifest_larger_than_64_kib_is_not_crms() {
+    assert_an_odd_manifest_is_not_crms(
+        |manifest| {
+            // A copy of a real manifest would do, made too large by trailing spaces.
+            let good = manifest.with_file_name(
+                fs::read_dir(manifest.parent().unwrap())
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name())
+                    .find(|n| n.to_string_lossy().ends_with(".dump.manifest.json"))
+                    .unwrap(),
+            );
+            let mut text = fs::read_to_string(good).unwrap();
+            text.push_str(&" ".repeat(64 * 1024));
+            fs::write(manifest, text).unwrap();
+        },
+        "is larger than 64 KiB",
+    );
 }
 
 #[test]

@@ -277,6 +277,46 @@ fn send_refuses_bad_input_with_exit_2_and_writes_nothing() {
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Notifications""#), 0);
 }
 
+/// PostgreSQL's jsonb refuses `\u0000` anywhere, in a key too: crm refuses it first, naming
+/// `--data` and where it is, and writes nothing; the six characters `\u0000` as text are fine.
+#[test]
+fn send_refuses_data_with_a_nul_character_that_jsonb_cannot_store() {
+    let db = with_users();
+    let send = |data: &str| {
+        db.crm()
+            .args(["notify", "send", "--all", "--type", "general"])
+            .args(["--title", "t", "--message", "m", "--data", data])
+            .run()
+    };
+    let cases = [
+        (r#"{"a":"\u0000"}"#, "at $.a"),
+        (
+            r#"{"orderId": 1, "items": [{"note": "ok"}, {"note": "x\u0000y"}]}"#,
+            "at $.items[1].note",
+        ),
+        (
+            r#"{"a": {"b\u0000c": 1}}"#,
+            r#"in the key "b\u0000c" at $.a"#,
+        ),
+    ];
+    for (data, place) in cases {
+        send(data)
+            .assert_code(2)
+            .assert_stderr_contains("invalid value")
+            .assert_stderr_contains("for '--data <JSON>': contains \\u0000 (a NUL character)")
+            .assert_stderr_contains(place);
+    }
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Notifications""#), 0);
+
+    send(r#"{"a":"\\u0000"}"#).assert_success();
+    let stored: String = db
+        .client()
+        .query_one(r#"SELECT "data"->>'a' FROM "Notifications""#, &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, r"\u0000");
+}
+
 const INBOX_HEADER: &str =
     "id,type,title,message,priority,data,createdBy,isRead,readAt,createdAt\n";
 const BOB_3: &str = "3,order_created,Order 2,Grace ordered,low,,1,false,,2025-07-03T09:30:00Z\n";

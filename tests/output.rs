@@ -144,3 +144,83 @@ fn an_export_shows_progress_on_a_terminal_and_none_when_piped() {
         format!("exported 300,000 customers to {file}\n")
     );
 }
+
+/// 3,000 rows of each kind, orders one a day over eight years, each with one item: every list,
+/// export and report below prints far more than a pipe holds (64 KiB).
+const MANY_ROWS: &str = r#"
+INSERT INTO "Users" ("firstName", "lastName", "email", "password", "createdAt", "updatedAt")
+  SELECT 'Staff', 'Member ' || i, 'staff' || i || '@example.com', 'not a hash', now(), now()
+  FROM generate_series(1, 3000) AS i;
+INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+  SELECT 'Ada', 'Lovelace ' || i, 'ada' || i || '@example.com', now(), now()
+  FROM generate_series(1, 3000) AS i;
+INSERT INTO "Products" ("name", "price", "stock", "createdAt", "updatedAt")
+  SELECT 'Product ' || i, 9.99, 100, now(), now() FROM generate_series(1, 3000) AS i;
+INSERT INTO "Orders" ("customerId", "total", "createdAt", "updatedAt")
+  SELECT i, 9.99, timestamptz '2018-01-01T12:00:00Z' + i * interval '1 day', now()
+  FROM generate_series(1, 3000) AS i;
+INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdAt", "updatedAt")
+  SELECT i, i, 1, 9.99, now(), now() FROM generate_series(1, 3000) AS i;
+"#;
+
+/// `crm customers list --all | head -1`: whatever the command and the format, crm stops
+/// quietly with exit 0 when the reader has gone, as ripgrep does.
+#[test]
+fn a_closed_pipe_ends_every_list_export_and_report_quietly() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::migrated();
+    crate::harness::sql(&db, MANY_ROWS);
+    let commands: &[&[&str]] = &[
+        &["customers", "list", "--all"],
+        &["products", "list", "--all"],
+        &["orders", "list", "--all"],
+        &["users", "list", "--all"],
+        &["customers", "export"],
+        &["products", "export"],
+        &["orders", "export"],
+        &["orders", "export", "--items"],
+        &[
+            "orders", "report", "sales", "--by", "day", "--status", "pending",
+        ],
+        &[
+            "orders", "report", "products", "--all", "--status", "pending",
+        ],
+        &[
+            "orders",
+            "report",
+            "customers",
+            "--all",
+            "--status",
+            "pending",
+        ],
+    ];
+    let mut failed = Vec::new();
+    for command in commands {
+        for format in ["csv", "json", "table"] {
+            if command.contains(&"export") && format != "csv" {
+                continue;
+            }
+            let mut crm = db.crm();
+            crm.args(["-o", format]).args(*command);
+            let mut child = crm.spawn();
+            let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+            let mut first = String::new();
+            stdout.read_line(&mut first).expect("read crm's first line");
+            assert!(
+                !first.is_empty(),
+                "crm {command:?} -o {format} printed nothing"
+            );
+            drop(stdout);
+            let out = crm.wait(child);
+            if out.code() != 0 || out.stderr.contains("error") {
+                failed.push(format!("-o {format}\n{out}"));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "expected exit 0 and no error once the reader left; {} runs did not:\n\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}

@@ -577,6 +577,112 @@ fn skip_invalid_imports_the_good_rows_and_writes_the_bad_ones_to_rejects() {
     assert_eq!(count(&db, "Customers"), 4);
 }
 
+/// What crm sends the server for a timestamp is its RFC 3339 text in UTC, which PostgreSQL takes
+/// from year 1 (it has no year 0: `0000-...` is refused) to 9999: a time outside that, in the
+/// file or once moved to UTC, is a bad row with its line, not a server error at the end. The
+/// first and last times that are fine are imported as they are.
+const FAR_ENDS: [(&str, Option<&str>); 6] = [
+    ("2025-07-01T09:30:00Z", None),
+    ("0000-06-01T00:00:00Z", Some("0000-06-01T00:00:00Z")),
+    ("0001-01-01T00:00:00Z", None),
+    (
+        "0001-01-01T00:30:00+01:00",
+        Some("0001-01-01T00:30:00+01:00"),
+    ),
+    ("9999-12-31T23:59:59.999999Z", None),
+    (
+        "9999-12-31T23:00:00-02:00",
+        Some("9999-12-31T23:00:00-02:00"),
+    ),
+];
+
+/// A file of `entity` with one row per [`FAR_ENDS`] time as its `createdAt`.
+fn far_ends_file(entity: &str) -> String {
+    let mut file = match entity {
+        "customers" => "firstName,email,createdAt\n",
+        _ => "name,price,createdAt\n",
+    }
+    .to_string();
+    for (i, (time, _)) in FAR_ENDS.iter().enumerate() {
+        file.push_str(&match entity {
+            "customers" => format!("C{i},c{i}@x.io,{time}\n"),
+            _ => format!("P{i},1.00,{time}\n"),
+        });
+    }
+    file
+}
+
+fn out_of_range(time: &str) -> String {
+    format!(
+        "createdAt: out of range: \"{time}\" (expected a time from 0001-01-01T00:00:00Z to \
+         9999-12-31T23:59:59.999999Z in UTC; PostgreSQL has no year 0)"
+    )
+}
+
+#[test]
+fn a_timestamp_the_server_would_refuse_is_a_bad_row_with_its_line() {
+    let db = TestDb::migrated();
+    for (entity, table) in [("customers", "Customers"), ("products", "Products")] {
+        let file = far_ends_file(entity);
+        // All or nothing: each bad row named, nothing written.
+        let out = import(&db, entity, file.clone(), &[]);
+        out.assert_code(2);
+        for (i, (_, bad)) in FAR_ENDS.iter().enumerate() {
+            if let Some(time) = bad {
+                out.assert_stderr_contains(&format!("line {}: {}", i + 2, out_of_range(time)));
+            }
+        }
+        assert_eq!(count(&db, table), 0, "{out}");
+
+        // --skip-invalid: the others imported, the bad ones in the rejects file.
+        let dir = tempfile::tempdir().unwrap();
+        let rejects = dir.path().join("rejects.csv");
+        let out = db
+            .crm()
+            .args([entity, "import", "-", "--skip-invalid", "--rejects"])
+            .arg(&rejects)
+            .stdin(file)
+            .run();
+        out.assert_success()
+            .assert_stderr_contains(&format!("imported 3 {entity}"));
+        let rejected = fs::read_to_string(&rejects).unwrap();
+        let lines: Vec<String> = csv::Reader::from_reader(rejected.as_bytes())
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                format!("{}: {}", &r[3], &r[4])
+            })
+            .collect();
+        let expected: Vec<String> = FAR_ENDS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, bad))| bad.map(|t| format!("{}: {}", i + 2, out_of_range(t))))
+            .collect();
+        assert_eq!(lines, expected, "{out}");
+        let stored: Vec<String> = db
+            .client()
+            .query(
+                &format!(
+                    r#"SELECT to_char("createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')
+                       FROM "{table}" ORDER BY "id""#
+                ),
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                "2025-07-01 09:30:00.000000",
+                "0001-01-01 00:00:00.000000",
+                "9999-12-31 23:59:59.999999"
+            ]
+        );
+    }
+}
+
 #[test]
 fn skip_invalid_needs_a_rejects_file() {
     let db = TestDb::migrated();

@@ -151,7 +151,8 @@ impl Crm {
         child
     }
 
-    /// Waits for a child of [`Crm::spawn`] and collects its output, within the time limit.
+    /// Waits for a child of [`Crm::spawn`] and collects its output, within the time limit (a
+    /// pipe the test took from the child is shown as empty).
     pub fn wait(&self, mut child: Child) -> Output {
         enum Event {
             Exited(std::io::Result<ExitStatus>),
@@ -159,16 +160,21 @@ impl Crm {
             Stderr(Vec<u8>),
         }
         let (tx, events) = mpsc::channel();
-        let read_all = |mut pipe: Box<dyn Read + Send>, event: fn(Vec<u8>) -> Event| {
+        // A pipe the test took (to read or close it itself) reads as empty.
+        let read_all = |pipe: Option<Box<dyn Read + Send>>, event: fn(Vec<u8>) -> Event| {
             let tx = tx.clone();
             thread::spawn(move || {
                 let mut buf = Vec::new();
-                let _ = pipe.read_to_end(&mut buf);
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut buf);
+                }
                 let _ = tx.send(event(buf));
             });
         };
-        read_all(Box::new(child.stdout.take().expect("piped")), Event::Stdout);
-        read_all(Box::new(child.stderr.take().expect("piped")), Event::Stderr);
+        let stdout: Option<Box<dyn Read + Send>> = child.stdout.take().map(|p| Box::new(p) as _);
+        let stderr: Option<Box<dyn Read + Send>> = child.stderr.take().map(|p| Box::new(p) as _);
+        read_all(stdout, Event::Stdout);
+        read_all(stderr, Event::Stderr);
         let pid = child.id();
         thread::spawn(move || tx.send(Event::Exited(child.wait())));
 

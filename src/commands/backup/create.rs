@@ -254,8 +254,8 @@ fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs, made: &P
     // The backup just made was verified a moment ago; the others are hashed again.
     let verifies = |e: &manifest::Entry| {
         e.path == made
-            || matches!(&e.manifest, Ok(Some(m))
-                if manifest::sha256_file(&e.path).is_ok_and(|sha| sha == m.sha256))
+            || e.manifest()
+                .is_some_and(|m| manifest::sha256_file(&e.path).is_ok_and(|sha| sha == m.sha256))
     };
     let expired = retention::expired(
         &entries,

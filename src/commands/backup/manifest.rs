@@ -3,11 +3,17 @@
 //!
 //! A backup is crm's only when its manifest says so: retention never touches a file without
 //! one, so the original system's `backup_*.sql.gz` and anything else in the folder stay.
+//!
+//! A manifest is read only if it is a regular file of at most [`MAX_MANIFEST`] bytes, opened
+//! without following a symbolic link and without waiting: a FIFO under a manifest's name would
+//! block `list` and retention (which holds the folder's lock) for ever, and a link to
+//! `/dev/zero` would fill the memory. Anything else under that name is not crm's.
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
@@ -18,6 +24,21 @@ pub const FORMAT: &str = "crm-backup/1";
 /// (and sweep) what a killed run left, and a failed backup leaves no `backup_*` file.
 pub const PARTIAL_PREFIX: &str = ".crm-backup-";
 pub const PARTIAL_SUFFIX: &str = ".partial";
+
+/// The most a manifest may hold: crm's are under 4 KiB, so anything larger is not one of them.
+pub const MAX_MANIFEST: u64 = 64 * 1024;
+
+/// What is beside a backup under its manifest's name.
+#[derive(Debug)]
+pub enum Beside {
+    /// Nothing.
+    Nothing,
+    /// Something crm never writes there, not read: `is a FIFO, not a regular file`, `is larger
+    /// than 64 KiB`.
+    Foreign(String),
+    /// crm's manifest.
+    Manifest(Box<Manifest>),
+}
 
 /// The manifest of one backup.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,18 +75,31 @@ impl Manifest {
         backup.with_file_name(name)
     }
 
-    /// The manifest beside `backup`, if there is one. A manifest that exists but cannot be read
-    /// is an error: it says the file is crm's, and something is wrong with it.
+    /// The manifest beside `backup`, if there is one (for `verify` and `restore`, which check
+    /// the file against it). A manifest that exists but cannot be read is an error: it says the
+    /// file is crm's, and something is wrong with it; so is something crm never writes there.
     pub fn read_beside(backup: &Path) -> Result<Option<Manifest>> {
+        match Manifest::beside(backup)? {
+            Beside::Nothing => Ok(None),
+            Beside::Manifest(m) => Ok(Some(*m)),
+            Beside::Foreign(what) => anyhow::bail!(
+                "{} {what}, so it is no manifest crm wrote: move it away to go without one",
+                Manifest::path_for(backup).display()
+            ),
+        }
+    }
+
+    /// What is beside `backup` under its manifest's name (for the folder's inventory). A
+    /// manifest that exists but cannot be read, or is not crm's JSON, is an error.
+    pub fn beside(backup: &Path) -> Result<Beside> {
         let path = Manifest::path_for(backup);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", path.display()));
-            }
-        };
-        let manifest: Manifest = serde_json::from_str(&text)
+        let text =
+            match read_regular(&path).with_context(|| format!("cannot read {}", path.display()))? {
+                Regular::Missing => return Ok(Beside::Nothing),
+                Regular::Not(what) => return Ok(Beside::Foreign(what)),
+                Regular::Read(text) => text,
+            };
+        let manifest: Manifest = serde_json::from_slice(&text)
             .with_context(|| format!("{} is not a crm backup manifest", path.display()))?;
         if manifest.format != FORMAT {
             anyhow::bail!(
@@ -74,8 +108,71 @@ impl Manifest {
                 manifest.format
             );
         }
-        Ok(Some(manifest))
+        Ok(Beside::Manifest(Box::new(manifest)))
     }
+}
+
+/// A file read only if it is a regular one of at most [`MAX_MANIFEST`] bytes.
+enum Regular {
+    Missing,
+    /// What it is instead: `is a FIFO, not a regular file`.
+    Not(String),
+    Read(Vec<u8>),
+}
+
+/// Reads `path` if it is a regular file within [`MAX_MANIFEST`]. A symbolic link is not followed,
+/// and the file is opened without blocking (`O_NONBLOCK`: a FIFO would wait for a writer) and
+/// checked again once open, in case it was replaced in between.
+fn read_regular(path: &Path) -> std::io::Result<Regular> {
+    use rustix::fs::{Mode, OFlags};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => return Ok(Regular::Not(not_regular(&meta.file_type()))),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Regular::Missing),
+        Err(e) => return Err(e),
+    }
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = match rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(rustix::io::Errno::NOENT) => return Ok(Regular::Missing),
+        Err(rustix::io::Errno::LOOP) => {
+            return Ok(Regular::Not(
+                "is a symbolic link, not a regular file".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Regular::Not(not_regular(&meta.file_type())));
+    }
+    let mut text = Vec::new();
+    file.take(MAX_MANIFEST + 1).read_to_end(&mut text)?;
+    if text.len() as u64 > MAX_MANIFEST {
+        return Ok(Regular::Not(format!(
+            "is larger than {} KiB",
+            MAX_MANIFEST / 1024
+        )));
+    }
+    Ok(Regular::Read(text))
+}
+
+/// `is a FIFO, not a regular file`.
+fn not_regular(kind: &std::fs::FileType) -> String {
+    let what = if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "something else"
+    };
+    format!("is {what}, not a regular file")
 }
 
 /// `backup_YYYYMMDD_HHMMSS` in UTC, the reference script's naming.
@@ -125,16 +222,23 @@ pub struct Entry {
     pub path: PathBuf,
     pub size: u64,
     pub modified: Option<OffsetDateTime>,
-    pub manifest: Result<Option<Manifest>, String>,
+    /// What is beside it under its manifest's name, or why that cannot be read.
+    pub manifest: Result<Beside, String>,
 }
 
 impl Entry {
+    /// Its manifest, if crm wrote one that reads.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.manifest {
+            Ok(Beside::Manifest(m)) => Some(m.as_ref()),
+            _ => None,
+        }
+    }
+
     /// When it was made: the manifest's time, else the file's.
     pub fn made_at(&self) -> Option<OffsetDateTime> {
-        match &self.manifest {
-            Ok(Some(m)) => Some(m.created_at),
-            _ => self.modified,
-        }
+        self.manifest()
+            .map_or(self.modified, |m| Some(m.created_at))
     }
 }
 
@@ -156,7 +260,7 @@ pub fn inventory(dir: &Path) -> Result<Vec<Entry>> {
         }
         let path = item.path();
         entries.push(Entry {
-            manifest: Manifest::read_beside(&path).map_err(|e| format!("{e:#}")),
+            manifest: Manifest::beside(&path).map_err(|e| format!("{e:#}")),
             size: meta.len(),
             modified: meta.modified().ok().map(OffsetDateTime::from),
             path,
@@ -196,6 +300,44 @@ mod tests {
         assert_eq!(
             Manifest::path_for(Path::new("/b/backup_1.dump")),
             PathBuf::from("/b/backup_1.dump.manifest.json")
+        );
+    }
+
+    #[test]
+    fn only_a_regular_manifest_within_64_kib_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let backup = dir.path().join("backup_1.dump");
+        let manifest = Manifest::path_for(&backup);
+        let beside = || Manifest::beside(&backup).map_err(|e| format!("{e:#}"));
+        assert!(matches!(beside(), Ok(Beside::Nothing)));
+
+        std::os::unix::fs::symlink("/dev/zero", &manifest).unwrap();
+        assert!(
+            matches!(beside(), Ok(Beside::Foreign(w)) if w == "is a symbolic link, not a regular file")
+        );
+        std::fs::remove_file(&manifest).unwrap();
+
+        std::fs::create_dir(&manifest).unwrap();
+        assert!(
+            matches!(beside(), Ok(Beside::Foreign(w)) if w == "is a folder, not a regular file")
+        );
+        std::fs::remove_dir(&manifest).unwrap();
+
+        std::fs::write(&manifest, vec![b' '; 64 * 1024 + 1]).unwrap();
+        assert!(matches!(beside(), Ok(Beside::Foreign(w)) if w == "is larger than 64 KiB"));
+        let read = Manifest::read_beside(&backup).unwrap_err();
+        assert!(
+            format!("{read:#}").ends_with(
+                "backup_1.dump.manifest.json is larger than 64 KiB, so it is no manifest crm \
+                 wrote: move it away to go without one"
+            ),
+            "{read:#}"
+        );
+        std::fs::write(&manifest, vec![b' '; 64 * 1024]).unwrap();
+        assert!(
+            beside()
+                .unwrap_err()
+                .contains("is not a crm backup manifest")
         );
     }
 

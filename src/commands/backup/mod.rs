@@ -22,6 +22,7 @@ use crate::error;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
+use manifest::Beside;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
@@ -147,16 +148,17 @@ async fn list(ctx: &Context, args: DirArgs) -> Result<i32> {
     for entry in &entries {
         let status = match &entry.manifest {
             Err(e) => format!("bad manifest: {e}"),
-            Ok(None) => "not crm's (no manifest)".to_string(),
-            Ok(Some(m)) if entry.size != m.size => {
+            Ok(Beside::Nothing) => "not crm's (no manifest)".to_string(),
+            Ok(Beside::Foreign(what)) => format!("not crm's (its manifest {what})"),
+            Ok(Beside::Manifest(m)) if entry.size != m.size => {
                 format!("size {} differs from the manifest's {}", entry.size, m.size)
             }
-            Ok(Some(m)) => match verify::check_checksum(&entry.path, m).await {
+            Ok(Beside::Manifest(m)) => match verify::check_checksum(&entry.path, m).await {
                 Ok(()) => "ok".to_string(),
                 Err(_) => "checksum differs from the manifest's".to_string(),
             },
         };
-        let manifest = entry.manifest.as_ref().ok().and_then(Option::as_ref);
+        let manifest = entry.manifest();
         rows.push(vec![
             Value::Text(file_name(&entry.path)),
             Value::Int(i64::try_from(entry.size).unwrap_or(i64::MAX)),

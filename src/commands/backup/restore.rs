@@ -55,8 +55,9 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                 "nothing was kept".to_string()
             } else {
                 format!(
-                    "the partial copy \"{target}\" could not be dropped (DROP DATABASE \"{target}\" \
-                     once the server is back)"
+                    "the partial copy \"{target}\" could not be dropped (DROP DATABASE {} \
+                     once the server is back)",
+                    db::quote_identifier(&target)
                 )
             };
             return Err(e.context(format!(
@@ -81,11 +82,17 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             "cannot swap the restored database in for \"{live}\", which is as it was"
         )));
     }
+    // SQL to paste as it is: the names quoted as identifiers.
+    let (q_live, q_target, q_old) = (
+        db::quote_identifier(&live),
+        db::quote_identifier(&target),
+        db::quote_identifier(&old),
+    );
     ctx.out.notice(format!(
         "restored {} into database \"{live}\" ({summary}); the previous database is kept as \
-         \"{old}\". To go back: ALTER DATABASE \"{live}\" RENAME TO \"{target}\"; ALTER DATABASE \
-         \"{old}\" RENAME TO \"{live}\"; (run from another database, e.g. psql -d postgres). To \
-         reclaim its space once satisfied: DROP DATABASE \"{old}\";",
+         \"{old}\". To go back: ALTER DATABASE {q_live} RENAME TO {q_target}; ALTER DATABASE \
+         {q_old} RENAME TO {q_live}; (run from another database, e.g. psql -d postgres). To \
+         reclaim its space once satisfied: DROP DATABASE {q_old};",
         args.file.display()
     ));
     Ok(0)
@@ -278,7 +285,8 @@ async fn warn_of_leftovers(ctx: &Context, admin: &Client, live: &str) {
         let name: String = row.get(0);
         ctx.out.warn(format!(
             "warning: database \"{name}\" is the partial copy of an earlier restore that was cut \
-             short; once no restore is running, drop it: DROP DATABASE \"{name}\";"
+             short; once no restore is running, drop it: DROP DATABASE {};",
+            db::quote_identifier(&name)
         ));
     }
 }

@@ -9,14 +9,11 @@ use time::{Duration, OffsetDateTime};
 /// Whether `entry` is a good backup of `database`, by the cheap checks (its manifest, its name
 /// and its size; `list` and `verify` also check the checksum).
 pub fn is_good(entry: &Entry, database: &str) -> bool {
-    match &entry.manifest {
-        Ok(Some(m)) => {
-            m.database == database
-                && m.size == entry.size
-                && entry.path.file_name().and_then(|n| n.to_str()) == Some(m.file.as_str())
-        }
-        _ => false,
-    }
+    entry.manifest().is_some_and(|m| {
+        m.database == database
+            && m.size == entry.size
+            && entry.path.file_name().and_then(|n| n.to_str()) == Some(m.file.as_str())
+    })
 }
 
 /// The backups to remove, of `entries` (newest first, as `inventory` returns them). The newest
@@ -51,7 +48,7 @@ pub fn expired<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::backup::manifest::{FORMAT, Manifest};
+    use crate::commands::backup::manifest::{Beside, FORMAT, Manifest};
     use std::path::PathBuf;
 
     fn backup(name: &str, days_old: i64, database: &str, now: OffsetDateTime) -> Entry {
@@ -60,7 +57,7 @@ mod tests {
             path: PathBuf::from(format!("/b/{name}")),
             size: 100,
             modified: Some(created_at),
-            manifest: Ok(Some(Manifest {
+            manifest: Ok(Beside::Manifest(Box::new(Manifest {
                 format: FORMAT.into(),
                 file: name.into(),
                 size: 100,
@@ -72,7 +69,7 @@ mod tests {
                 latest_migration: None,
                 tables: vec![],
                 duration_ms: 0,
-            })),
+            }))),
         }
     }
 
@@ -128,7 +125,7 @@ mod tests {
             path: PathBuf::from("/b/backup_20200101.sql.gz"),
             size: 10,
             modified: Some(now - Duration::days(900)),
-            manifest: Ok(None),
+            manifest: Ok(Beside::Nothing),
         };
         let entries = vec![
             truncated,

@@ -66,7 +66,13 @@ fn json_object(value: &str) -> Result<serde_json::Value, String> {
     let parsed: serde_json::Value =
         serde_json::from_str(value).map_err(|e| format!("not JSON: {e}"))?;
     if parsed.is_object() {
-        Ok(parsed)
+        match nul_in(&parsed, &mut "$".to_string()) {
+            Some(place) => Err(format!(
+                "contains \\u0000 (a NUL character) {place}, which PostgreSQL's jsonb cannot \
+                 store"
+            )),
+            None => Ok(parsed),
+        }
     } else {
         let what = match parsed {
             serde_json::Value::Null => "null",
@@ -77,6 +83,38 @@ fn json_object(value: &str) -> Result<serde_json::Value, String> {
             serde_json::Value::Object(_) => "an object",
         };
         Err(format!("must be a JSON object ({{...}}), got {what}"))
+    }
+}
+
+/// Where the first NUL character of `value` is (`at $.items[1].note`, `in the key "a\u0000"
+/// at $.a`), `path` being `value`'s own place: jsonb refuses it in strings and keys alike.
+fn nul_in(value: &serde_json::Value, path: &mut String) -> Option<String> {
+    let shown = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(format!("at {path}")),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = nul_in(item, path);
+            path.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(format!("in the key {} at {path}", shown(key)));
+            }
+            let len = path.len();
+            let plain = key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if plain && !key.is_empty() {
+                path.push_str(&format!(".{key}"));
+            } else {
+                path.push_str(&format!("[{}]", shown(key)));
+            }
+            let found = nul_in(item, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
     }
 }
 
@@ -156,6 +194,18 @@ mod tests {
             broken.starts_with("not JSON: EOF while parsing"),
             "{broken}"
         );
+    }
+
+    #[test]
+    fn data_must_not_hold_a_nul_character_anywhere() {
+        let nul = |json: &str| json_object(json).unwrap_err();
+        assert_eq!(
+            nul(r#"{"a": "\u0000"}"#),
+            "contains \\u0000 (a NUL character) at $.a, which PostgreSQL's jsonb cannot store"
+        );
+        assert!(nul(r#"{"a": [1, {"b c": ["x\u0000"]}]}"#).contains(r#" at $.a[1]["b c"][0],"#));
+        assert!(nul(r#"{"a": {"\u0000": 1}}"#).contains(r#" in the key "\u0000" at $.a,"#));
+        assert!(json_object(r#"{"a": "\\u0000", "b": ["\u0001"]}"#).is_ok());
     }
 
     #[test]

@@ -467,8 +467,26 @@ fn id(text: &str) -> Result<i32, String> {
 
 /// A timestamp: RFC 3339 (`2025-07-01T09:30:00Z`, `...+02:00`), also with a space for the
 /// `T` and PostgreSQL's short offsets (`2025-07-01 09:30:00.5+02`, as psql prints them); without
-/// an offset, or a date alone, it is UTC.
+/// an offset, or a date alone, it is UTC. It must lie within [`utc_in_range`].
 fn timestamp(text: &str) -> Result<OffsetDateTime, String> {
+    let t = parse_timestamp(text)?;
+    utc_in_range(t).ok_or_else(|| {
+        format!(
+            "out of range: \"{text}\" (expected a time from 0001-01-01T00:00:00Z to \
+             9999-12-31T23:59:59.999999Z in UTC; PostgreSQL has no year 0)"
+        )
+    })
+}
+
+/// `t` in UTC, if it is a time the server takes as crm sends it, RFC 3339 text in UTC
+/// ([`render`]): from year 1 (PostgreSQL refuses year `0000`, and crm writes no BC) to 9999
+/// (RFC 3339's four digits, and the most that crm can read back).
+fn utc_in_range(t: OffsetDateTime) -> Option<OffsetDateTime> {
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|utc| (1..=9999).contains(&utc.year()))
+}
+
+fn parse_timestamp(text: &str) -> Result<OffsetDateTime, String> {
     let bad = || {
         format!(
             "not a timestamp: \"{text}\" (expected RFC 3339, e.g. 2025-07-01T09:30:00Z or 2025-07-01T11:30:00+02:00)"
@@ -617,6 +635,42 @@ mod tests {
         assert_eq!(utc("2025-07-01").unwrap(), "2025-07-01T00:00:00Z");
         assert!(utc("2025-13-01").is_err());
         assert!(utc("now").is_err());
+    }
+
+    /// PostgreSQL refuses `0000-06-01T00:00:00Z` (it has no year 0), and a time that UTC puts
+    /// in year 0 or 10000 cannot be sent as RFC 3339 in UTC (it made crm panic).
+    #[test]
+    fn timestamps_are_refused_outside_years_1_to_9999_in_utc() {
+        let utc = |s: &str| timestamp(s).map(rfc3339_utc);
+        assert_eq!(utc("0001-01-01T00:00:00Z").unwrap(), "0001-01-01T00:00:00Z");
+        assert_eq!(
+            utc("0001-01-01T01:00:00+01:00").unwrap(),
+            "0001-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            utc("9999-12-31T23:59:59.999999Z").unwrap(),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            utc("9999-12-31T23:59:59.9999999Z").unwrap(),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        for bad in [
+            "0000-06-01T00:00:00Z",
+            "0000-12-31T23:59:59.999999Z",
+            "0000-06-01",
+            "0000-06-01 00:00:00",
+            "0001-01-01T00:59:59+01:00",
+            "9999-12-31T23:00:00-02:00",
+            "-0001-01-01",
+        ] {
+            assert!(utc(bad).is_err(), "{bad}");
+        }
+        assert!(
+            utc("0000-06-01T00:00:00Z")
+                .unwrap_err()
+                .starts_with("out of range: \"0000-06-01T00:00:00Z\" (expected")
+        );
     }
 
     #[test]
