@@ -1110,3 +1110,197 @@ fn on_a_terminal_a_restore_needs_the_database_name_typed() {
         }
     }
 }
+
+/// `postgresql://ROLE@host:port/DB`: the test server trusts such logins over TCP.
+fn url_as(role: &str, db: &str) -> String {
+    format!("postgresql://{role}@127.0.0.1:{}/{db}", server().port)
+}
+
+/// Whether database `name` accepts connections; `None` when there is no such database.
+fn allows_connections(name: &str) -> Option<bool> {
+    server()
+        .admin_client()
+        .query_opt(
+            "SELECT datallowconn FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .expect("read pg_database")
+        .map(|r| r.get(0))
+}
+
+/// The setup: a database owned by `owner`, a role with CREATEDB that is no superuser,
+/// which migrated it itself; `other` is another login role. Fields drop in this order: the
+/// database before the roles that own or use it.
+struct OwnedByRole {
+    db: TestDb,
+    owner: TestRole,
+    other: TestRole,
+}
+
+fn owned_by_role() -> OwnedByRole {
+    let db = TestDb::empty();
+    let owner = TestRole::create(&db, "o", "CREATEDB");
+    let other = TestRole::create(&db, "x", "");
+    sql(
+        &db,
+        &format!("ALTER DATABASE \"{}\" OWNER TO {}", db.name, owner.0),
+    );
+    let owned = OwnedByRole { db, owner, other };
+    owned.crm().args(["db", "migrate"]).run().assert_success();
+    owned
+}
+
+impl OwnedByRole {
+    /// `crm` connected as the owner.
+    fn crm(&self) -> crate::harness::Crm {
+        let mut crm = crm();
+        crm.args(["--database-url", &url_as(&self.owner.0, &self.db.name)]);
+        crm
+    }
+
+    /// A session of the other role on the database.
+    fn other_session(&self) -> postgres::Client {
+        server().connect(&url_as(&self.other.0, &self.db.name))
+    }
+
+    /// The live database is there, under its name, accepting connections, and nothing else
+    /// named after it is.
+    #[track_caller]
+    fn assert_as_it_was(&self, out: &Output) {
+        assert_eq!(allows_connections(&self.db.name), Some(true), "{out}");
+        assert_eq!(
+            databases_like(&self.db.name),
+            std::slice::from_ref(&self.db.name),
+            "{out}"
+        );
+        server()
+            .connect(&url_as(&self.owner.0, &self.db.name))
+            .simple_query("SELECT 1")
+            .unwrap_or_else(|e| panic!("the live database refuses a new session: {e}\n{out}"));
+    }
+}
+
+#[test]
+fn an_owner_who_cannot_end_another_roles_session_is_refused_before_anything_changes() {
+    let owned = owned_by_role();
+    let dir = tempfile::tempdir().unwrap();
+    owned
+        .crm()
+        .args(["--quiet", "db", "backup", "--dir"])
+        .arg(dir.path())
+        .run()
+        .assert_success();
+    let file = dir.path().join(&backups_in(dir.path())[0]);
+    let mut session = owned.other_session();
+
+    let out = owned
+        .crm()
+        .args(["db", "restore", "--yes", "--no-owner"])
+        .arg(&file)
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("error: cannot restore")
+        .assert_stderr_contains(&format!("\"{}\"", owned.other.0))
+        .assert_stderr_contains("pg_signal_backend")
+        .assert_stderr_contains("superuser");
+    owned.assert_as_it_was(&out);
+    session
+        .simple_query("SELECT 1")
+        .unwrap_or_else(|e| panic!("the other role's session was ended: {e}\n{out}"));
+
+    // With the right to end it, the same restore goes through.
+    sql(
+        &owned.db,
+        &format!("GRANT pg_signal_backend TO {}", owned.owner.0),
+    );
+    let out = owned
+        .crm()
+        .args(["db", "restore", "--yes", "--no-owner"])
+        .arg(&file)
+        .run();
+    out.assert_success();
+    let kept = databases_like(&format!("{}_before_restore_", owned.db.name));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    assert!(session.simple_query("SELECT 1").is_err(), "{out}");
+    assert_eq!(allows_connections(&owned.db.name), Some(true), "{out}");
+    assert_eq!(allows_connections(&kept[0]), Some(true), "{out}");
+}
+
+#[test]
+fn a_session_that_arrives_during_the_restore_and_cannot_be_ended_leaves_the_live_database_as_it_was()
+ {
+    let owned = owned_by_role();
+    let dir = tempfile::tempdir().unwrap();
+    // A slow plain dump: the other role connects while it is being restored, after the
+    // rights were checked.
+    let file = reference_dump(&owned.db, dir.path(), |sql| {
+        let at = sql
+            .find("COPY public.\"Orders\"")
+            .expect("the dump copies Orders");
+        format!("{}SELECT pg_sleep(4);\n{}", &sql[..at], &sql[at..])
+    });
+    let mut restore = owned.crm();
+    restore
+        .args(["db", "restore", "--yes", "--no-owner"])
+        .arg(&file);
+    let child = restore.spawn();
+    let restoring = format!("{}_restoring_", owned.db.name);
+    let started = std::time::Instant::now();
+    while databases_like(&restoring).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no restore began"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut session = owned.other_session();
+    let out = restore.wait(child);
+    out.assert_code(1)
+        .assert_stderr_contains("pg_signal_backend")
+        .assert_stderr_contains("is as it was");
+    owned.assert_as_it_was(&out);
+    session
+        .simple_query("SELECT 1")
+        .unwrap_or_else(|e| panic!("the other role's session was ended: {e}\n{out}"));
+}
+
+#[test]
+fn a_swap_whose_rename_fails_leaves_the_live_database_as_it_was() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    sql(&db, CHANGE);
+    let live = checksums(&db.name);
+    // The name the live database would be kept under is taken, for each second the restore
+    // may reach its swap in.
+    let now = time::OffsetDateTime::now_utc();
+    let taken: Vec<DropDb> = (0..20)
+        .map(|s| {
+            let at = now + time::Duration::seconds(s);
+            let name = format!(
+                "{}_before_restore_{}",
+                db.name,
+                at.format(time::macros::format_description!(
+                    "[year][month][day]_[hour][minute][second]"
+                ))
+                .unwrap()
+            );
+            sql(&db, &format!("CREATE DATABASE \"{name}\""));
+            DropDb(name)
+        })
+        .collect();
+
+    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
+    out.assert_code(1)
+        .assert_stderr_contains("already exists")
+        .assert_stderr_contains("is as it was");
+    assert_eq!(allows_connections(&db.name), Some(true), "{out}");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(
+        databases_like(&format!("{}_restoring_", db.name)),
+        Vec::<String>::new()
+    );
+    drop(taken);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}

@@ -25,8 +25,10 @@ const MAX_NAME: usize = 63;
 
 const DATABASE_LOCALE: &str = "SELECT pg_encoding_to_char(encoding), datcollate, datctype \
      FROM pg_database WHERE datname = current_database()";
+/// The other sessions on a database. Processes without a role (autovacuum workers) are left
+/// out: only a superuser may end them, and a rename ends them itself.
 const TERMINATE: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-     WHERE datname = $1 AND pid <> pg_backend_pid()";
+     WHERE datname = $1 AND pid <> pg_backend_pid() AND usesysid IS NOT NULL";
 
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     if let Some(name) = &args.into {
@@ -45,6 +47,14 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     };
 
     let admin = admin_connection(database).await?;
+    if args.into.is_none() {
+        check_swap_rights(&admin, &live).await.map_err(|e| {
+            e.context(format!(
+                "cannot restore {} into database \"{live}\" (nothing was changed)",
+                args.file.display()
+            ))
+        })?;
+    }
     warn_of_leftovers(ctx, &admin, &live).await;
     create_database(database, &admin, &target).await?;
     let restored = restore_checked(ctx, database, kind, &args, &target).await;
@@ -75,10 +85,25 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     }
 
     let old = derived_name(&live, &format!("_before_restore_{stamp}"));
-    if let Err(e) = swap(&admin, &live, &target, &old).await {
-        drop_database(&admin, &target).await;
-        return Err(e.context(format!(
-            "cannot swap the restored database in for \"{live}\", which is as it was"
+    if let Err(failed) = swap(ctx, &admin, &live, &target, &old).await {
+        let live_state = match &failed.repair {
+            None => format!("database \"{live}\" is as it was"),
+            Some(repair) => format!(
+                "database \"{live}\" could not be put back as it was; to do so by hand, from \
+                 another database (e.g. psql -d postgres): {repair}"
+            ),
+        };
+        let copy = if drop_database(&admin, &target).await {
+            "the restored copy was dropped".to_string()
+        } else {
+            format!(
+                "the restored copy \"{target}\" could not be dropped (DROP DATABASE \"{target}\";)"
+            )
+        };
+        return Err(failed.error.context(format!(
+            "cannot restore {}: cannot swap the restored database in for \"{live}\": \
+             {live_state}; {copy}",
+            args.file.display()
         )));
     }
     ctx.out.notice(format!(
@@ -584,32 +609,163 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
     ))
 }
 
-/// Puts `target` in `live`'s place, keeping `live` as `old`. New connections to `live` are
-/// refused while its sessions are ended and it is renamed; if the second rename fails, the
-/// first is undone.
-async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()> {
-    let allow = |name: &str, on: bool| {
-        format!(
-            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}",
-            db::quote_identifier(name)
-        )
-    };
-    db::batch_execute(admin, &allow(live, false))
+/// The live database's state and the session's rights, as the swap needs them.
+const SWAP_RIGHTS: &str = "SELECT r.rolsuper, r.rolcreatedb, \
+            pg_has_role(current_user, d.datdba, 'USAGE'), \
+            pg_get_userbyid(d.datdba)::text, current_user::text \
+     FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = $1";
+
+/// The roles with sessions on a database that the current role cannot end: a superuser's
+/// only a superuser can; another role's needs its privileges or pg_signal_backend's.
+const UNENDABLE_SESSIONS: &str = "SELECT DISTINCT r.rolname::text, r.rolsuper \
+     FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid \
+     WHERE a.datname = $1 AND a.pid <> pg_backend_pid() \
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+       AND (r.rolsuper OR NOT (pg_has_role(current_user, r.oid, 'USAGE') \
+                              OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE'))) \
+     ORDER BY 1";
+
+/// Before anything changes: whether this session may rename the live database (its owner with
+/// CREATEDB, or a superuser) and end the sessions on it that exist now. A session that arrives
+/// later and cannot be ended makes the swap fail, which then puts everything back.
+async fn check_swap_rights(admin: &Client, live: &str) -> Result<()> {
+    let row = db::query(admin, SWAP_RIGHTS, &[&live])
         .await
-        .with_context(|| format!("cannot stop new connections to \"{live}\""))?;
+        .context("cannot read the rights a restore needs")?
+        .into_iter()
+        .next()
+        .ok_or_else(|| error::not_found(format!("database \"{live}\" does not exist")))?;
+    let (superuser, createdb, owns): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    let (owner, me): (String, String) = (row.get(3), row.get(4));
+    if superuser {
+        return Ok(());
+    }
+    if !owns {
+        anyhow::bail!(
+            "replacing it means renaming it, which only its owner (\"{owner}\") or a superuser \
+             may do, and role \"{me}\" is neither: restore with --into NAME instead, or connect \
+             as its owner"
+        );
+    }
+    if !createdb {
+        anyhow::bail!(
+            "replacing it means renaming it, which needs CREATEDB, and role \"{me}\" lacks it \
+             (ALTER ROLE \"{me}\" CREATEDB)"
+        );
+    }
+    let rows = db::query(admin, UNENDABLE_SESSIONS, &[&live])
+        .await
+        .context("cannot read the sessions on the database")?;
+    let named = |superusers: bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.get::<_, bool>(1) == superusers)
+            .map(|r| format!("\"{}\"", r.get::<_, String>(0)))
+            .collect()
+    };
+    let (supers, others) = (named(true), named(false));
+    if !supers.is_empty() {
+        anyhow::bail!(
+            "superuser {} has a session on it, which only a superuser may end, and role \
+             \"{me}\" is not one: end it first, or restore as a superuser",
+            supers.join(", ")
+        );
+    }
+    if !others.is_empty() {
+        let who = if others.len() == 1 { "role" } else { "roles" };
+        anyhow::bail!(
+            "{who} {} {} a session on it, which role \"{me}\" may not end: that needs \
+             membership in pg_signal_backend (GRANT pg_signal_backend TO \"{me}\") or a \
+             superuser",
+            others.join(", "),
+            if others.len() == 1 { "has" } else { "have" },
+        );
+    }
+    Ok(())
+}
+
+/// A swap that failed: why, and, when the live database could not be put back as it was, the
+/// statements that would do it.
+struct SwapFailure {
+    error: anyhow::Error,
+    repair: Option<String>,
+}
+
+fn allow_connections(name: &str, on: bool) -> String {
+    format!(
+        "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}",
+        db::quote_identifier(name)
+    )
+}
+
+fn rename(from: &str, to: &str) -> String {
+    format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        db::quote_identifier(from),
+        db::quote_identifier(to)
+    )
+}
+
+const ALLOWS_CONNECTIONS: &str = "SELECT datallowconn FROM pg_database WHERE datname = $1";
+
+/// Puts `target` in `live`'s place, keeping `live` as `old`. New connections to `live` are
+/// refused while its sessions are ended and it is renamed. Renaming a database cannot be done
+/// in a transaction: when a step fails, the steps before it are undone one by one, in reverse
+/// order, and the failure says whether that succeeded.
+async fn swap(
+    ctx: &Context,
+    admin: &Client,
+    live: &str,
+    target: &str,
+    old: &str,
+) -> std::result::Result<(), SwapFailure> {
+    let plain = |error: anyhow::Error| SwapFailure {
+        error,
+        repair: None,
+    };
+    let allowed: bool = db::query_one(admin, ALLOWS_CONNECTIONS, &[&live])
+        .await
+        .map_err(|e| {
+            plain(anyhow::Error::from(e).context(format!("cannot read database \"{live}\"")))
+        })?
+        .get(0);
+    db::batch_execute(admin, &allow_connections(live, false))
+        .await
+        .map_err(|e| {
+            plain(
+                anyhow::Error::from(e)
+                    .context(format!("cannot stop new connections to \"{live}\"")),
+            )
+        })?;
+    // From here on, every failure undoes what was done: these statements, last first.
+    let mut undo = vec![allow_connections(live, allowed)];
+    if let Err(e) = rename_ending_sessions(admin, live, old).await {
+        return Err(undone(admin, undo, e).await);
+    }
+    undo.push(rename(old, live));
+    if let Err(e) = db::batch_execute(admin, &rename(target, live)).await {
+        let e = anyhow::Error::from(e).context(format!("cannot rename \"{target}\" to \"{live}\""));
+        return Err(undone(admin, undo, e).await);
+    }
+    // The kept database accepts connections again, as it did.
+    if let Err(e) = db::batch_execute(admin, &allow_connections(old, allowed)).await {
+        ctx.out.warn(format!(
+            "warning: the previous database \"{old}\" still refuses connections ({}): {};",
+            error::render(&anyhow::Error::from(e)),
+            allow_connections(old, allowed)
+        ));
+    }
+    Ok(())
+}
+
+/// Renames `live` to `old`, ending its other sessions first (and again, while one remains).
+async fn rename_ending_sessions(admin: &Client, live: &str, old: &str) -> Result<()> {
     let mut renamed = Err(anyhow::anyhow!("not tried"));
     for _ in 0..10 {
-        db::query(admin, TERMINATE, &[&live]).await?;
-        let rename = format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            db::quote_identifier(live),
-            db::quote_identifier(old)
-        );
-        match db::batch_execute(admin, &rename).await {
-            Ok(()) => {
-                renamed = Ok(());
-                break;
-            }
+        db::query(admin, TERMINATE, &[&live])
+            .await
+            .with_context(|| format!("cannot end the other sessions on \"{live}\""))?;
+        match db::batch_execute(admin, &rename(live, old)).await {
+            Ok(()) => return Ok(()),
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
                 renamed = Err(anyhow::Error::from(e));
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -620,28 +776,21 @@ async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()>
             }
         }
     }
-    if let Err(e) = renamed {
-        let _ = db::batch_execute(admin, &allow(live, true)).await;
-        return Err(e.context(format!("cannot rename \"{live}\" to \"{old}\"")));
+    renamed.with_context(|| format!("cannot rename \"{live}\" to \"{old}\""))
+}
+
+/// Runs `undo` last first after `error`; what could not be run is the failure's repair.
+async fn undone(admin: &Client, undo: Vec<String>, error: anyhow::Error) -> SwapFailure {
+    let mut left = Vec::new();
+    for statement in undo.into_iter().rev() {
+        if !left.is_empty() || db::batch_execute(admin, &statement).await.is_err() {
+            left.push(format!("{statement};"));
+        }
     }
-    let _ = db::batch_execute(admin, &allow(old, true)).await;
-    let rename = format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        db::quote_identifier(target),
-        db::quote_identifier(live)
-    );
-    if let Err(e) = db::batch_execute(admin, &rename).await {
-        let back = format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            db::quote_identifier(old),
-            db::quote_identifier(live)
-        );
-        let _ = db::batch_execute(admin, &back).await;
-        return Err(
-            anyhow::Error::from(e).context(format!("cannot rename \"{target}\" to \"{live}\""))
-        );
+    SwapFailure {
+        error,
+        repair: (!left.is_empty()).then(|| left.join(" ")),
     }
-    Ok(())
 }
 
 #[cfg(test)]
