@@ -1304,3 +1304,92 @@ fn a_swap_whose_rename_fails_leaves_the_live_database_as_it_was() {
     drop(taken);
     assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
 }
+
+/// A database's owner, privileges (each as `grantor>grantee:privilege[*]`, PUBLIC as `-`) and
+/// settings (each as `role:name=value`, the database's own as `-:name=value`), sorted.
+fn database_properties(name: &str) -> (String, Vec<String>, Vec<String>) {
+    let mut admin = server().admin_client();
+    let owner: String = admin
+        .query_one(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .expect("read the owner")
+        .get(0);
+    let acl = admin
+        .query(
+            "SELECT pg_get_userbyid(a.grantor)::text || '>' \
+                    || CASE WHEN a.grantee = 0 THEN '-' ELSE pg_get_userbyid(a.grantee)::text END \
+                    || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END \
+             FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+             WHERE d.datname = $1 ORDER BY 1",
+            &[&name],
+        )
+        .expect("read the privileges")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let settings = admin
+        .query(
+            "SELECT CASE WHEN s.setrole = 0 THEN '-' ELSE pg_get_userbyid(s.setrole)::text END \
+                    || ':' || c \
+             FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, \
+                  unnest(s.setconfig) c \
+             WHERE d.datname = $1 ORDER BY 1",
+            &[&name],
+        )
+        .expect("read the settings")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    (owner, acl, settings)
+}
+
+#[test]
+fn a_restore_keeps_the_live_databases_owner_privileges_and_settings() {
+    let owned = OwnedByRole {
+        db: filled(),
+        owner: TestRole::create(&TestDb::empty(), "o", "CREATEDB"),
+        other: TestRole::create(&TestDb::empty(), "x", ""),
+    };
+    let (db, o, x) = (&owned.db.name, &owned.owner.0, &owned.other.0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&owned.db, dir.path());
+    sql(
+        &owned.db,
+        &format!(
+            "ALTER DATABASE \"{db}\" OWNER TO {o};
+             ALTER DATABASE \"{db}\" SET statement_timeout = '30s';
+             ALTER DATABASE \"{db}\" SET search_path = \"$user\", public, \"odd, name\";
+             REVOKE CONNECT, TEMP ON DATABASE \"{db}\" FROM PUBLIC;
+             GRANT CONNECT ON DATABASE \"{db}\" TO {x};
+             GRANT TEMP ON DATABASE \"{db}\" TO {x} WITH GRANT OPTION;
+             ALTER ROLE {x} IN DATABASE \"{db}\" SET work_mem = '64MB';"
+        ),
+    );
+    let before = database_properties(db);
+    assert_eq!(before.0, *o);
+    assert_eq!(before.2.len(), 3, "{before:?}");
+
+    let out = owned
+        .db
+        .crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("owner, privileges and settings");
+    let kept = databases_like(&format!("{db}_before_restore_"));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    assert_eq!(database_properties(db), before, "{out}");
+    assert_eq!(database_properties(&kept[0]), before, "{out}");
+    // PUBLIC may no longer connect: a role with nothing granted is turned away.
+    let stranger = TestRole::create(&owned.db, "s", "");
+    let refused = postgres::Client::connect(&url_as(&stranger.0, db), postgres::NoTls);
+    assert!(refused.is_err(), "PUBLIC may connect again\n{out}");
+    server()
+        .connect(&url_as(x, db))
+        .simple_query("SELECT 1")
+        .unwrap_or_else(|e| panic!("{x} may no longer connect: {e}\n{out}"));
+}

@@ -84,6 +84,26 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         return Ok(0);
     }
 
+    match copy_properties(&admin, &live, &target).await {
+        Ok(copied) => ctx.out.notice(format!(
+            "copied the owner, privileges and settings of \"{live}\" to the restored database \
+             ({copied})"
+        )),
+        Err(e) => {
+            let kept = if drop_database(&admin, &target).await {
+                "the restored copy was dropped".to_string()
+            } else {
+                format!(
+                    "the restored copy \"{target}\" could not be dropped (DROP DATABASE \
+                     \"{target}\";)"
+                )
+            };
+            return Err(e.context(format!(
+                "cannot restore {}: {kept}, and database \"{live}\" was not touched",
+                args.file.display()
+            )));
+        }
+    }
     let old = derived_name(&live, &format!("_before_restore_{stamp}"));
     if let Err(failed) = swap(ctx, &admin, &live, &target, &old).await {
         let live_state = match &failed.repair {
@@ -793,9 +813,198 @@ async fn undone(admin: &Client, undo: Vec<String>, error: anyhow::Error) -> Swap
     }
 }
 
+/// A database's owner and connection limit.
+const OWNER: &str = "SELECT pg_get_userbyid(datdba)::text, datconnlimit FROM pg_database \
+     WHERE datname = $1";
+
+/// A database's privileges, the default ones spelt out: grantor, grantee (NULL for PUBLIC),
+/// privilege, with grant option.
+const PRIVILEGES: &str = "SELECT pg_get_userbyid(a.grantor)::text, \
+            CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee)::text END, \
+            a.privilege_type, a.is_grantable \
+     FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+     WHERE d.datname = $1 ORDER BY 1, 2, 3";
+
+/// A database's settings (`ALTER DATABASE ... SET`, role NULL) and its roles' settings in it
+/// (`ALTER ROLE ... IN DATABASE ... SET`), each as `name=value`.
+const SETTINGS: &str = "SELECT CASE WHEN s.setrole = 0 THEN NULL \
+                 ELSE pg_get_userbyid(s.setrole)::text END, c \
+     FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, \
+          unnest(s.setconfig) WITH ORDINALITY AS u(c, n) \
+     WHERE d.datname = $1 ORDER BY s.setrole, u.n";
+
+/// Settings whose value is a list of quoted names, which `pg_db_role_setting` keeps in its
+/// quoted form: they are given back element by element, as pg_dumpall does.
+const LIST_SETTINGS: [&str; 6] = [
+    "local_preload_libraries",
+    "search_path",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "temp_tablespaces",
+    "unix_socket_directories",
+];
+
+/// Gives `target` the owner, connection limit, privileges and settings (its own and its roles'
+/// in it) of `live`, replacing whatever it had, in one transaction. Returns a summary.
+async fn copy_properties(admin: &Client, live: &str, target: &str) -> Result<String> {
+    let read = |what: &'static str| move |e| anyhow::Error::from(e).context(what);
+    let row = db::query_one(admin, OWNER, &[&live])
+        .await
+        .map_err(read("cannot read the live database's owner"))?;
+    let (owner, limit): (String, i32) = (row.get(0), row.get(1));
+    let privileges = db::query(admin, PRIVILEGES, &[&live])
+        .await
+        .map_err(read("cannot read the live database's privileges"))?;
+    let settings = db::query(admin, SETTINGS, &[&live])
+        .await
+        .map_err(read("cannot read the live database's settings"))?;
+    let theirs = db::query(admin, PRIVILEGES, &[&target])
+        .await
+        .map_err(read("cannot read the restored database's privileges"))?;
+    let their_settings = db::query(admin, SETTINGS, &[&target])
+        .await
+        .map_err(read("cannot read the restored database's settings"))?;
+
+    let database = db::quote_identifier(target);
+    let grantee =
+        |name: Option<String>| name.map_or("PUBLIC".to_string(), |n| db::quote_identifier(&n));
+    let mut sql = vec![
+        format!(
+            "ALTER DATABASE {database} OWNER TO {}",
+            db::quote_identifier(&owner)
+        ),
+        format!("ALTER DATABASE {database} CONNECTION LIMIT {limit}"),
+        format!("ALTER DATABASE {database} RESET ALL"),
+        format!("REVOKE ALL ON DATABASE {database} FROM PUBLIC CASCADE"),
+        format!(
+            "REVOKE ALL ON DATABASE {database} FROM {} CASCADE",
+            db::quote_identifier(&owner)
+        ),
+    ];
+    for row in &theirs {
+        if let Some(name) = row.get::<_, Option<String>>(1) {
+            sql.push(format!(
+                "REVOKE ALL ON DATABASE {database} FROM {} CASCADE",
+                db::quote_identifier(&name)
+            ));
+        }
+    }
+    for row in &their_settings {
+        if let Some(role) = row.get::<_, Option<String>>(0) {
+            sql.push(format!(
+                "ALTER ROLE {} IN DATABASE {database} RESET ALL",
+                db::quote_identifier(&role)
+            ));
+        }
+    }
+    for row in &privileges {
+        let grantor: String = row.get(0);
+        let privilege: String = row.get(2);
+        let option = if row.get::<_, bool>(3) {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
+        let grant = format!(
+            "GRANT {privilege} ON DATABASE {database} TO {}{option}",
+            grantee(row.get(1))
+        );
+        // A privilege granted by another than the owner is granted again by that role.
+        if grantor == owner {
+            sql.push(grant);
+        } else {
+            sql.push(format!("SET ROLE {}", db::quote_identifier(&grantor)));
+            sql.push(grant);
+            sql.push("RESET ROLE".to_string());
+        }
+    }
+    for row in &settings {
+        let config: String = row.get(1);
+        let Some((name, value)) = config.split_once('=') else {
+            continue;
+        };
+        let value = if LIST_SETTINGS.contains(&name) {
+            list_setting(value)
+        } else {
+            db::quote_literal(value)
+        };
+        sql.push(match row.get::<_, Option<String>>(0) {
+            None => format!("ALTER DATABASE {database} SET {name} TO {value}"),
+            Some(role) => format!(
+                "ALTER ROLE {} IN DATABASE {database} SET {name} TO {value}",
+                db::quote_identifier(&role)
+            ),
+        });
+    }
+    // One simple query: one transaction, all of it or nothing.
+    db::batch_execute(admin, &sql.join(";\n")).await.context(
+        "cannot give the restored database the live one's owner, privileges and settings",
+    )?;
+    Ok(format!(
+        "owner \"{owner}\", {}, {}",
+        crate::commands::record::counted(
+            i64::try_from(privileges.len()).unwrap_or(i64::MAX),
+            "privilege",
+            "privileges"
+        ),
+        crate::commands::record::counted(
+            i64::try_from(settings.len()).unwrap_or(i64::MAX),
+            "setting",
+            "settings"
+        )
+    ))
+}
+
+/// A list setting as `pg_db_role_setting` keeps it (`"$user", public`) as the literals
+/// `ALTER ... SET` takes (`'$user', 'public'`): elements split at commas outside double quotes,
+/// a quoted one unquoted (`""` is a quote), a bare one trimmed.
+fn list_setting(value: &str) -> String {
+    if value.trim().is_empty() {
+        return "''".to_string();
+    }
+    let mut elements = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut element = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                if c == '"' {
+                    if chars.next_if_eq(&'"').is_some() {
+                        element.push('"');
+                    } else {
+                        break;
+                    }
+                } else {
+                    element.push(c);
+                }
+            }
+            while chars.next_if(|&c| c != ',').is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|&c| c != ',') {
+                element.push(c);
+            }
+            element = element.trim().to_string();
+        }
+        elements.push(db::quote_literal(&element));
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    elements.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_settings_are_given_back_element_by_element() {
+        assert_eq!(list_setting("\"$user\", public"), "'$user', 'public'");
+        assert_eq!(list_setting("\"a, \"\"b\"\"\", c "), "'a, \"b\"', 'c'");
+        assert_eq!(list_setting("it's"), "'it''s'");
+        assert_eq!(list_setting(""), "''");
+    }
 
     #[test]
     fn derived_names_fit_postgresql_limit() {
