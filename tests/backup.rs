@@ -95,6 +95,21 @@ fn filled() -> TestDb {
     db
 }
 
+/// Runs `crm` to the end, and checks that it left no scratch database of `db backup verify
+/// --restore-test`: those of this run, named after its process id, since other tests' runs go
+/// on beside it.
+fn run_leaving_no_scratch(crm: &mut crate::harness::Crm) -> Output {
+    let child = crm.spawn();
+    let pid = child.id();
+    let out = crm.wait(child);
+    let left: Vec<String> = databases_like("crm_verify_")
+        .into_iter()
+        .filter(|name| name.ends_with(&format!("_{pid}")))
+        .collect();
+    assert!(left.is_empty(), "scratch databases left: {left:?}\n{out}");
+    out
+}
+
 /// The names in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
@@ -575,14 +590,13 @@ fn a_plain_dump_whose_sql_fails_half_way_never_touches_the_live_database() {
     assert_eq!(checksums(&db.name), live);
     assert_eq!(databases_like(&db.name), databases);
 
-    let out = db
-        .crm()
-        .args(["db", "backup", "verify", "--restore-test"])
-        .arg(&file)
-        .run();
+    let out = run_leaving_no_scratch(
+        db.crm()
+            .args(["db", "backup", "verify", "--restore-test"])
+            .arg(&file),
+    );
     out.assert_code(1)
         .assert_stderr_contains("the restore test failed");
-    assert_eq!(databases_like("crm_verify_"), Vec::<String>::new());
 }
 
 #[test]
@@ -608,7 +622,7 @@ fn a_plain_sql_gz_made_like_the_reference_restores_every_row() {
 }
 
 #[test]
-fn a_plain_dump_owned_by_a_role_this_server_lacks_needs_no_owner() {
+fn the_owners_a_dump_names_are_never_restored() {
     let db = filled();
     let at_backup = checksums(&db.name);
     let dir = tempfile::tempdir().unwrap();
@@ -619,23 +633,34 @@ fn a_plain_dump_owned_by_a_role_this_server_lacks_needs_no_owner() {
         );
         sql.replace("OWNER TO postgres;", "OWNER TO gemini_crm_owner_elsewhere;")
     });
-    let copy = format!("{}_owned", db.name);
-    let _drop = DropDb(copy.clone());
-
-    db.crm()
-        .args(["db", "restore", "--into", &copy])
-        .arg(&file)
-        .run()
-        .assert_code(1)
-        .assert_stderr_contains("gemini_crm_owner_elsewhere");
-    assert!(databases_like(&copy).is_empty());
-
-    db.crm()
-        .args(["db", "restore", "--no-owner", "--into", &copy])
-        .arg(&file)
-        .run()
-        .assert_success();
-    assert_eq!(checksums(&copy), at_backup);
+    // With or without --no-owner (kept for the scripts that pass it): everything restored
+    // belongs to the role crm connects as, and so does the database.
+    for (i, no_owner) in [false, true].into_iter().enumerate() {
+        let copy = format!("{}_owned{i}", db.name);
+        let _drop = DropDb(copy.clone());
+        let mut restore = db.crm();
+        restore.args(["db", "restore", "--into", &copy]);
+        if no_owner {
+            restore.arg("--no-owner");
+        }
+        let out = restore.arg(&file).run();
+        out.assert_success();
+        assert_eq!(checksums(&copy), at_backup);
+        let owners: Vec<String> = server()
+            .connect(&server().admin_url(&copy))
+            .query(
+                "SELECT DISTINCT pg_get_userbyid(relowner)::text FROM pg_class \
+                 WHERE relnamespace = 'public'::regnamespace \
+                 UNION SELECT pg_get_userbyid(datdba)::text FROM pg_database \
+                 WHERE datname = current_database()",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(owners, ["postgres"], "{out}");
+    }
 }
 
 #[test]
@@ -950,15 +975,14 @@ fn verify_with_a_restore_test_passes_on_a_good_backup_and_leaves_no_scratch_data
     let db = filled();
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
-    let out = db
-        .crm()
-        .args(["-o", "json", "db", "backup", "verify", "--restore-test"])
-        .arg(&file)
-        .run();
+    let out = run_leaving_no_scratch(
+        db.crm()
+            .args(["-o", "json", "db", "backup", "verify", "--restore-test"])
+            .arg(&file),
+    );
     out.assert_success()
         .assert_stdout_contains("matches the manifest")
         .assert_stdout_contains("restored: 8 tables, 17 rows");
-    assert_eq!(databases_like("crm_verify_"), Vec::<String>::new());
 }
 
 #[test]
@@ -1392,4 +1416,171 @@ fn a_restore_keeps_the_live_databases_owner_privileges_and_settings() {
         .connect(&url_as(x, db))
         .simple_query("SELECT 1")
         .unwrap_or_else(|e| panic!("{x} may no longer connect: {e}\n{out}"));
+}
+
+/// A file name in the shared temporary folder, where the server's own OS user could write
+/// too (a program the server ran would leave it), removed at the end.
+struct Planted(PathBuf);
+
+impl Planted {
+    fn new() -> Planted {
+        let name = format!(
+            "crm-pwned-{}-{}",
+            std::process::id(),
+            time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+        );
+        Planted(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// A role that a hostile file may have created, dropped at the end.
+struct DropRole(String);
+
+impl Drop for DropRole {
+    fn drop(&mut self) {
+        let _ = server()
+            .admin_client()
+            .batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+    }
+}
+
+fn role_exists(name: &str) -> bool {
+    server()
+        .admin_client()
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+        .expect("read pg_roles")
+        .is_some()
+}
+
+/// The temporary role the restore said it ran the file's SQL as; it must be gone.
+#[track_caller]
+fn assert_temporary_role_dropped(out: &Output) {
+    let name = out
+        .stderr
+        .split_once("temporary role \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_else(|| panic!("no temporary role named\n{out}"));
+    assert!(name.starts_with("crm_restore_"), "{name}\n{out}");
+    assert!(
+        !role_exists(&name),
+        "the temporary role {name} is left\n{out}"
+    );
+}
+
+/// What a hostile file does: run a program as the server's OS user, make a superuser.
+fn hostile_sql(planted: &Planted, evil: &str) -> (String, String) {
+    (
+        format!(
+            "COPY (SELECT 1) TO PROGRAM 'touch {}';\n",
+            planted.0.display()
+        ),
+        format!("CREATE ROLE {evil} LOGIN SUPERUSER;\n"),
+    )
+}
+
+#[test]
+fn a_plain_dump_runs_without_superuser_rights_so_its_programs_and_roles_are_refused() {
+    let db = filled();
+    let live = checksums(&db.name);
+    let planted = Planted::new();
+    let evil = DropRole(format!("evil_{}", &db.name[2..]));
+    let (program, role) = hostile_sql(&planted, &evil.0);
+    let dir = tempfile::tempdir().unwrap();
+    let with = |sql: &String| {
+        let sql = sql.clone();
+        move |dump: String| {
+            let at = dump
+                .find("COPY public.\"Orders\"")
+                .expect("the dump copies Orders");
+            format!("{}{sql}{}", &dump[..at], &dump[at..])
+        }
+    };
+    // A plain .sql running a program, a .sql.gz making a superuser.
+    let gz = reference_dump(&db, dir.path(), with(&program));
+    assert!(
+        std::process::Command::new("gzip")
+            .arg("-d")
+            .arg(&gz)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let plain = dir.path().join("evil.sql");
+    fs::rename(gz.with_extension(""), &plain).unwrap();
+    let gz = reference_dump(&db, dir.path(), with(&role));
+
+    let copy = format!("{}_t", db.name);
+    let _copy = DropDb(copy.clone());
+    for (file, args) in [
+        (&plain, vec!["db", "restore", "--into", &copy]),
+        (&gz, vec!["db", "restore", "--yes"]),
+        (&plain, vec!["db", "backup", "verify", "--restore-test"]),
+        (&gz, vec!["db", "backup", "verify", "--restore-test"]),
+    ] {
+        let out = run_leaving_no_scratch(db.crm().args(&args).arg(file));
+        out.assert_code(2)
+            .assert_stderr_contains("rights a restore does not have")
+            .assert_stderr_contains("nothing was kept");
+        assert!(!planted.0.exists(), "the program ran\n{out}");
+        assert!(!role_exists(&evil.0), "the role was made\n{out}");
+        assert_temporary_role_dropped(&out);
+        assert_eq!(checksums(&db.name), live);
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
+    }
+}
+
+#[test]
+fn a_custom_archive_runs_without_superuser_rights_so_its_programs_and_roles_are_refused() {
+    let db = filled();
+    let planted = Planted::new();
+    let evil = DropRole(format!("evil_{}", &db.name[2..]));
+    let (program, role) = hostile_sql(&planted, &evil.0);
+    // A CHECK constraint that a restore evaluates for each row it copies in: harmless while
+    // the row is written here, hostile once the function is replaced.
+    sql(
+        &db,
+        &format!(
+            "CREATE FUNCTION public.hostile(i int) RETURNS boolean LANGUAGE plpgsql AS
+               $$ BEGIN RETURN true; END $$;
+             CREATE TABLE public.trap (i int CHECK (public.hostile(i)));
+             INSERT INTO public.trap VALUES (1);
+             CREATE OR REPLACE FUNCTION public.hostile(i int) RETURNS boolean LANGUAGE plpgsql AS
+               $$ BEGIN EXECUTE {}; EXECUTE {}; RETURN true; END $$;",
+            quote(role.trim().trim_end_matches(';')),
+            quote(program.trim().trim_end_matches(';')),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    let live = checksums(&db.name);
+
+    let copy = format!("{}_t", db.name);
+    let _copy = DropDb(copy.clone());
+    for args in [
+        vec!["db", "restore", "--into", &copy],
+        vec!["db", "backup", "verify", "--restore-test"],
+    ] {
+        let out = run_leaving_no_scratch(db.crm().args(&args).arg(&file));
+        out.assert_code(2)
+            .assert_stderr_contains("rights a restore does not have")
+            .assert_stderr_contains("must be superuser to create superusers")
+            .assert_stderr_contains("nothing was kept");
+        assert!(!planted.0.exists(), "the program ran\n{out}");
+        assert!(!role_exists(&evil.0), "the role was made\n{out}");
+        assert_temporary_role_dropped(&out);
+        assert_eq!(checksums(&db.name), live);
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
+    }
+}
+
+/// `text` as an SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }

@@ -4,13 +4,15 @@
 //! The live database is touched only by the swap, which is two renames after the restored copy
 //! has been checked; the old one is kept as `<name>_before_restore_<time>`. Plain dumps go
 //! through `psql --single-transaction -v ON_ERROR_STOP=1` under `\restrict` with a key the file
-//! cannot know, so a dump can hold SQL but never run psql's meta-commands (`\!` runs a shell).
+//! cannot know, so a dump can hold SQL but never run psql's meta-commands (`\!` runs a shell);
+//! and the SQL of any file runs as a role without superuser rights ([`Restorer`]).
 
 use super::manifest::{self, Manifest};
 use super::tools::{self, Tool};
 use super::verify::{self, ArchiveKind};
 use super::{RestoreArgs, VerifyArgs, human_bytes};
 use crate::context::Context;
+use crate::db::settings::ConnSettings;
 use crate::output::Value;
 use crate::{db, error};
 use anyhow::{Context as _, Result};
@@ -56,25 +58,15 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         })?;
     }
     warn_of_leftovers(ctx, &admin, &live).await;
-    create_database(database, &admin, &target).await?;
-    let restored = restore_checked(ctx, database, kind, &args, &target).await;
-    let summary = match restored {
-        Ok(summary) => summary,
-        Err(e) => {
-            let kept = if drop_database(&admin, &target).await {
-                "nothing was kept".to_string()
-            } else {
-                format!(
-                    "the partial copy \"{target}\" could not be dropped (DROP DATABASE \"{target}\" \
-                     once the server is back)"
-                )
-            };
-            return Err(e.context(format!(
-                "cannot restore {}: {kept}, and database \"{live}\" was not touched",
-                args.file.display()
-            )));
-        }
-    };
+    let summary = restore_new(ctx, database, &admin, kind, &args.file, &target)
+        .await
+        .map_err(|failed| {
+            failed.error.context(format!(
+                "cannot restore {}: {}, and database \"{live}\" was not touched",
+                args.file.display(),
+                failed.kept
+            ))
+        })?;
     if let Some(name) = &args.into {
         ctx.out.notice(format!(
             "restored {} into new database \"{name}\" ({summary}); database \"{live}\" was not \
@@ -158,19 +150,21 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
                 std::process::id()
             ),
         );
-        create_database(database, &admin, &scratch).await?;
-        let restore_args = RestoreArgs {
-            file: args.file.clone(),
-            into: Some(scratch.clone()),
-            no_owner: true,
-            confirm: crate::cli::ConfirmArgs { yes: true },
-        };
-        let result = restore_checked(ctx, database, kind, &restore_args, &scratch).await;
-        drop_database(&admin, &scratch).await;
-        Value::Text(format!(
-            "restored: {}",
-            result.context("the restore test failed")?
-        ))
+        let restored = restore_new(ctx, database, &admin, kind, &args.file, &scratch)
+            .await
+            .map_err(|failed| {
+                failed
+                    .error
+                    .context(format!("the restore test failed: {}", failed.kept))
+            })?;
+        let dropped = drop_database(&admin, &scratch).await;
+        if !dropped {
+            ctx.out.warn(format!(
+                "warning: the scratch database \"{scratch}\" could not be dropped: DROP DATABASE \
+                 \"{scratch}\";"
+            ));
+        }
+        Value::Text(format!("restored: {restored}"))
     } else {
         Value::Text("not run (--restore-test)".into())
     };
@@ -285,7 +279,12 @@ async fn admin_connection(database: &db::Database) -> Result<Client> {
 }
 
 /// Creates an empty database with the live one's encoding and locale.
-async fn create_database(database: &db::Database, admin: &Client, name: &str) -> Result<()> {
+async fn create_database(
+    database: &db::Database,
+    admin: &Client,
+    name: &str,
+    owner: Option<&str>,
+) -> Result<()> {
     let live = database.get().await?;
     let row = db::query_one(&**live, DATABASE_LOCALE, &[])
         .await
@@ -293,8 +292,12 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
     let (encoding, collate, ctype): (String, String, String) = (row.get(0), row.get(1), row.get(2));
     drop(live);
     let sql = format!(
-        "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+        "CREATE DATABASE {}{} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
         db::quote_identifier(name),
+        owner.map_or(String::new(), |o| format!(
+            " OWNER {}",
+            db::quote_identifier(o)
+        )),
         db::quote_literal(&encoding),
         db::quote_literal(&collate),
         db::quote_literal(&ctype)
@@ -315,7 +318,22 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
 const LEFTOVERS: &str = "SELECT datname::text FROM pg_database \
      WHERE starts_with(datname, $1::text || '_restoring_') ORDER BY 1";
 
+/// Temporary roles of restores cut short by a crash: made over an hour ago (they are valid for
+/// a day), so that another restore's is not named.
+const LEFTOVER_ROLES: &str = "SELECT rolname::text FROM pg_roles \
+     WHERE starts_with(rolname, 'crm_restore_') AND rolvaliduntil < now() + interval '23 hours' \
+     ORDER BY 1";
+
 async fn warn_of_leftovers(ctx: &Context, admin: &Client, live: &str) {
+    if let Ok(rows) = db::query(admin, LEFTOVER_ROLES, &[]).await {
+        for row in rows {
+            let name: String = row.get(0);
+            ctx.out.warn(format!(
+                "warning: role \"{name}\" is the temporary role of an earlier restore that was \
+                 cut short; drop it: DROP ROLE \"{name}\"; (after the partial copy it owns, if any)"
+            ));
+        }
+    }
     let Ok(rows) = db::query(admin, LEFTOVERS, &[&live]).await else {
         return;
     };
@@ -337,54 +355,294 @@ async fn drop_database(admin: &Client, name: &str) -> bool {
     db::batch_execute(admin, &sql).await.is_ok()
 }
 
-/// Restores into `target` (already created, empty) and checks what arrived: a summary.
+/// A restore that failed, and what it left behind (`nothing was kept`, or what could not be
+/// dropped and how to drop it).
+struct Failed {
+    error: anyhow::Error,
+    kept: String,
+}
+
+/// Restores `file` into the new database `target` and checks it: a summary. The file's SQL
+/// runs as a [`Restorer`]; on every path the temporary role is dropped, and on failure so is
+/// `target`.
+async fn restore_new(
+    ctx: &Context,
+    database: &db::Database,
+    admin: &Client,
+    kind: ArchiveKind,
+    file: &Path,
+    target: &str,
+) -> std::result::Result<String, Failed> {
+    let restorer = Restorer::prepare(admin).await.map_err(|error| Failed {
+        error,
+        kept: "nothing was changed".into(),
+    })?;
+    if let Some(temp) = &restorer.temp {
+        ctx.out.notice(format!(
+            "the file's SQL runs as the temporary role \"{}\", which is no superuser and owns \
+             only the new database; it is dropped at the end",
+            temp.name
+        ));
+    }
+    let (created, restored) = match create_database(database, admin, target, restorer.owner()).await
+    {
+        Ok(()) => (
+            true,
+            restore_checked(ctx, database, &restorer, kind, file, target).await,
+        ),
+        Err(e) => (false, Err(e)),
+    };
+    let mut left = Vec::new();
+    let failed = restored.is_err();
+    if failed && created && !drop_database(admin, target).await {
+        left.push(format!(
+            "the partial copy \"{target}\" could not be dropped (DROP DATABASE \"{target}\" \
+             once the server is back)"
+        ));
+    }
+    if let Some(temp) = &restorer.temp
+        && !drop_role(admin, &temp.name).await
+    {
+        left.push(format!(
+            "the temporary role \"{0}\" could not be dropped (DROP ROLE \"{0}\" once the \
+             server is back{1})",
+            temp.name,
+            if failed && left.is_empty() {
+                ""
+            } else {
+                ", after the database"
+            }
+        ));
+    }
+    match restored {
+        Ok(summary) if left.is_empty() => Ok(summary),
+        Ok(_) => Err(Failed {
+            error: anyhow::anyhow!("cannot clean up after the restore"),
+            kept: format!("{}, and the restored copy is there", left.join("; ")),
+        }),
+        Err(error) => Err(Failed {
+            error,
+            kept: if left.is_empty() {
+                "nothing was kept".into()
+            } else {
+                left.join("; ")
+            },
+        }),
+    }
+}
+
+/// Drops a role crm made; whether it is gone.
+async fn drop_role(admin: &Client, name: &str) -> bool {
+    let sql = format!("DROP ROLE IF EXISTS {}", db::quote_identifier(name));
+    db::batch_execute(admin, &sql).await.is_ok()
+}
+
+/// Whether the role crm connects as has rights beyond what restoring a crm database needs,
+/// which a file's SQL could use: a superuser's, CREATEROLE's (in PostgreSQL 15 and before, a
+/// way to any non-superuser role), or those of running programs and reading or writing files
+/// on the server. Also its name and whether it is a superuser.
+const PRIVILEGED: &str = "SELECT current_user::text, rolsuper, \
+            rolsuper OR rolcreaterole \
+            OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') \
+            OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') \
+            OR pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') \
+     FROM pg_roles WHERE rolname = current_user";
+
+/// Who runs a file's SQL. A dump is untrusted input, and SQL can do anything its session's role
+/// may (`COPY ... TO PROGRAM`, `CREATE ROLE ... SUPERUSER`); `\restrict` stops only psql's
+/// meta-commands. So the tools never run it as a role with more rights than a restore needs:
+/// when crm's own role has such rights, a temporary role is made that has none of them, owns
+/// the new database (so it may create its objects and trusted extensions such as pg_trgm), and
+/// logs in itself with a random password (the tools get it through their environment). Its
+/// session never had a superuser's rights, so nothing in the file (`RESET ROLE`, `SET SESSION
+/// AUTHORIZATION`) can get them back. At the end what it made is given to crm's own role and it
+/// is dropped. The owners named in a file are never restored: the objects belong to crm's own
+/// role, as the database does.
+struct Restorer {
+    /// crm's own role, which ends up owning what was restored.
+    me: String,
+    /// The temporary role, when `me` has rights a restore must not have.
+    temp: Option<TempRole>,
+}
+
+struct TempRole {
+    name: String,
+    password: String,
+}
+
+impl Restorer {
+    async fn prepare(admin: &Client) -> Result<Restorer> {
+        let row = db::query_one(admin, PRIVILEGED, &[])
+            .await
+            .context("cannot read the rights of the role crm connects as")?;
+        let (me, superuser, privileged): (String, bool, bool) =
+            (row.get(0), row.get(1), row.get(2));
+        if !privileged {
+            return Ok(Restorer { me, temp: None });
+        }
+        let name = format!("crm_restore_{}", &random_key()?[..16]);
+        let password = random_key()?;
+        // Only a verifier reaches the server (and its log), never the password.
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        let until = (OffsetDateTime::now_utc() + time::Duration::days(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .context("cannot format a time")?;
+        let mut sql = format!(
+            "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
+             NOBYPASSRLS PASSWORD {verifier} VALID UNTIL {until}",
+            role = db::quote_identifier(&name),
+            verifier = db::quote_literal(&verifier),
+            until = db::quote_literal(&until),
+        );
+        if !superuser {
+            // To create a database it owns and take back what it made.
+            sql.push_str(&format!(
+                "; GRANT {} TO {}",
+                db::quote_identifier(&name),
+                db::quote_identifier(&me)
+            ));
+        }
+        db::batch_execute(admin, &sql).await.with_context(|| {
+            format!(
+                "cannot create the temporary role that runs the file's SQL without role \"{me}\"'s \
+                 rights"
+            )
+        })?;
+        Ok(Restorer {
+            me,
+            temp: Some(TempRole { name, password }),
+        })
+    }
+
+    /// The new database's owner while the file is restored: the temporary role, if any.
+    fn owner(&self) -> Option<&str> {
+        self.temp.as_ref().map(|t| t.name.as_str())
+    }
+
+    /// The settings the tools connect with.
+    fn settings(&self, settings: &ConnSettings) -> ConnSettings {
+        let mut settings = settings.clone();
+        if let Some(temp) = &self.temp {
+            settings.user = temp.name.clone();
+            settings.password = Some(temp.password.clone());
+        }
+        settings
+    }
+
+    /// A session on `target` as the role the file runs as.
+    async fn connect(&self, database: &db::Database, target: &str) -> Result<Client> {
+        let Some(temp) = &self.temp else {
+            return database.connect_to(target).await;
+        };
+        database
+            .connect_as(target, &temp.name, &temp.password)
+            .await
+            .map_err(|e| {
+                let refused = e.chain().any(|c| {
+                    c.downcast_ref::<tokio_postgres::Error>()
+                        .and_then(tokio_postgres::Error::code)
+                        .is_some_and(|code| code.code().starts_with("28"))
+                });
+                if !refused {
+                    return e;
+                }
+                e.context(error::Failure::new(
+                    error::Kind::Connect,
+                    format!(
+                        "the server does not let the temporary role \"{}\" log in with its \
+                         password, and crm never runs a file's SQL with role \"{}\"'s rights \
+                         (a superuser's, CREATEROLE, or the server's programs and files): let \
+                         password logins through where crm connects from (pg_hba.conf, e.g. \
+                         \"host all all 127.0.0.1/32 scram-sha-256\" and connect over TCP), or \
+                         restore as a role without those rights that may create databases",
+                        temp.name, self.me
+                    ),
+                ))
+            })
+    }
+
+    /// Gives crm's own role what the temporary role made, in `target`, in one transaction.
+    async fn hand_over(&self, database: &db::Database, target: &str) -> Result<()> {
+        let Some(temp) = &self.temp else {
+            return Ok(());
+        };
+        let client = database.connect_to(target).await?;
+        let sql = format!(
+            "REASSIGN OWNED BY {temp} TO {me}; DROP OWNED BY {temp}",
+            temp = db::quote_identifier(&temp.name),
+            me = db::quote_identifier(&self.me)
+        );
+        db::batch_execute(&client, &sql)
+            .await
+            .with_context(|| format!("cannot give role \"{}\" what the restore made", self.me))
+    }
+}
+
+/// Restores into `target` (already created, empty) as `restorer`, checks what arrived, and
+/// hands it over: a summary.
 async fn restore_checked(
     ctx: &Context,
     database: &db::Database,
+    restorer: &Restorer,
     kind: ArchiveKind,
-    args: &RestoreArgs,
+    file: &Path,
     target: &str,
 ) -> Result<String> {
+    // A login that the server refuses is said plainly, before any tool runs.
+    let client = restorer.connect(database, target).await?;
+    drop(client);
+    let settings = restorer.settings(&database.settings);
     let bar = crate::commands::transfer::progress(ctx, None);
     bar.set_prefix("restore");
     bar.set_message(format!("into \"{target}\""));
     let result = match kind {
-        ArchiveKind::Custom => pg_restore(database, &args.file, target, args.no_owner).await,
-        ArchiveKind::PlainGzip | ArchiveKind::Plain => {
-            psql(database, &args.file, kind, target, args.no_owner).await
-        }
+        ArchiveKind::Custom => pg_restore(&settings, file, target).await,
+        ArchiveKind::PlainGzip | ArchiveKind::Plain => psql(&settings, file, kind, target).await,
     };
     bar.finish_and_clear();
     result?;
-    inspect(database, target).await
+    let summary = inspect(&restorer.connect(database, target).await?).await?;
+    restorer.hand_over(database, target).await?;
+    Ok(summary)
 }
 
-async fn pg_restore(
-    database: &db::Database,
-    file: &Path,
-    target: &str,
-    no_owner: bool,
-) -> Result<()> {
+/// A tool that failed on something that needs more rights than a restore has: the file, not
+/// the server, is at fault.
+fn needs_more_rights(stderr: &str) -> bool {
+    [
+        "permission denied",
+        "must be superuser",
+        "must have privileges of",
+        "must be owner of",
+    ]
+    .iter()
+    .any(|said| stderr.contains(said))
+}
+
+fn more_rights(e: anyhow::Error) -> anyhow::Error {
+    error::usage(format!("{e:#}")).context(
+        "the file does what restoring a crm database never needs, with rights a restore does \
+         not have (its SQL runs as a role that is no superuser and owns only the new database)",
+    )
+}
+
+async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str) -> Result<()> {
     let tool = Tool::find("pg_restore").await?;
-    let mut cmd = tool.command(&database.settings);
+    let mut cmd = tool.command(settings);
     cmd.arg("--exit-on-error")
         .arg("--no-password")
+        .arg("--no-owner")
         .arg("--dbname")
-        .arg(tools::dbname_conninfo(target));
-    if no_owner {
-        cmd.arg("--no-owner");
-    }
-    cmd.arg(file);
+        .arg(tools::dbname_conninfo(target))
+        .arg(file);
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot run {}", tool.path.display()))?;
     let finished = tools::finish(child).await?;
     if !finished.status.success() {
-        let mut e = finished.failure(&tool, &format!("restoring into \"{target}\""));
-        if finished.stderr.contains("role") && !no_owner {
-            e = e.context(
-                "a role that owned objects is missing here: --no-owner restores them as you",
-            );
+        let e = finished.failure(&tool, &format!("restoring into \"{target}\""));
+        if needs_more_rights(&finished.stderr) {
+            return Err(more_rights(e));
         }
         return Err(e);
     }
@@ -392,13 +650,7 @@ async fn pg_restore(
 }
 
 /// A plain dump through psql, fed by crm (decompressing a `.gz` itself) without a shell.
-async fn psql(
-    database: &db::Database,
-    file: &Path,
-    kind: ArchiveKind,
-    target: &str,
-    no_owner: bool,
-) -> Result<()> {
+async fn psql(settings: &ConnSettings, file: &Path, kind: ArchiveKind, target: &str) -> Result<()> {
     let tool = Tool::find("psql").await?;
     if !tool.version.psql_has_restrict() {
         anyhow::bail!(
@@ -410,7 +662,7 @@ async fn psql(
         );
     }
     let key = random_key()?;
-    let mut cmd = tool.command(&database.settings);
+    let mut cmd = tool.command(settings);
     cmd.args([
         "-X",
         "-q",
@@ -435,7 +687,8 @@ async fn psql(
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(8);
     let path = file.to_path_buf();
-    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, no_owner, &tx));
+    // The owners a file names are never restored (see Restorer).
+    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, true, &tx));
     let mut failed: Option<anyhow::Error> = None;
     while let Some(chunk) = rx.recv().await {
         match chunk {
@@ -468,6 +721,8 @@ async fn psql(
         {
             e = error::usage(format!("{e:#}"))
                 .context("the dump holds a psql meta-command, which crm does not run from a file");
+        } else if needs_more_rights(&finished.stderr) {
+            e = more_rights(e);
         }
         return Err(e);
     }
@@ -576,10 +831,9 @@ fn random_key() -> Result<String> {
 
 /// Checks the restored database: every crm table there, a migration history no newer than this
 /// crm knows. Returns `8 tables, 1234 rows`.
-async fn inspect(database: &db::Database, target: &str) -> Result<String> {
-    let client = database.connect_to(target).await?;
+async fn inspect(client: &Client) -> Result<String> {
     let present: Vec<String> = db::query(
-        &client,
+        client,
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1)",
         &[&db::CRM_TABLES.as_slice()],
@@ -604,7 +858,7 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
                 .join(", ")
         )));
     }
-    let newest = crate::commands::migrate::latest_applied(&client)
+    let newest = crate::commands::migrate::latest_applied(client)
         .await
         .context("cannot read the restored migration history")?;
     let known = crate::commands::migrate::latest_known_version();
@@ -616,7 +870,7 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
     }
     let mut rows = 0;
     for table in db::CRM_TABLES {
-        let n: i64 = db::query_one(&client, &format!("SELECT count(*) FROM \"{table}\""), &[])
+        let n: i64 = db::query_one(client, &format!("SELECT count(*) FROM \"{table}\""), &[])
             .await
             .with_context(|| format!("cannot count the restored \"{table}\""))?
             .get(0);
