@@ -1584,3 +1584,71 @@ fn a_custom_archive_runs_without_superuser_rights_so_its_programs_and_roles_are_
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
+
+#[test]
+fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() {
+    use rustix::process::Signal;
+    let db = filled();
+    let live = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    // A slow plain dump: the signal arrives while psql is in the middle of it.
+    let file = reference_dump(&db, dir.path(), |sql| {
+        let at = sql
+            .find("COPY public.\"Orders\"")
+            .expect("the dump copies Orders");
+        format!("{}SELECT pg_sleep(60);\n{}", &sql[..at], &sql[at..])
+    });
+    let copy = format!("{}_t", db.name);
+    let _copy = DropDb(copy.clone());
+    for (signal, code, args) in [
+        (Signal::TERM, 143, vec!["db", "restore", "--into", &copy]),
+        (Signal::HUP, 129, vec!["db", "restore", "--yes"]),
+        (
+            Signal::INT,
+            130,
+            vec!["db", "backup", "verify", "--restore-test"],
+        ),
+    ] {
+        let mut restore = db.crm();
+        restore.args(&args).arg(&file);
+        let child = restore.spawn();
+        let raw = child.id();
+        let pid = rustix::process::Pid::from_raw(raw as i32).unwrap();
+        let started = std::time::Instant::now();
+        let sleeping = || {
+            server()
+                .admin_client()
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' \
+                     AND starts_with(usename, 'crm_restore_')",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                > 0
+        };
+        while !sleeping() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the dump never ran"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        rustix::process::kill_process(pid, signal).unwrap();
+        let out = restore.wait(child);
+        out.assert_code(code)
+            .assert_stderr_contains("nothing was kept");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the restore ran on after the signal\n{out}"
+        );
+        assert_temporary_role_dropped(&out);
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
+        let left = databases_like("crm_verify_")
+            .into_iter()
+            .filter(|name| name.ends_with(&format!("_{raw}")))
+            .count();
+        assert_eq!(left, 0, "{out}");
+        assert_eq!(checksums(&db.name), live);
+    }
+}

@@ -14,7 +14,7 @@ use super::{RestoreArgs, VerifyArgs, human_bytes};
 use crate::context::Context;
 use crate::db::settings::ConnSettings;
 use crate::output::Value;
-use crate::{db, error};
+use crate::{db, error, interrupt};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -58,6 +58,8 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         })?;
     }
     warn_of_leftovers(ctx, &admin, &live).await;
+    // From here a signal does not end the run at once: the partial copy is dropped first.
+    let _cleanup = interrupt::Cleanup::hold();
     let summary = restore_new(ctx, database, &admin, kind, &args.file, &target)
         .await
         .map_err(|failed| {
@@ -67,6 +69,19 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                 failed.kept
             ))
         })?;
+    if let Some(signal) = interrupt::pending() {
+        let kept = if drop_database(&admin, &target).await {
+            "nothing was kept".to_string()
+        } else {
+            format!(
+                "the restored copy \"{target}\" could not be dropped (DROP DATABASE \"{target}\";)"
+            )
+        };
+        return Err(signal.error().context(format!(
+            "cannot restore {}: {kept}, and database \"{live}\" was not touched",
+            args.file.display()
+        )));
+    }
     if let Some(name) = &args.into {
         ctx.out.notice(format!(
             "restored {} into new database \"{name}\" ({summary}); database \"{live}\" was not \
@@ -150,6 +165,7 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
                 std::process::id()
             ),
         );
+        let _cleanup = interrupt::Cleanup::hold();
         let restored = restore_new(ctx, database, &admin, kind, &args.file, &scratch)
             .await
             .map_err(|failed| {
@@ -386,9 +402,13 @@ async fn restore_new(
     }
     let (created, restored) = match create_database(database, admin, target, restorer.owner()).await
     {
+        // A signal ends the restore (killing its tool), and the partial copy is dropped below.
         Ok(()) => (
             true,
-            restore_checked(ctx, database, &restorer, kind, file, target).await,
+            tokio::select! {
+                restored = restore_checked(ctx, database, &restorer, kind, file, target) => restored,
+                signal = interrupt::requested() => Err(signal.error()),
+            },
         ),
         Err(e) => (false, Err(e)),
     };
