@@ -18,8 +18,12 @@ pub enum Kind {
     Connect,
     /// 5: conflict: duplicate, insufficient stock, forbidden change, a held lock.
     Conflict,
-    /// 130: interrupted (Ctrl-C).
+    /// 130: interrupted (Ctrl-C, SIGINT).
     Interrupted,
+    /// 143: ended by SIGTERM.
+    Terminated,
+    /// 129: ended by SIGHUP.
+    HungUp,
 }
 
 impl Kind {
@@ -30,6 +34,8 @@ impl Kind {
             Kind::Connect => 4,
             Kind::Conflict => 5,
             Kind::Interrupted => 130,
+            Kind::Terminated => 143,
+            Kind::HungUp => 129,
         }
     }
 }

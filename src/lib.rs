@@ -9,6 +9,7 @@ pub mod commands;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod interrupt;
 pub mod output;
 pub mod password;
 pub mod validate;

@@ -19,14 +19,28 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
+        let mut signals = match crm::interrupt::listen() {
+            Ok(signals) => signals,
+            Err(e) => return Err(anyhow::Error::from(e).context("cannot listen for signals")),
+        };
+        let command = crm::run(cli);
+        tokio::pin!(command);
         tokio::select! {
-            result = crm::run(cli) => result,
-            // Dropping the command's future closes its connections: the server rolls back any
-            // open transaction.
-            _ = tokio::signal::ctrl_c() => Err(error::Failure::new(
-                error::Kind::Interrupted,
-                "interrupted: any open transaction was rolled back",
-            ).into()),
+            result = &mut command => result,
+            signal = signals.next() => {
+                if crm::interrupt::cleaning_up() {
+                    // The command undoes its partial work and returns the signal's error; a
+                    // second signal stops waiting for it.
+                    tokio::select! {
+                        result = &mut command => result,
+                        _ = signals.next() => Err(signal.error()),
+                    }
+                } else {
+                    // Dropping the command's future kills the tools it started and closes its
+                    // connections: the server rolls back any open transaction.
+                    Err(signal.error_saying(": any open transaction was rolled back"))
+                }
+            }
         }
     });
     // Do not wait for stray tasks (a connection still closing) once the outcome is known.

@@ -100,6 +100,21 @@ fn filled() -> TestDb {
     db
 }
 
+/// Runs `crm` to the end, and checks that it left no scratch database of `db backup verify
+/// --restore-test`: those of this run, named after its process id, since other tests' runs go
+/// on beside it.
+fn run_leaving_no_scratch(crm: &mut crate::harness::Crm) -> Output {
+    let child = crm.spawn();
+    let pid = child.id();
+    let out = crm.wait(child);
+    let left: Vec<String> = databases_like("crm_verify_")
+        .into_iter()
+        .filter(|name| name.ends_with(&format!("_{pid}")))
+        .collect();
+    assert!(left.is_empty(), "scratch databases left: {left:?}\n{out}");
+    out
+}
+
 /// The names in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
@@ -681,14 +696,13 @@ fn a_plain_dump_whose_sql_fails_half_way_never_touches_the_live_database() {
     assert_eq!(checksums(&db.name), live);
     assert_eq!(databases_like(&db.name), databases);
 
-    let out = db
-        .crm()
-        .args(["db", "backup", "verify", "--restore-test"])
-        .arg(&file)
-        .run();
+    let out = run_leaving_no_scratch(
+        db.crm()
+            .args(["db", "backup", "verify", "--restore-test"])
+            .arg(&file),
+    );
     out.assert_code(1)
         .assert_stderr_contains("the restore test failed");
-    assert_eq!(databases_like("crm_verify_"), Vec::<String>::new());
 }
 
 #[test]
@@ -714,7 +728,7 @@ fn a_plain_sql_gz_made_like_the_reference_restores_every_row() {
 }
 
 #[test]
-fn a_plain_dump_owned_by_a_role_this_server_lacks_needs_no_owner() {
+fn the_owners_a_dump_names_are_never_restored() {
     let db = filled();
     let at_backup = checksums(&db.name);
     let dir = tempfile::tempdir().unwrap();
@@ -725,23 +739,34 @@ fn a_plain_dump_owned_by_a_role_this_server_lacks_needs_no_owner() {
         );
         sql.replace("OWNER TO postgres;", "OWNER TO gemini_crm_owner_elsewhere;")
     });
-    let copy = format!("{}_owned", db.name);
-    let _drop = DropDb(copy.clone());
-
-    db.crm()
-        .args(["db", "restore", "--into", &copy])
-        .arg(&file)
-        .run()
-        .assert_code(1)
-        .assert_stderr_contains("gemini_crm_owner_elsewhere");
-    assert!(databases_like(&copy).is_empty());
-
-    db.crm()
-        .args(["db", "restore", "--no-owner", "--into", &copy])
-        .arg(&file)
-        .run()
-        .assert_success();
-    assert_eq!(checksums(&copy), at_backup);
+    // With or without --no-owner (kept for the scripts that pass it): everything restored
+    // belongs to the role crm connects as, and so does the database.
+    for (i, no_owner) in [false, true].into_iter().enumerate() {
+        let copy = format!("{}_owned{i}", db.name);
+        let _drop = DropDb(copy.clone());
+        let mut restore = db.crm();
+        restore.args(["db", "restore", "--into", &copy]);
+        if no_owner {
+            restore.arg("--no-owner");
+        }
+        let out = restore.arg(&file).run();
+        out.assert_success();
+        assert_eq!(checksums(&copy), at_backup);
+        let owners: Vec<String> = server()
+            .connect(&server().admin_url(&copy))
+            .query(
+                "SELECT DISTINCT pg_get_userbyid(relowner)::text FROM pg_class \
+                 WHERE relnamespace = 'public'::regnamespace \
+                 UNION SELECT pg_get_userbyid(datdba)::text FROM pg_database \
+                 WHERE datname = current_database()",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(owners, ["postgres"], "{out}");
+    }
 }
 
 #[test]
@@ -1170,15 +1195,14 @@ fn verify_with_a_restore_test_passes_on_a_good_backup_and_leaves_no_scratch_data
     let db = filled();
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
-    let out = db
-        .crm()
-        .args(["-o", "json", "db", "backup", "verify", "--restore-test"])
-        .arg(&file)
-        .run();
+    let out = run_leaving_no_scratch(
+        db.crm()
+            .args(["-o", "json", "db", "backup", "verify", "--restore-test"])
+            .arg(&file),
+    );
     out.assert_success()
         .assert_stdout_contains("matches the manifest")
         .assert_stdout_contains("restored: 8 tables, 17 rows");
-    assert_eq!(databases_like("crm_verify_"), Vec::<String>::new());
 }
 
 #[test]
@@ -1328,5 +1352,523 @@ fn on_a_terminal_a_restore_needs_the_database_name_typed() {
         if kept != db.name {
             sql(&db, &format!("DROP DATABASE \"{kept}\" WITH (FORCE)"));
         }
+    }
+}
+
+/// `postgresql://ROLE@host:port/DB`: the test server trusts such logins over TCP.
+fn url_as(role: &str, db: &str) -> String {
+    format!("postgresql://{role}@127.0.0.1:{}/{db}", server().port)
+}
+
+/// Whether database `name` accepts connections; `None` when there is no such database.
+fn allows_connections(name: &str) -> Option<bool> {
+    server()
+        .admin_client()
+        .query_opt(
+            "SELECT datallowconn FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .expect("read pg_database")
+        .map(|r| r.get(0))
+}
+
+/// The issue's setup: a database owned by `owner`, a role with CREATEDB that is no superuser,
+/// which migrated it itself; `other` is another login role. Fields drop in this order: the
+/// database before the roles that own or use it.
+struct OwnedByRole {
+    db: TestDb,
+    owner: TestRole,
+    other: TestRole,
+}
+
+fn owned_by_role() -> OwnedByRole {
+    let db = TestDb::empty();
+    let owner = TestRole::create(&db, "o", "CREATEDB");
+    let other = TestRole::create(&db, "x", "");
+    sql(
+        &db,
+        &format!("ALTER DATABASE \"{}\" OWNER TO {}", db.name, owner.0),
+    );
+    let owned = OwnedByRole { db, owner, other };
+    owned.crm().args(["db", "migrate"]).run().assert_success();
+    owned
+}
+
+impl OwnedByRole {
+    /// `crm` connected as the owner.
+    fn crm(&self) -> crate::harness::Crm {
+        let mut crm = crm();
+        crm.args(["--database-url", &url_as(&self.owner.0, &self.db.name)]);
+        crm
+    }
+
+    /// A session of the other role on the database.
+    fn other_session(&self) -> postgres::Client {
+        server().connect(&url_as(&self.other.0, &self.db.name))
+    }
+
+    /// The live database is there, under its name, accepting connections, and nothing else
+    /// named after it is.
+    #[track_caller]
+    fn assert_as_it_was(&self, out: &Output) {
+        assert_eq!(allows_connections(&self.db.name), Some(true), "{out}");
+        assert_eq!(
+            databases_like(&self.db.name),
+            std::slice::from_ref(&self.db.name),
+            "{out}"
+        );
+        server()
+            .connect(&url_as(&self.owner.0, &self.db.name))
+            .simple_query("SELECT 1")
+            .unwrap_or_else(|e| panic!("the live database refuses a new session: {e}\n{out}"));
+    }
+}
+
+#[test]
+fn an_owner_who_cannot_end_another_roles_session_is_refused_before_anything_changes() {
+    let owned = owned_by_role();
+    let dir = tempfile::tempdir().unwrap();
+    owned
+        .crm()
+        .args(["--quiet", "db", "backup", "--dir"])
+        .arg(dir.path())
+        .run()
+        .assert_success();
+    let file = dir.path().join(&backups_in(dir.path())[0]);
+    let mut session = owned.other_session();
+
+    let out = owned
+        .crm()
+        .args(["db", "restore", "--yes", "--no-owner"])
+        .arg(&file)
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("error: cannot restore")
+        .assert_stderr_contains(&format!("\"{}\"", owned.other.0))
+        .assert_stderr_contains("pg_signal_backend")
+        .assert_stderr_contains("superuser");
+    owned.assert_as_it_was(&out);
+    session
+        .simple_query("SELECT 1")
+        .unwrap_or_else(|e| panic!("the other role's session was ended: {e}\n{out}"));
+
+    // With the right to end it, the same restore goes through.
+    sql(
+        &owned.db,
+        &format!("GRANT pg_signal_backend TO {}", owned.owner.0),
+    );
+    let out = owned
+        .crm()
+        .args(["db", "restore", "--yes", "--no-owner"])
+        .arg(&file)
+        .run();
+    out.assert_success();
+    let kept = databases_like(&format!("{}_before_restore_", owned.db.name));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    assert!(session.simple_query("SELECT 1").is_err(), "{out}");
+    assert_eq!(allows_connections(&owned.db.name), Some(true), "{out}");
+    assert_eq!(allows_connections(&kept[0]), Some(true), "{out}");
+}
+
+#[test]
+fn a_session_that_arrives_during_the_restore_and_cannot_be_ended_leaves_the_live_database_as_it_was()
+ {
+    let owned = owned_by_role();
+    let dir = tempfile::tempdir().unwrap();
+    // A slow plain dump: the other role connects while it is being restored, after the
+    // rights were checked.
+    let file = reference_dump(&owned.db, dir.path(), |sql| {
+        let at = sql
+            .find("COPY public.\"Orders\"")
+            .expect("the dump copies Orders");
+        format!("{}SELECT pg_sleep(4);\n{}", &sql[..at], &sql[at..])
+    });
+    let mut restore = owned.crm();
+    restore
+        .args(["db", "restore", "--yes", "--no-owner"])
+        .arg(&file);
+    let child = restore.spawn();
+    let restoring = format!("{}_restoring_", owned.db.name);
+    let started = std::time::Instant::now();
+    while databases_like(&restoring).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no restore began"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut session = owned.other_session();
+    let out = restore.wait(child);
+    out.assert_code(1)
+        .assert_stderr_contains("pg_signal_backend")
+        .assert_stderr_contains("is as it was");
+    owned.assert_as_it_was(&out);
+    session
+        .simple_query("SELECT 1")
+        .unwrap_or_else(|e| panic!("the other role's session was ended: {e}\n{out}"));
+}
+
+#[test]
+fn a_swap_whose_rename_fails_leaves_the_live_database_as_it_was() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    sql(&db, CHANGE);
+    let live = checksums(&db.name);
+    // The name the live database would be kept under is taken, for each second the restore
+    // may reach its swap in.
+    let now = time::OffsetDateTime::now_utc();
+    let taken: Vec<DropDb> = (0..20)
+        .map(|s| {
+            let at = now + time::Duration::seconds(s);
+            let name = format!(
+                "{}_before_restore_{}",
+                db.name,
+                at.format(time::macros::format_description!(
+                    "[year][month][day]_[hour][minute][second]"
+                ))
+                .unwrap()
+            );
+            sql(&db, &format!("CREATE DATABASE \"{name}\""));
+            DropDb(name)
+        })
+        .collect();
+
+    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
+    out.assert_code(1)
+        .assert_stderr_contains("already exists")
+        .assert_stderr_contains("is as it was");
+    assert_eq!(allows_connections(&db.name), Some(true), "{out}");
+    assert_eq!(checksums(&db.name), live);
+    assert_eq!(
+        databases_like(&format!("{}_restoring_", db.name)),
+        Vec::<String>::new()
+    );
+    drop(taken);
+    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+}
+
+/// A database's owner, privileges (each as `grantor>grantee:privilege[*]`, PUBLIC as `-`) and
+/// settings (each as `role:name=value`, the database's own as `-:name=value`), sorted.
+fn database_properties(name: &str) -> (String, Vec<String>, Vec<String>) {
+    let mut admin = server().admin_client();
+    let owner: String = admin
+        .query_one(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .expect("read the owner")
+        .get(0);
+    let acl = admin
+        .query(
+            "SELECT pg_get_userbyid(a.grantor)::text || '>' \
+                    || CASE WHEN a.grantee = 0 THEN '-' ELSE pg_get_userbyid(a.grantee)::text END \
+                    || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END \
+             FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+             WHERE d.datname = $1 ORDER BY 1",
+            &[&name],
+        )
+        .expect("read the privileges")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let settings = admin
+        .query(
+            "SELECT CASE WHEN s.setrole = 0 THEN '-' ELSE pg_get_userbyid(s.setrole)::text END \
+                    || ':' || c \
+             FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, \
+                  unnest(s.setconfig) c \
+             WHERE d.datname = $1 ORDER BY 1",
+            &[&name],
+        )
+        .expect("read the settings")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    (owner, acl, settings)
+}
+
+#[test]
+fn a_restore_keeps_the_live_databases_owner_privileges_and_settings() {
+    let owned = OwnedByRole {
+        db: filled(),
+        owner: TestRole::create(&TestDb::empty(), "o", "CREATEDB"),
+        other: TestRole::create(&TestDb::empty(), "x", ""),
+    };
+    let (db, o, x) = (&owned.db.name, &owned.owner.0, &owned.other.0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&owned.db, dir.path());
+    sql(
+        &owned.db,
+        &format!(
+            "ALTER DATABASE \"{db}\" OWNER TO {o};
+             ALTER DATABASE \"{db}\" SET statement_timeout = '30s';
+             ALTER DATABASE \"{db}\" SET search_path = \"$user\", public, \"odd, name\";
+             REVOKE CONNECT, TEMP ON DATABASE \"{db}\" FROM PUBLIC;
+             GRANT CONNECT ON DATABASE \"{db}\" TO {x};
+             GRANT TEMP ON DATABASE \"{db}\" TO {x} WITH GRANT OPTION;
+             ALTER ROLE {x} IN DATABASE \"{db}\" SET work_mem = '64MB';"
+        ),
+    );
+    let before = database_properties(db);
+    assert_eq!(before.0, *o);
+    assert_eq!(before.2.len(), 3, "{before:?}");
+
+    let out = owned
+        .db
+        .crm()
+        .args(["db", "restore", "--yes"])
+        .arg(&file)
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("owner, privileges and settings");
+    let kept = databases_like(&format!("{db}_before_restore_"));
+    assert_eq!(kept.len(), 1, "{kept:?}\n{out}");
+    let _kept = DropDb(kept[0].clone());
+    assert_eq!(database_properties(db), before, "{out}");
+    assert_eq!(database_properties(&kept[0]), before, "{out}");
+    // PUBLIC may no longer connect: a role with nothing granted is turned away.
+    let stranger = TestRole::create(&owned.db, "s", "");
+    let refused = postgres::Client::connect(&url_as(&stranger.0, db), postgres::NoTls);
+    assert!(refused.is_err(), "PUBLIC may connect again\n{out}");
+    server()
+        .connect(&url_as(x, db))
+        .simple_query("SELECT 1")
+        .unwrap_or_else(|e| panic!("{x} may no longer connect: {e}\n{out}"));
+}
+
+/// A file name in the shared temporary folder, where the server's own OS user could write
+/// too (a program the server ran would leave it), removed at the end.
+struct Planted(PathBuf);
+
+impl Planted {
+    fn new() -> Planted {
+        let name = format!(
+            "crm-pwned-{}-{}",
+            std::process::id(),
+            time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+        );
+        Planted(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// A role that a hostile file may have created, dropped at the end.
+struct DropRole(String);
+
+impl Drop for DropRole {
+    fn drop(&mut self) {
+        let _ = server()
+            .admin_client()
+            .batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+    }
+}
+
+fn role_exists(name: &str) -> bool {
+    server()
+        .admin_client()
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+        .expect("read pg_roles")
+        .is_some()
+}
+
+/// The temporary role the restore said it ran the file's SQL as; it must be gone.
+#[track_caller]
+fn assert_temporary_role_dropped(out: &Output) {
+    let name = out
+        .stderr
+        .split_once("temporary role \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_else(|| panic!("no temporary role named\n{out}"));
+    assert!(name.starts_with("crm_restore_"), "{name}\n{out}");
+    assert!(
+        !role_exists(&name),
+        "the temporary role {name} is left\n{out}"
+    );
+}
+
+/// What a hostile file does: run a program as the server's OS user, make a superuser.
+fn hostile_sql(planted: &Planted, evil: &str) -> (String, String) {
+    (
+        format!(
+            "COPY (SELECT 1) TO PROGRAM 'touch {}';\n",
+            planted.0.display()
+        ),
+        format!("CREATE ROLE {evil} LOGIN SUPERUSER;\n"),
+    )
+}
+
+#[test]
+fn a_plain_dump_runs_without_superuser_rights_so_its_programs_and_roles_are_refused() {
+    let db = filled();
+    let live = checksums(&db.name);
+    let planted = Planted::new();
+    let evil = DropRole(format!("evil_{}", &db.name[2..]));
+    let (program, role) = hostile_sql(&planted, &evil.0);
+    let dir = tempfile::tempdir().unwrap();
+    let with = |sql: &String| {
+        let sql = sql.clone();
+        move |dump: String| {
+            let at = dump
+                .find("COPY public.\"Orders\"")
+                .expect("the dump copies Orders");
+            format!("{}{sql}{}", &dump[..at], &dump[at..])
+        }
+    };
+    // A plain .sql running a program, a .sql.gz making a superuser.
+    let gz = reference_dump(&db, dir.path(), with(&program));
+    assert!(
+        std::process::Command::new("gzip")
+            .arg("-d")
+            .arg(&gz)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let plain = dir.path().join("evil.sql");
+    fs::rename(gz.with_extension(""), &plain).unwrap();
+    let gz = reference_dump(&db, dir.path(), with(&role));
+
+    let copy = format!("{}_t", db.name);
+    let _copy = DropDb(copy.clone());
+    for (file, args) in [
+        (&plain, vec!["db", "restore", "--into", &copy]),
+        (&gz, vec!["db", "restore", "--yes"]),
+        (&plain, vec!["db", "backup", "verify", "--restore-test"]),
+        (&gz, vec!["db", "backup", "verify", "--restore-test"]),
+    ] {
+        let out = run_leaving_no_scratch(db.crm().args(&args).arg(file));
+        out.assert_code(2)
+            .assert_stderr_contains("rights a restore does not have")
+            .assert_stderr_contains("nothing was kept");
+        assert!(!planted.0.exists(), "the program ran\n{out}");
+        assert!(!role_exists(&evil.0), "the role was made\n{out}");
+        assert_temporary_role_dropped(&out);
+        assert_eq!(checksums(&db.name), live);
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
+    }
+}
+
+#[test]
+fn a_custom_archive_runs_without_superuser_rights_so_its_programs_and_roles_are_refused() {
+    let db = filled();
+    let planted = Planted::new();
+    let evil = DropRole(format!("evil_{}", &db.name[2..]));
+    let (program, role) = hostile_sql(&planted, &evil.0);
+    // A CHECK constraint that a restore evaluates for each row it copies in: harmless while
+    // the row is written here, hostile once the function is replaced.
+    sql(
+        &db,
+        &format!(
+            "CREATE FUNCTION public.hostile(i int) RETURNS boolean LANGUAGE plpgsql AS
+               $$ BEGIN RETURN true; END $$;
+             CREATE TABLE public.trap (i int CHECK (public.hostile(i)));
+             INSERT INTO public.trap VALUES (1);
+             CREATE OR REPLACE FUNCTION public.hostile(i int) RETURNS boolean LANGUAGE plpgsql AS
+               $$ BEGIN EXECUTE {}; EXECUTE {}; RETURN true; END $$;",
+            quote(role.trim().trim_end_matches(';')),
+            quote(program.trim().trim_end_matches(';')),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    let live = checksums(&db.name);
+
+    let copy = format!("{}_t", db.name);
+    let _copy = DropDb(copy.clone());
+    for args in [
+        vec!["db", "restore", "--into", &copy],
+        vec!["db", "backup", "verify", "--restore-test"],
+    ] {
+        let out = run_leaving_no_scratch(db.crm().args(&args).arg(&file));
+        out.assert_code(2)
+            .assert_stderr_contains("rights a restore does not have")
+            .assert_stderr_contains("must be superuser to create superusers")
+            .assert_stderr_contains("nothing was kept");
+        assert!(!planted.0.exists(), "the program ran\n{out}");
+        assert!(!role_exists(&evil.0), "the role was made\n{out}");
+        assert_temporary_role_dropped(&out);
+        assert_eq!(checksums(&db.name), live);
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
+    }
+}
+
+/// `text` as an SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[test]
+fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() {
+    use rustix::process::Signal;
+    let db = filled();
+    let live = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    // A slow plain dump: the signal arrives while psql is in the middle of it.
+    let file = reference_dump(&db, dir.path(), |sql| {
+        let at = sql
+            .find("COPY public.\"Orders\"")
+            .expect("the dump copies Orders");
+        format!("{}SELECT pg_sleep(60);\n{}", &sql[..at], &sql[at..])
+    });
+    let copy = format!("{}_t", db.name);
+    let _copy = DropDb(copy.clone());
+    for (signal, code, args) in [
+        (Signal::TERM, 143, vec!["db", "restore", "--into", &copy]),
+        (Signal::HUP, 129, vec!["db", "restore", "--yes"]),
+        (
+            Signal::INT,
+            130,
+            vec!["db", "backup", "verify", "--restore-test"],
+        ),
+    ] {
+        let mut restore = db.crm();
+        restore.args(&args).arg(&file);
+        let child = restore.spawn();
+        let raw = child.id();
+        let pid = rustix::process::Pid::from_raw(raw as i32).unwrap();
+        let started = std::time::Instant::now();
+        let sleeping = || {
+            server()
+                .admin_client()
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' \
+                     AND starts_with(usename, 'crm_restore_')",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                > 0
+        };
+        while !sleeping() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the dump never ran"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        rustix::process::kill_process(pid, signal).unwrap();
+        let out = restore.wait(child);
+        out.assert_code(code)
+            .assert_stderr_contains("nothing was kept");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the restore ran on after the signal\n{out}"
+        );
+        assert_temporary_role_dropped(&out);
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
+        let left = databases_like("crm_verify_")
+            .into_iter()
+            .filter(|name| name.ends_with(&format!("_{raw}")))
+            .count();
+        assert_eq!(left, 0, "{out}");
+        assert_eq!(checksums(&db.name), live);
     }
 }

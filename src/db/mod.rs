@@ -128,7 +128,19 @@ impl Database {
     /// otherwise: for work that cannot run inside the database it concerns (creating, renaming
     /// or dropping it).
     pub async fn connect_to(&self, dbname: &str) -> Result<Client> {
-        let config = pg_config(&self.settings, dbname);
+        self.connect_with(pg_config(&self.settings, dbname), dbname)
+            .await
+    }
+
+    /// A connection of its own to `dbname` as another role, logging in with `password`, with
+    /// the same settings otherwise: for work that must not run with crm's own rights.
+    pub async fn connect_as(&self, dbname: &str, user: &str, password: &str) -> Result<Client> {
+        let mut config = pg_config(&self.settings, dbname);
+        config.user(user).password(password);
+        self.connect_with(config, dbname).await
+    }
+
+    async fn connect_with(&self, config: tokio_postgres::Config, dbname: &str) -> Result<Client> {
         let connecting = config.connect(self.tls.clone());
         let connected: Result<_> = match connect_deadline(&self.settings) {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {

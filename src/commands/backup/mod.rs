@@ -92,8 +92,8 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "NAME")]
     pub into: Option<String>,
 
-    /// Do not restore the objects' owners (pg_restore --no-owner; a plain dump's ALTER ... OWNER
-    /// TO statements are left out): for a server without the roles that owned them
+    /// Kept for the scripts that pass it: the owners a file names are never restored (what it
+    /// makes belongs to the role crm connects as, or the live database's owner)
     #[arg(long)]
     pub no_owner: bool,
 

@@ -4,15 +4,17 @@
 //! The live database is touched only by the swap, which is two renames after the restored copy
 //! has been checked; the old one is kept as `<name>_before_restore_<time>`. Plain dumps go
 //! through `psql --single-transaction -v ON_ERROR_STOP=1` under `\restrict` with a key the file
-//! cannot know, so a dump can hold SQL but never run psql's meta-commands (`\!` runs a shell).
+//! cannot know, so a dump can hold SQL but never run psql's meta-commands (`\!` runs a shell);
+//! and the SQL of any file runs as a role without superuser rights ([`Restorer`]).
 
 use super::manifest::{self, Manifest};
 use super::tools::{self, Tool};
 use super::verify::{self, ArchiveKind};
 use super::{RestoreArgs, VerifyArgs, human_bytes};
 use crate::context::Context;
+use crate::db::settings::ConnSettings;
 use crate::output::Value;
-use crate::{db, error};
+use crate::{db, error, interrupt};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -25,8 +27,10 @@ const MAX_NAME: usize = 63;
 
 const DATABASE_LOCALE: &str = "SELECT pg_encoding_to_char(encoding), datcollate, datctype \
      FROM pg_database WHERE datname = current_database()";
+/// The other sessions on a database. Processes without a role (autovacuum workers) are left
+/// out: only a superuser may end them, and a rename ends them itself.
 const TERMINATE: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-     WHERE datname = $1 AND pid <> pg_backend_pid()";
+     WHERE datname = $1 AND pid <> pg_backend_pid() AND usesysid IS NOT NULL";
 
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     if let Some(name) = &args.into {
@@ -45,27 +49,40 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     };
 
     let admin = admin_connection(database).await?;
-    warn_of_leftovers(ctx, &admin, &live).await;
-    create_database(database, &admin, &target).await?;
-    let restored = restore_checked(ctx, database, kind, &args, &target).await;
-    let summary = match restored {
-        Ok(summary) => summary,
-        Err(e) => {
-            let kept = if drop_database(&admin, &target).await {
-                "nothing was kept".to_string()
-            } else {
-                format!(
-                    "the partial copy \"{target}\" could not be dropped (DROP DATABASE {} \
-                     once the server is back)",
-                    db::quote_identifier(&target)
-                )
-            };
-            return Err(e.context(format!(
-                "cannot restore {}: {kept}, and database \"{live}\" was not touched",
+    if args.into.is_none() {
+        check_swap_rights(&admin, &live).await.map_err(|e| {
+            e.context(format!(
+                "cannot restore {} into database \"{live}\" (nothing was changed)",
                 args.file.display()
-            )));
-        }
-    };
+            ))
+        })?;
+    }
+    warn_of_leftovers(ctx, &admin, &live).await;
+    // From here a signal does not end the run at once: the partial copy is dropped first.
+    let _cleanup = interrupt::Cleanup::hold();
+    let summary = restore_new(ctx, database, &admin, kind, &args.file, &target)
+        .await
+        .map_err(|failed| {
+            failed.error.context(format!(
+                "cannot restore {}: {}, and database \"{live}\" was not touched",
+                args.file.display(),
+                failed.kept
+            ))
+        })?;
+    if let Some(signal) = interrupt::pending() {
+        let kept = if drop_database(&admin, &target).await {
+            "nothing was kept".to_string()
+        } else {
+            format!(
+                "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
+                db::quote_identifier(&target)
+            )
+        };
+        return Err(signal.error().context(format!(
+            "cannot restore {}: {kept}, and database \"{live}\" was not touched",
+            args.file.display()
+        )));
+    }
     if let Some(name) = &args.into {
         ctx.out.notice(format!(
             "restored {} into new database \"{name}\" ({summary}); database \"{live}\" was not \
@@ -75,11 +92,47 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         return Ok(0);
     }
 
+    match copy_properties(&admin, &live, &target).await {
+        Ok(copied) => ctx.out.notice(format!(
+            "copied the owner, privileges and settings of \"{live}\" to the restored database \
+             ({copied})"
+        )),
+        Err(e) => {
+            let kept = if drop_database(&admin, &target).await {
+                "the restored copy was dropped".to_string()
+            } else {
+                format!(
+                    "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
+                    db::quote_identifier(&target)
+                )
+            };
+            return Err(e.context(format!(
+                "cannot restore {}: {kept}, and database \"{live}\" was not touched",
+                args.file.display()
+            )));
+        }
+    }
     let old = derived_name(&live, &format!("_before_restore_{stamp}"));
-    if let Err(e) = swap(&admin, &live, &target, &old).await {
-        drop_database(&admin, &target).await;
-        return Err(e.context(format!(
-            "cannot swap the restored database in for \"{live}\", which is as it was"
+    if let Err(failed) = swap(ctx, &admin, &live, &target, &old).await {
+        let live_state = match &failed.repair {
+            None => format!("database \"{live}\" is as it was"),
+            Some(repair) => format!(
+                "database \"{live}\" could not be put back as it was; to do so by hand, from \
+                 another database (e.g. psql -d postgres): {repair}"
+            ),
+        };
+        let copy = if drop_database(&admin, &target).await {
+            "the restored copy was dropped".to_string()
+        } else {
+            format!(
+                "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
+                db::quote_identifier(&target)
+            )
+        };
+        return Err(failed.error.context(format!(
+            "cannot restore {}: cannot swap the restored database in for \"{live}\": \
+             {live_state}; {copy}",
+            args.file.display()
         )));
     }
     // SQL to paste as it is: the names quoted as identifiers.
@@ -120,19 +173,22 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
                 std::process::id()
             ),
         );
-        create_database(database, &admin, &scratch).await?;
-        let restore_args = RestoreArgs {
-            file: args.file.clone(),
-            into: Some(scratch.clone()),
-            no_owner: true,
-            confirm: crate::cli::ConfirmArgs { yes: true },
-        };
-        let result = restore_checked(ctx, database, kind, &restore_args, &scratch).await;
-        drop_database(&admin, &scratch).await;
-        Value::Text(format!(
-            "restored: {}",
-            result.context("the restore test failed")?
-        ))
+        let _cleanup = interrupt::Cleanup::hold();
+        let restored = restore_new(ctx, database, &admin, kind, &args.file, &scratch)
+            .await
+            .map_err(|failed| {
+                failed
+                    .error
+                    .context(format!("the restore test failed: {}", failed.kept))
+            })?;
+        let dropped = drop_database(&admin, &scratch).await;
+        if !dropped {
+            ctx.out.warn(format!(
+                "the scratch database \"{scratch}\" could not be dropped: DROP DATABASE {};",
+                db::quote_identifier(&scratch)
+            ));
+        }
+        Value::Text(format!("restored: {restored}"))
     } else {
         Value::Text("not run (--restore-test)".into())
     };
@@ -247,7 +303,12 @@ async fn admin_connection(database: &db::Database) -> Result<Client> {
 }
 
 /// Creates an empty database with the live one's encoding and locale.
-async fn create_database(database: &db::Database, admin: &Client, name: &str) -> Result<()> {
+async fn create_database(
+    database: &db::Database,
+    admin: &Client,
+    name: &str,
+    owner: Option<&str>,
+) -> Result<()> {
     let live = database.get().await?;
     let row = db::query_one(&**live, DATABASE_LOCALE, &[])
         .await
@@ -255,8 +316,12 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
     let (encoding, collate, ctype): (String, String, String) = (row.get(0), row.get(1), row.get(2));
     drop(live);
     let sql = format!(
-        "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+        "CREATE DATABASE {}{} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
         db::quote_identifier(name),
+        owner.map_or(String::new(), |o| format!(
+            " OWNER {}",
+            db::quote_identifier(o)
+        )),
         db::quote_literal(&encoding),
         db::quote_literal(&collate),
         db::quote_literal(&ctype)
@@ -277,7 +342,22 @@ async fn create_database(database: &db::Database, admin: &Client, name: &str) ->
 const LEFTOVERS: &str = "SELECT datname::text FROM pg_database \
      WHERE starts_with(datname, $1::text || '_restoring_') ORDER BY 1";
 
+/// Temporary roles of restores cut short by a crash: made over an hour ago (they are valid for
+/// a day), so that another restore's is not named.
+const LEFTOVER_ROLES: &str = "SELECT rolname::text FROM pg_roles \
+     WHERE starts_with(rolname, 'crm_restore_') AND rolvaliduntil < now() + interval '23 hours' \
+     ORDER BY 1";
+
 async fn warn_of_leftovers(ctx: &Context, admin: &Client, live: &str) {
+    if let Ok(rows) = db::query(admin, LEFTOVER_ROLES, &[]).await {
+        for row in rows {
+            let name: String = row.get(0);
+            ctx.out.warn(format!(
+                "warning: role \"{name}\" is the temporary role of an earlier restore that was \
+                 cut short; drop it: DROP ROLE \"{name}\"; (after the partial copy it owns, if any)"
+            ));
+        }
+    }
     let Ok(rows) = db::query(admin, LEFTOVERS, &[&live]).await else {
         return;
     };
@@ -300,54 +380,299 @@ async fn drop_database(admin: &Client, name: &str) -> bool {
     db::batch_execute(admin, &sql).await.is_ok()
 }
 
-/// Restores into `target` (already created, empty) and checks what arrived: a summary.
+/// A restore that failed, and what it left behind (`nothing was kept`, or what could not be
+/// dropped and how to drop it).
+struct Failed {
+    error: anyhow::Error,
+    kept: String,
+}
+
+/// Restores `file` into the new database `target` and checks it: a summary. The file's SQL
+/// runs as a [`Restorer`]; on every path the temporary role is dropped, and on failure so is
+/// `target`.
+async fn restore_new(
+    ctx: &Context,
+    database: &db::Database,
+    admin: &Client,
+    kind: ArchiveKind,
+    file: &Path,
+    target: &str,
+) -> std::result::Result<String, Failed> {
+    let restorer = Restorer::prepare(admin).await.map_err(|error| Failed {
+        error,
+        kept: "nothing was changed".into(),
+    })?;
+    if let Some(temp) = &restorer.temp {
+        ctx.out.notice(format!(
+            "the file's SQL runs as the temporary role \"{}\", which is no superuser and owns \
+             only the new database; it is dropped at the end",
+            temp.name
+        ));
+    }
+    let (created, restored) = match create_database(database, admin, target, restorer.owner()).await
+    {
+        // A signal ends the restore (killing its tool), and the partial copy is dropped below.
+        Ok(()) => (
+            true,
+            tokio::select! {
+                restored = restore_checked(ctx, database, &restorer, kind, file, target) => restored,
+                signal = interrupt::requested() => Err(signal.error()),
+            },
+        ),
+        Err(e) => (false, Err(e)),
+    };
+    let mut left = Vec::new();
+    let failed = restored.is_err();
+    if failed && created && !drop_database(admin, target).await {
+        left.push(format!(
+            "the partial copy \"{target}\" could not be dropped (DROP DATABASE {} once the \
+             server is back)",
+            db::quote_identifier(target)
+        ));
+    }
+    if let Some(temp) = &restorer.temp
+        && !drop_role(admin, &temp.name).await
+    {
+        left.push(format!(
+            "the temporary role \"{0}\" could not be dropped (DROP ROLE \"{0}\" once the \
+             server is back{1})",
+            temp.name,
+            if failed && left.is_empty() {
+                ""
+            } else {
+                ", after the database"
+            }
+        ));
+    }
+    match restored {
+        Ok(summary) if left.is_empty() => Ok(summary),
+        Ok(_) => Err(Failed {
+            error: anyhow::anyhow!("cannot clean up after the restore"),
+            kept: format!("{}, and the restored copy is there", left.join("; ")),
+        }),
+        Err(error) => Err(Failed {
+            error,
+            kept: if left.is_empty() {
+                "nothing was kept".into()
+            } else {
+                left.join("; ")
+            },
+        }),
+    }
+}
+
+/// Drops a role crm made; whether it is gone.
+async fn drop_role(admin: &Client, name: &str) -> bool {
+    let sql = format!("DROP ROLE IF EXISTS {}", db::quote_identifier(name));
+    db::batch_execute(admin, &sql).await.is_ok()
+}
+
+/// Whether the role crm connects as has rights beyond what restoring a crm database needs,
+/// which a file's SQL could use: a superuser's, CREATEROLE's (in PostgreSQL 15 and before, a
+/// way to any non-superuser role), or those of running programs and reading or writing files
+/// on the server. Also its name and whether it is a superuser.
+const PRIVILEGED: &str = "SELECT current_user::text, rolsuper, \
+            rolsuper OR rolcreaterole \
+            OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') \
+            OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') \
+            OR pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') \
+     FROM pg_roles WHERE rolname = current_user";
+
+/// Who runs a file's SQL. A dump is untrusted input, and SQL can do anything its session's role
+/// may (`COPY ... TO PROGRAM`, `CREATE ROLE ... SUPERUSER`); `\restrict` stops only psql's
+/// meta-commands. So the tools never run it as a role with more rights than a restore needs:
+/// when crm's own role has such rights, a temporary role is made that has none of them, owns
+/// the new database (so it may create its objects and trusted extensions such as pg_trgm), and
+/// logs in itself with a random password (the tools get it through their environment). Its
+/// session never had a superuser's rights, so nothing in the file (`RESET ROLE`, `SET SESSION
+/// AUTHORIZATION`) can get them back. At the end what it made is given to crm's own role and it
+/// is dropped. The owners named in a file are never restored: the objects belong to crm's own
+/// role, as the database does.
+struct Restorer {
+    /// crm's own role, which ends up owning what was restored.
+    me: String,
+    /// The temporary role, when `me` has rights a restore must not have.
+    temp: Option<TempRole>,
+}
+
+struct TempRole {
+    name: String,
+    password: String,
+}
+
+impl Restorer {
+    async fn prepare(admin: &Client) -> Result<Restorer> {
+        let row = db::query_one(admin, PRIVILEGED, &[])
+            .await
+            .context("cannot read the rights of the role crm connects as")?;
+        let (me, superuser, privileged): (String, bool, bool) =
+            (row.get(0), row.get(1), row.get(2));
+        if !privileged {
+            return Ok(Restorer { me, temp: None });
+        }
+        let name = format!("crm_restore_{}", &random_key()?[..16]);
+        let password = random_key()?;
+        // Only a verifier reaches the server (and its log), never the password.
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        let until = (OffsetDateTime::now_utc() + time::Duration::days(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .context("cannot format a time")?;
+        let mut sql = format!(
+            "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
+             NOBYPASSRLS PASSWORD {verifier} VALID UNTIL {until}",
+            role = db::quote_identifier(&name),
+            verifier = db::quote_literal(&verifier),
+            until = db::quote_literal(&until),
+        );
+        if !superuser {
+            // To create a database it owns and take back what it made.
+            sql.push_str(&format!(
+                "; GRANT {} TO {}",
+                db::quote_identifier(&name),
+                db::quote_identifier(&me)
+            ));
+        }
+        db::batch_execute(admin, &sql).await.with_context(|| {
+            format!(
+                "cannot create the temporary role that runs the file's SQL without role \"{me}\"'s \
+                 rights"
+            )
+        })?;
+        Ok(Restorer {
+            me,
+            temp: Some(TempRole { name, password }),
+        })
+    }
+
+    /// The new database's owner while the file is restored: the temporary role, if any.
+    fn owner(&self) -> Option<&str> {
+        self.temp.as_ref().map(|t| t.name.as_str())
+    }
+
+    /// The settings the tools connect with.
+    fn settings(&self, settings: &ConnSettings) -> ConnSettings {
+        let mut settings = settings.clone();
+        if let Some(temp) = &self.temp {
+            settings.user = temp.name.clone();
+            settings.password = Some(temp.password.clone());
+        }
+        settings
+    }
+
+    /// A session on `target` as the role the file runs as.
+    async fn connect(&self, database: &db::Database, target: &str) -> Result<Client> {
+        let Some(temp) = &self.temp else {
+            return database.connect_to(target).await;
+        };
+        database
+            .connect_as(target, &temp.name, &temp.password)
+            .await
+            .map_err(|e| {
+                let refused = e.chain().any(|c| {
+                    c.downcast_ref::<tokio_postgres::Error>()
+                        .and_then(tokio_postgres::Error::code)
+                        .is_some_and(|code| code.code().starts_with("28"))
+                });
+                if !refused {
+                    return e;
+                }
+                e.context(error::Failure::new(
+                    error::Kind::Connect,
+                    format!(
+                        "the server does not let the temporary role \"{}\" log in with its \
+                         password, and crm never runs a file's SQL with role \"{}\"'s rights \
+                         (a superuser's, CREATEROLE, or the server's programs and files): let \
+                         password logins through where crm connects from (pg_hba.conf, e.g. \
+                         \"host all all 127.0.0.1/32 scram-sha-256\" and connect over TCP), or \
+                         restore as a role without those rights that may create databases",
+                        temp.name, self.me
+                    ),
+                ))
+            })
+    }
+
+    /// Gives crm's own role what the temporary role made, in `target`, in one transaction.
+    async fn hand_over(&self, database: &db::Database, target: &str) -> Result<()> {
+        let Some(temp) = &self.temp else {
+            return Ok(());
+        };
+        let client = database.connect_to(target).await?;
+        let sql = format!(
+            "REASSIGN OWNED BY {temp} TO {me}; DROP OWNED BY {temp}",
+            temp = db::quote_identifier(&temp.name),
+            me = db::quote_identifier(&self.me)
+        );
+        db::batch_execute(&client, &sql)
+            .await
+            .with_context(|| format!("cannot give role \"{}\" what the restore made", self.me))
+    }
+}
+
+/// Restores into `target` (already created, empty) as `restorer`, checks what arrived, and
+/// hands it over: a summary.
 async fn restore_checked(
     ctx: &Context,
     database: &db::Database,
+    restorer: &Restorer,
     kind: ArchiveKind,
-    args: &RestoreArgs,
+    file: &Path,
     target: &str,
 ) -> Result<String> {
+    // A login that the server refuses is said plainly, before any tool runs.
+    let client = restorer.connect(database, target).await?;
+    drop(client);
+    let settings = restorer.settings(&database.settings);
     let bar = crate::commands::transfer::progress(ctx, None);
     bar.set_prefix("restore");
     bar.set_message(format!("into \"{target}\""));
     let result = match kind {
-        ArchiveKind::Custom => pg_restore(database, &args.file, target, args.no_owner).await,
-        ArchiveKind::PlainGzip | ArchiveKind::Plain => {
-            psql(database, &args.file, kind, target, args.no_owner).await
-        }
+        ArchiveKind::Custom => pg_restore(&settings, file, target).await,
+        ArchiveKind::PlainGzip | ArchiveKind::Plain => psql(&settings, file, kind, target).await,
     };
     bar.finish_and_clear();
     result?;
-    inspect(database, target).await
+    let summary = inspect(&restorer.connect(database, target).await?).await?;
+    restorer.hand_over(database, target).await?;
+    Ok(summary)
 }
 
-async fn pg_restore(
-    database: &db::Database,
-    file: &Path,
-    target: &str,
-    no_owner: bool,
-) -> Result<()> {
+/// A tool that failed on something that needs more rights than a restore has: the file, not
+/// the server, is at fault.
+fn needs_more_rights(stderr: &str) -> bool {
+    [
+        "permission denied",
+        "must be superuser",
+        "must have privileges of",
+        "must be owner of",
+    ]
+    .iter()
+    .any(|said| stderr.contains(said))
+}
+
+fn more_rights(e: anyhow::Error) -> anyhow::Error {
+    error::usage(format!("{e:#}")).context(
+        "the file does what restoring a crm database never needs, with rights a restore does \
+         not have (its SQL runs as a role that is no superuser and owns only the new database)",
+    )
+}
+
+async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str) -> Result<()> {
     let tool = Tool::find("pg_restore").await?;
-    let mut cmd = tool.command(&database.settings);
+    let mut cmd = tool.command(settings);
     cmd.arg("--exit-on-error")
         .arg("--no-password")
+        .arg("--no-owner")
         .arg("--dbname")
-        .arg(tools::dbname_conninfo(target));
-    if no_owner {
-        cmd.arg("--no-owner");
-    }
-    cmd.arg(file);
+        .arg(tools::dbname_conninfo(target))
+        .arg(file);
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot run {}", tool.path.display()))?;
     let finished = tools::finish(child).await?;
     if !finished.status.success() {
-        let mut e = finished.failure(&tool, &format!("restoring into \"{target}\""));
-        if finished.stderr.contains("role") && !no_owner {
-            e = e.context(
-                "a role that owned objects is missing here: --no-owner restores them as you",
-            );
+        let e = finished.failure(&tool, &format!("restoring into \"{target}\""));
+        if needs_more_rights(&finished.stderr) {
+            return Err(more_rights(e));
         }
         return Err(e);
     }
@@ -355,13 +680,7 @@ async fn pg_restore(
 }
 
 /// A plain dump through psql, fed by crm (decompressing a `.gz` itself) without a shell.
-async fn psql(
-    database: &db::Database,
-    file: &Path,
-    kind: ArchiveKind,
-    target: &str,
-    no_owner: bool,
-) -> Result<()> {
+async fn psql(settings: &ConnSettings, file: &Path, kind: ArchiveKind, target: &str) -> Result<()> {
     let tool = Tool::find("psql").await?;
     if !tool.version.psql_has_restrict() {
         anyhow::bail!(
@@ -373,7 +692,7 @@ async fn psql(
         );
     }
     let key = random_key()?;
-    let mut cmd = tool.command(&database.settings);
+    let mut cmd = tool.command(settings);
     cmd.args([
         "-X",
         "-q",
@@ -398,7 +717,8 @@ async fn psql(
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(8);
     let path = file.to_path_buf();
-    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, no_owner, &tx));
+    // The owners a file names are never restored (see Restorer).
+    let reader = tokio::task::spawn_blocking(move || feed(&path, kind, true, &tx));
     let mut failed: Option<anyhow::Error> = None;
     while let Some(chunk) = rx.recv().await {
         match chunk {
@@ -431,6 +751,8 @@ async fn psql(
         {
             e = error::usage(format!("{e:#}"))
                 .context("the dump holds a psql meta-command, which crm does not run from a file");
+        } else if needs_more_rights(&finished.stderr) {
+            e = more_rights(e);
         }
         return Err(e);
     }
@@ -539,10 +861,9 @@ fn random_key() -> Result<String> {
 
 /// Checks the restored database: every crm table there, a migration history no newer than this
 /// crm knows. Returns `8 tables, 1234 rows`.
-async fn inspect(database: &db::Database, target: &str) -> Result<String> {
-    let client = database.connect_to(target).await?;
+async fn inspect(client: &Client) -> Result<String> {
     let present: Vec<String> = db::query(
-        &client,
+        client,
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1)",
         &[&db::CRM_TABLES.as_slice()],
@@ -567,7 +888,7 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
                 .join(", ")
         )));
     }
-    let newest = crate::commands::migrate::latest_applied(&client)
+    let newest = crate::commands::migrate::latest_applied(client)
         .await
         .context("cannot read the restored migration history")?;
     let known = crate::commands::migrate::latest_known_version();
@@ -579,7 +900,7 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
     }
     let mut rows = 0;
     for table in db::CRM_TABLES {
-        let n: i64 = db::query_one(&client, &format!("SELECT count(*) FROM \"{table}\""), &[])
+        let n: i64 = db::query_one(client, &format!("SELECT count(*) FROM \"{table}\""), &[])
             .await
             .with_context(|| format!("cannot count the restored \"{table}\""))?
             .get(0);
@@ -592,32 +913,163 @@ async fn inspect(database: &db::Database, target: &str) -> Result<String> {
     ))
 }
 
-/// Puts `target` in `live`'s place, keeping `live` as `old`. New connections to `live` are
-/// refused while its sessions are ended and it is renamed; if the second rename fails, the
-/// first is undone.
-async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()> {
-    let allow = |name: &str, on: bool| {
-        format!(
-            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}",
-            db::quote_identifier(name)
-        )
-    };
-    db::batch_execute(admin, &allow(live, false))
+/// The live database's state and the session's rights, as the swap needs them.
+const SWAP_RIGHTS: &str = "SELECT r.rolsuper, r.rolcreatedb, \
+            pg_has_role(current_user, d.datdba, 'USAGE'), \
+            pg_get_userbyid(d.datdba)::text, current_user::text \
+     FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = $1";
+
+/// The roles with sessions on a database that the current role cannot end: a superuser's
+/// only a superuser can; another role's needs its privileges or pg_signal_backend's.
+const UNENDABLE_SESSIONS: &str = "SELECT DISTINCT r.rolname::text, r.rolsuper \
+     FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid \
+     WHERE a.datname = $1 AND a.pid <> pg_backend_pid() \
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+       AND (r.rolsuper OR NOT (pg_has_role(current_user, r.oid, 'USAGE') \
+                              OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE'))) \
+     ORDER BY 1";
+
+/// Before anything changes: whether this session may rename the live database (its owner with
+/// CREATEDB, or a superuser) and end the sessions on it that exist now. A session that arrives
+/// later and cannot be ended makes the swap fail, which then puts everything back.
+async fn check_swap_rights(admin: &Client, live: &str) -> Result<()> {
+    let row = db::query(admin, SWAP_RIGHTS, &[&live])
         .await
-        .with_context(|| format!("cannot stop new connections to \"{live}\""))?;
+        .context("cannot read the rights a restore needs")?
+        .into_iter()
+        .next()
+        .ok_or_else(|| error::not_found(format!("database \"{live}\" does not exist")))?;
+    let (superuser, createdb, owns): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    let (owner, me): (String, String) = (row.get(3), row.get(4));
+    if superuser {
+        return Ok(());
+    }
+    if !owns {
+        anyhow::bail!(
+            "replacing it means renaming it, which only its owner (\"{owner}\") or a superuser \
+             may do, and role \"{me}\" is neither: restore with --into NAME instead, or connect \
+             as its owner"
+        );
+    }
+    if !createdb {
+        anyhow::bail!(
+            "replacing it means renaming it, which needs CREATEDB, and role \"{me}\" lacks it \
+             (ALTER ROLE \"{me}\" CREATEDB)"
+        );
+    }
+    let rows = db::query(admin, UNENDABLE_SESSIONS, &[&live])
+        .await
+        .context("cannot read the sessions on the database")?;
+    let named = |superusers: bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.get::<_, bool>(1) == superusers)
+            .map(|r| format!("\"{}\"", r.get::<_, String>(0)))
+            .collect()
+    };
+    let (supers, others) = (named(true), named(false));
+    if !supers.is_empty() {
+        anyhow::bail!(
+            "superuser {} has a session on it, which only a superuser may end, and role \
+             \"{me}\" is not one: end it first, or restore as a superuser",
+            supers.join(", ")
+        );
+    }
+    if !others.is_empty() {
+        let who = if others.len() == 1 { "role" } else { "roles" };
+        anyhow::bail!(
+            "{who} {} {} a session on it, which role \"{me}\" may not end: that needs \
+             membership in pg_signal_backend (GRANT pg_signal_backend TO \"{me}\") or a \
+             superuser",
+            others.join(", "),
+            if others.len() == 1 { "has" } else { "have" },
+        );
+    }
+    Ok(())
+}
+
+/// A swap that failed: why, and, when the live database could not be put back as it was, the
+/// statements that would do it.
+struct SwapFailure {
+    error: anyhow::Error,
+    repair: Option<String>,
+}
+
+fn allow_connections(name: &str, on: bool) -> String {
+    format!(
+        "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}",
+        db::quote_identifier(name)
+    )
+}
+
+fn rename(from: &str, to: &str) -> String {
+    format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        db::quote_identifier(from),
+        db::quote_identifier(to)
+    )
+}
+
+const ALLOWS_CONNECTIONS: &str = "SELECT datallowconn FROM pg_database WHERE datname = $1";
+
+/// Puts `target` in `live`'s place, keeping `live` as `old`. New connections to `live` are
+/// refused while its sessions are ended and it is renamed. Renaming a database cannot be done
+/// in a transaction: when a step fails, the steps before it are undone one by one, in reverse
+/// order, and the failure says whether that succeeded.
+async fn swap(
+    ctx: &Context,
+    admin: &Client,
+    live: &str,
+    target: &str,
+    old: &str,
+) -> std::result::Result<(), SwapFailure> {
+    let plain = |error: anyhow::Error| SwapFailure {
+        error,
+        repair: None,
+    };
+    let allowed: bool = db::query_one(admin, ALLOWS_CONNECTIONS, &[&live])
+        .await
+        .map_err(|e| {
+            plain(anyhow::Error::from(e).context(format!("cannot read database \"{live}\"")))
+        })?
+        .get(0);
+    db::batch_execute(admin, &allow_connections(live, false))
+        .await
+        .map_err(|e| {
+            plain(
+                anyhow::Error::from(e)
+                    .context(format!("cannot stop new connections to \"{live}\"")),
+            )
+        })?;
+    // From here on, every failure undoes what was done: these statements, last first.
+    let mut undo = vec![allow_connections(live, allowed)];
+    if let Err(e) = rename_ending_sessions(admin, live, old).await {
+        return Err(undone(admin, undo, e).await);
+    }
+    undo.push(rename(old, live));
+    if let Err(e) = db::batch_execute(admin, &rename(target, live)).await {
+        let e = anyhow::Error::from(e).context(format!("cannot rename \"{target}\" to \"{live}\""));
+        return Err(undone(admin, undo, e).await);
+    }
+    // The kept database accepts connections again, as it did.
+    if let Err(e) = db::batch_execute(admin, &allow_connections(old, allowed)).await {
+        ctx.out.warn(format!(
+            "warning: the previous database \"{old}\" still refuses connections ({}): {};",
+            error::render(&anyhow::Error::from(e)),
+            allow_connections(old, allowed)
+        ));
+    }
+    Ok(())
+}
+
+/// Renames `live` to `old`, ending its other sessions first (and again, while one remains).
+async fn rename_ending_sessions(admin: &Client, live: &str, old: &str) -> Result<()> {
     let mut renamed = Err(anyhow::anyhow!("not tried"));
     for _ in 0..10 {
-        db::query(admin, TERMINATE, &[&live]).await?;
-        let rename = format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            db::quote_identifier(live),
-            db::quote_identifier(old)
-        );
-        match db::batch_execute(admin, &rename).await {
-            Ok(()) => {
-                renamed = Ok(());
-                break;
-            }
+        db::query(admin, TERMINATE, &[&live])
+            .await
+            .with_context(|| format!("cannot end the other sessions on \"{live}\""))?;
+        match db::batch_execute(admin, &rename(live, old)).await {
+            Ok(()) => return Ok(()),
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
                 renamed = Err(anyhow::Error::from(e));
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -628,33 +1080,215 @@ async fn swap(admin: &Client, live: &str, target: &str, old: &str) -> Result<()>
             }
         }
     }
-    if let Err(e) = renamed {
-        let _ = db::batch_execute(admin, &allow(live, true)).await;
-        return Err(e.context(format!("cannot rename \"{live}\" to \"{old}\"")));
+    renamed.with_context(|| format!("cannot rename \"{live}\" to \"{old}\""))
+}
+
+/// Runs `undo` last first after `error`; what could not be run is the failure's repair.
+async fn undone(admin: &Client, undo: Vec<String>, error: anyhow::Error) -> SwapFailure {
+    let mut left = Vec::new();
+    for statement in undo.into_iter().rev() {
+        if !left.is_empty() || db::batch_execute(admin, &statement).await.is_err() {
+            left.push(format!("{statement};"));
+        }
     }
-    let _ = db::batch_execute(admin, &allow(old, true)).await;
-    let rename = format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        db::quote_identifier(target),
-        db::quote_identifier(live)
-    );
-    if let Err(e) = db::batch_execute(admin, &rename).await {
-        let back = format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            db::quote_identifier(old),
-            db::quote_identifier(live)
-        );
-        let _ = db::batch_execute(admin, &back).await;
-        return Err(
-            anyhow::Error::from(e).context(format!("cannot rename \"{target}\" to \"{live}\""))
-        );
+    SwapFailure {
+        error,
+        repair: (!left.is_empty()).then(|| left.join(" ")),
     }
-    Ok(())
+}
+
+/// A database's owner and connection limit.
+const OWNER: &str = "SELECT pg_get_userbyid(datdba)::text, datconnlimit FROM pg_database \
+     WHERE datname = $1";
+
+/// A database's privileges, the default ones spelt out: grantor, grantee (NULL for PUBLIC),
+/// privilege, with grant option.
+const PRIVILEGES: &str = "SELECT pg_get_userbyid(a.grantor)::text, \
+            CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee)::text END, \
+            a.privilege_type, a.is_grantable \
+     FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+     WHERE d.datname = $1 ORDER BY 1, 2, 3";
+
+/// A database's settings (`ALTER DATABASE ... SET`, role NULL) and its roles' settings in it
+/// (`ALTER ROLE ... IN DATABASE ... SET`), each as `name=value`.
+const SETTINGS: &str = "SELECT CASE WHEN s.setrole = 0 THEN NULL \
+                 ELSE pg_get_userbyid(s.setrole)::text END, c \
+     FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, \
+          unnest(s.setconfig) WITH ORDINALITY AS u(c, n) \
+     WHERE d.datname = $1 ORDER BY s.setrole, u.n";
+
+/// Settings whose value is a list of quoted names, which `pg_db_role_setting` keeps in its
+/// quoted form: they are given back element by element, as pg_dumpall does.
+const LIST_SETTINGS: [&str; 6] = [
+    "local_preload_libraries",
+    "search_path",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "temp_tablespaces",
+    "unix_socket_directories",
+];
+
+/// Gives `target` the owner, connection limit, privileges and settings (its own and its roles'
+/// in it) of `live`, replacing whatever it had, in one transaction. Returns a summary.
+async fn copy_properties(admin: &Client, live: &str, target: &str) -> Result<String> {
+    let read = |what: &'static str| move |e| anyhow::Error::from(e).context(what);
+    let row = db::query_one(admin, OWNER, &[&live])
+        .await
+        .map_err(read("cannot read the live database's owner"))?;
+    let (owner, limit): (String, i32) = (row.get(0), row.get(1));
+    let privileges = db::query(admin, PRIVILEGES, &[&live])
+        .await
+        .map_err(read("cannot read the live database's privileges"))?;
+    let settings = db::query(admin, SETTINGS, &[&live])
+        .await
+        .map_err(read("cannot read the live database's settings"))?;
+    let theirs = db::query(admin, PRIVILEGES, &[&target])
+        .await
+        .map_err(read("cannot read the restored database's privileges"))?;
+    let their_settings = db::query(admin, SETTINGS, &[&target])
+        .await
+        .map_err(read("cannot read the restored database's settings"))?;
+
+    let database = db::quote_identifier(target);
+    let grantee =
+        |name: Option<String>| name.map_or("PUBLIC".to_string(), |n| db::quote_identifier(&n));
+    let mut sql = vec![
+        format!(
+            "ALTER DATABASE {database} OWNER TO {}",
+            db::quote_identifier(&owner)
+        ),
+        format!("ALTER DATABASE {database} CONNECTION LIMIT {limit}"),
+        format!("ALTER DATABASE {database} RESET ALL"),
+        format!("REVOKE ALL ON DATABASE {database} FROM PUBLIC CASCADE"),
+        format!(
+            "REVOKE ALL ON DATABASE {database} FROM {} CASCADE",
+            db::quote_identifier(&owner)
+        ),
+    ];
+    for row in &theirs {
+        if let Some(name) = row.get::<_, Option<String>>(1) {
+            sql.push(format!(
+                "REVOKE ALL ON DATABASE {database} FROM {} CASCADE",
+                db::quote_identifier(&name)
+            ));
+        }
+    }
+    for row in &their_settings {
+        if let Some(role) = row.get::<_, Option<String>>(0) {
+            sql.push(format!(
+                "ALTER ROLE {} IN DATABASE {database} RESET ALL",
+                db::quote_identifier(&role)
+            ));
+        }
+    }
+    for row in &privileges {
+        let grantor: String = row.get(0);
+        let privilege: String = row.get(2);
+        let option = if row.get::<_, bool>(3) {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
+        let grant = format!(
+            "GRANT {privilege} ON DATABASE {database} TO {}{option}",
+            grantee(row.get(1))
+        );
+        // A privilege granted by another than the owner is granted again by that role.
+        if grantor == owner {
+            sql.push(grant);
+        } else {
+            sql.push(format!("SET ROLE {}", db::quote_identifier(&grantor)));
+            sql.push(grant);
+            sql.push("RESET ROLE".to_string());
+        }
+    }
+    for row in &settings {
+        let config: String = row.get(1);
+        let Some((name, value)) = config.split_once('=') else {
+            continue;
+        };
+        let value = if LIST_SETTINGS.contains(&name) {
+            list_setting(value)
+        } else {
+            db::quote_literal(value)
+        };
+        sql.push(match row.get::<_, Option<String>>(0) {
+            None => format!("ALTER DATABASE {database} SET {name} TO {value}"),
+            Some(role) => format!(
+                "ALTER ROLE {} IN DATABASE {database} SET {name} TO {value}",
+                db::quote_identifier(&role)
+            ),
+        });
+    }
+    // One simple query: one transaction, all of it or nothing.
+    db::batch_execute(admin, &sql.join(";\n")).await.context(
+        "cannot give the restored database the live one's owner, privileges and settings",
+    )?;
+    Ok(format!(
+        "owner \"{owner}\", {}, {}",
+        crate::commands::record::counted(
+            i64::try_from(privileges.len()).unwrap_or(i64::MAX),
+            "privilege",
+            "privileges"
+        ),
+        crate::commands::record::counted(
+            i64::try_from(settings.len()).unwrap_or(i64::MAX),
+            "setting",
+            "settings"
+        )
+    ))
+}
+
+/// A list setting as `pg_db_role_setting` keeps it (`"$user", public`) as the literals
+/// `ALTER ... SET` takes (`'$user', 'public'`): elements split at commas outside double quotes,
+/// a quoted one unquoted (`""` is a quote), a bare one trimmed.
+fn list_setting(value: &str) -> String {
+    if value.trim().is_empty() {
+        return "''".to_string();
+    }
+    let mut elements = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut element = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                if c == '"' {
+                    if chars.next_if_eq(&'"').is_some() {
+                        element.push('"');
+                    } else {
+                        break;
+                    }
+                } else {
+                    element.push(c);
+                }
+            }
+            while chars.next_if(|&c| c != ',').is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|&c| c != ',') {
+                element.push(c);
+            }
+            element = element.trim().to_string();
+        }
+        elements.push(db::quote_literal(&element));
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    elements.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_settings_are_given_back_element_by_element() {
+        assert_eq!(list_setting("\"$user\", public"), "'$user', 'public'");
+        assert_eq!(list_setting("\"a, \"\"b\"\"\", c "), "'a, \"b\"', 'c'");
+        assert_eq!(list_setting("it's"), "'it''s'");
+        assert_eq!(list_setting(""), "''");
+    }
 
     #[test]
     fn derived_names_fit_postgresql_limit() {

@@ -157,7 +157,11 @@ impl Finished {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        let tail = said[said.len().saturating_sub(3)..].join("; ");
+        // From its first error on (what follows is its context), else its last lines.
+        let tail = match said.iter().position(|l| l.contains("ERROR:")) {
+            Some(first) => said[first..said.len().min(first + 4)].join("; "),
+            None => said[said.len().saturating_sub(3)..].join("; "),
+        };
         let status = match self.status.code() {
             Some(code) => format!("exit status {code}"),
             None => "killed by a signal".to_string(),
