@@ -32,6 +32,19 @@ const DATABASE_LOCALE: &str = "SELECT pg_encoding_to_char(encoding), datcollate,
 const TERMINATE: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
      WHERE datname = $1 AND pid <> pg_backend_pid() AND usesysid IS NOT NULL";
 
+/// Drops the restored copy `target` after a later step failed: `dropped` when that worked, else
+/// the statement to drop it by hand.
+async fn drop_restored_copy(admin: &Client, target: &str, dropped: &str) -> String {
+    if drop_database(admin, target).await {
+        dropped.to_string()
+    } else {
+        format!(
+            "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
+            db::quote_identifier(target)
+        )
+    }
+}
+
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     if let Some(name) = &args.into {
         check_name(name)?;
@@ -70,14 +83,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             ))
         })?;
     if let Some(signal) = interrupt::pending() {
-        let kept = if drop_database(&admin, &target).await {
-            "nothing was kept".to_string()
-        } else {
-            format!(
-                "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
-                db::quote_identifier(&target)
-            )
-        };
+        let kept = drop_restored_copy(&admin, &target, "nothing was kept").await;
         return Err(signal.error().context(format!(
             "cannot restore {}: {kept}, and database \"{live}\" was not touched",
             args.file.display()
@@ -98,14 +104,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
              ({copied})"
         )),
         Err(e) => {
-            let kept = if drop_database(&admin, &target).await {
-                "the restored copy was dropped".to_string()
-            } else {
-                format!(
-                    "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
-                    db::quote_identifier(&target)
-                )
-            };
+            let kept = drop_restored_copy(&admin, &target, "the restored copy was dropped").await;
             return Err(e.context(format!(
                 "cannot restore {}: {kept}, and database \"{live}\" was not touched",
                 args.file.display()
@@ -121,14 +120,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                  another database (e.g. psql -d postgres): {repair}"
             ),
         };
-        let copy = if drop_database(&admin, &target).await {
-            "the restored copy was dropped".to_string()
-        } else {
-            format!(
-                "the restored copy \"{target}\" could not be dropped (DROP DATABASE {};)",
-                db::quote_identifier(&target)
-            )
-        };
+        let copy = drop_restored_copy(&admin, &target, "the restored copy was dropped").await;
         return Err(failed.error.context(format!(
             "cannot restore {}: cannot swap the restored database in for \"{live}\": \
              {live_state}; {copy}",

@@ -162,15 +162,11 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
     let mut used = vec![false; had.len()];
     let mut unmatched = Vec::new();
     for want in &wanted {
-        let found = had.iter().enumerate().position(|(i, have)| {
-            !used[i]
-                && have.table == want.table
-                && have.kind == want.kind
-                && have.definition == want.definition
+        let found = take_match(&had, &mut used, |have| {
+            have.table == want.table && have.kind == want.kind && have.definition == want.definition
         });
         match found {
             Some(i) => {
-                used[i] = true;
                 if had[i].name != want.name {
                     push(
                         format!("{}.{}", want.table, want.name),
@@ -202,15 +198,13 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
             continue;
         }
         // A foreign key of the same columns and target with other rules.
-        let same_columns = had.iter().enumerate().position(|(i, have)| {
-            !used[i]
-                && have.table == want.table
+        let same_columns = take_match(&had, &mut used, |have| {
+            have.table == want.table
                 && have.kind == want.kind
                 && have.columns == want.columns
                 && (want.kind != "foreign key" || references(have) == references(want))
         });
         if let Some(i) = same_columns {
-            used[i] = true;
             push(
                 object,
                 want.kind,
@@ -228,8 +222,7 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
             Verdict::Drift,
         );
     }
-    for (i, have) in had.iter().enumerate().filter(|(i, _)| !used[*i]) {
-        let _ = i;
+    for (have, _) in had.iter().zip(&used).filter(|(_, used)| !**used) {
         push(
             format!("{}.{}", have.table, have.name),
             have.kind,
@@ -254,13 +247,9 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
     let mut used = vec![false; had.len()];
     let mut unmatched = Vec::new();
     for want in &wanted {
-        let found = had
-            .iter()
-            .enumerate()
-            .position(|(i, have)| !used[i] && have.definition == want.definition);
+        let found = take_match(&had, &mut used, |have| have.definition == want.definition);
         match found {
             Some(i) => {
-                used[i] = true;
                 if had[i].name != want.name {
                     push(
                         want.name.clone(),
@@ -275,13 +264,11 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
         }
     }
     for want in unmatched {
-        let loose = had
-            .iter()
-            .enumerate()
-            .position(|(i, have)| !used[i] && loosen(&have.definition) == loosen(&want.definition));
+        let loose = take_match(&had, &mut used, |have| {
+            loosen(&have.definition) == loosen(&want.definition)
+        });
         match loose {
             Some(i) => {
-                used[i] = true;
                 push(
                     want.name.clone(),
                     "index",
@@ -336,6 +323,13 @@ pub fn compare(expected: &Snapshot, actual: &Snapshot) -> Vec<Difference> {
         );
     }
     out
+}
+
+/// The first of `had` not yet `used` that is `same`, marked used.
+fn take_match<T>(had: &[&T], used: &mut [bool], same: impl Fn(&T) -> bool) -> Option<usize> {
+    let i = (0..had.len()).find(|&i| !used[i] && same(had[i]))?;
+    used[i] = true;
+    Some(i)
 }
 
 /// `Some("admin, staff")` when `want` is a text column whose one-column CHECK allows exactly
