@@ -1,9 +1,10 @@
-//! The clap tree: global options, one enum per command group, shared `Args` structs.
+//! The clap tree's top: the global options and the command groups, each group's enum owned by
+//! its module under `commands`. Nothing below `lib.rs` imports this module: what commands need
+//! of the global options reaches them as plain values in the `Context`.
 //!
-//! Doc comments are the help text. Only commands that work appear here; the others arrive with
-//! their issues.
+//! Doc comments are the help text.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 /// Administers the PostgreSQL database of the Gemini CRM.
 ///
@@ -28,7 +29,7 @@ pub struct GlobalArgs {
 
     /// Output format [default: table on a terminal, csv otherwise]
     #[arg(short = 'o', long, global = true, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<crate::output::Format>,
 
     /// Silence notices (errors are still printed)
     #[arg(short, long, global = true)]
@@ -55,13 +56,6 @@ pub struct GlobalArgs {
     pub acting_user: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Csv,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The CRM's staff accounts: list, show, create, update, set-password, delete
@@ -86,7 +80,7 @@ pub enum Command {
 
     /// Administer the database itself: migrations, seeds, backups, restores, health, maintenance
     #[command(subcommand)]
-    Db(DbCommand),
+    Db(crate::commands::db::DbCommand),
 
     /// Print a shell completion script (e.g. crm completions bash > /etc/bash_completion.d/crm)
     Completions {
@@ -95,127 +89,19 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum DbCommand {
-    /// Apply pending migrations (see also: status, undo)
-    Migrate(MigrateCommand),
-
-    /// Audit the data's invariants (order totals, totalPurchases, stock, orphans); --fix repairs
-    Check(crate::commands::check::CheckArgs),
-
-    /// Manage the private local cluster crm uses when no database is configured
-    #[command(subcommand)]
-    Local(LocalCommand),
-
-    /// Check the database's health for monitoring: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
-    Health(crate::commands::health::HealthArgs),
-
-    /// VACUUM (ANALYZE) each crm table, one at a time; --reindex rebuilds their indexes
-    Maintain(crate::commands::maintain::MaintainArgs),
-
-    /// Create or update the least-privilege application role (DML on the crm tables only)
-    CreateAppRole(crate::commands::app_role::AppRoleArgs),
-
-    /// Write a verified backup with pg_dump, then apply retention (see also: list, verify)
-    Backup(crate::commands::backup::BackupCommand),
-
-    /// Restore a backup into a new database, check it, and swap it in by renaming
-    Restore(crate::commands::backup::RestoreArgs),
-
-    /// Compare the live schema with the one crm's migrations make (see: diff)
-    #[command(subcommand)]
-    Schema(crate::commands::schema::SchemaCommand),
-
-    /// Load the sample data of seeds/ once (see also: undo); --scale N adds a synthetic data set
-    Seed(crate::commands::seed::SeedCommand),
-
-    /// Migrate, then seed: a database to try crm on, in one command
-    Setup(crate::commands::seed::SeedArgs),
-}
-
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct MigrateCommand {
-    #[command(subcommand)]
-    pub action: Option<MigrateAction>,
-
-    #[command(flatten)]
-    pub apply: MigrateApplyArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct MigrateApplyArgs {
-    /// Stop after this version instead of applying every pending migration
-    #[arg(long, value_name = "VERSION")]
-    pub to: Option<u32>,
-
-    /// List what would run, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-
-    #[command(flatten)]
-    pub lock: LockArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MigrateAction {
-    /// List every migration as applied (with when), pending, divergent or missing
-    Status {
-        /// Exit 1 when any migration is not applied (pending, divergent or missing)
-        #[arg(long)]
-        exit_code: bool,
-    },
-
-    /// Run down scripts of applied migrations, newest first, removing their history rows
-    Undo(UndoArgs),
-}
-
-#[derive(Debug, Args)]
-#[group(id = "undo_target", multiple = false)]
-pub struct UndoArgs {
-    /// Undo this many of the newest applied migrations [default: 1]
-    #[arg(long, value_name = "N", group = "undo_target")]
-    pub steps: Option<u32>,
-
-    /// Undo every migration newer than VERSION (VERSION itself stays applied; 0 undoes all)
-    #[arg(long, value_name = "VERSION", group = "undo_target")]
-    pub to: Option<u32>,
-
-    /// Undo every applied migration
-    #[arg(long, group = "undo_target")]
-    pub all: bool,
-
-    #[command(flatten)]
-    pub confirm: ConfirmArgs,
-
-    #[command(flatten)]
-    pub lock: LockArgs,
-}
-
-/// For commands that take crm's advisory lock (migrate, undo, seed, backup, maintain).
-#[derive(Debug, Args, Clone, Copy)]
-pub struct LockArgs {
-    /// Exit 5 at once if another crm run holds the lock, instead of waiting for it
-    #[arg(long)]
-    pub no_wait: bool,
-}
-
-/// For destructive commands: a prompt on a terminal, `--yes` otherwise.
-#[derive(Debug, Args, Clone, Copy)]
-pub struct ConfirmArgs {
-    /// Do not ask for confirmation (needed when stdin is not a terminal)
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum LocalCommand {
-    /// Say whether the local cluster exists and runs, where, and its URL
-    Status,
-    /// Create the local cluster if needed and start it
-    Start,
-    /// Stop the local cluster (fast shutdown: sessions are ended, transactions rolled back)
-    Stop,
-    /// Print the local cluster's connection URL (for psql, pg_dump or DATABASE_URL)
-    Url,
+impl Cli {
+    /// Prints a completion script for `shell` on stdout.
+    pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+        use clap::CommandFactory;
+        use std::io::Write;
+        let mut cmd = Cli::command();
+        // Generated into memory first: clap_complete panics on a write error such as a closed
+        // pipe.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "crm", &mut script);
+        let mut out = std::io::stdout().lock();
+        out.write_all(&script)
+            .and_then(|()| out.flush())
+            .map_err(anyhow::Error::from)
+    }
 }

@@ -1,11 +1,25 @@
 //! What every command receives: the output settings, the acting user, and the database,
 //! connected on first use (so that `crm completions` or `crm db local url` never need one).
 
-use crate::cli::GlobalArgs;
 use crate::db::Database;
-use crate::output::Output;
+use crate::output::{Format, Output};
 use anyhow::Result;
 use tokio::sync::OnceCell;
+
+/// The global options, as plain values.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// `--database-url`; the environment and the local cluster are consulted when it is absent.
+    pub database_url: Option<String>,
+    /// `-o`; absent means table on a terminal, CSV otherwise.
+    pub format: Option<Format>,
+    pub quiet: bool,
+    /// `-v`: log each SQL statement and its timing to stderr.
+    pub log_sql: bool,
+    /// `--lock-timeout` in milliseconds; 0 waits forever.
+    pub lock_timeout_ms: u64,
+    pub acting_user: Option<String>,
+}
 
 pub struct Context {
     pub out: Output,
@@ -16,13 +30,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalArgs) -> Self {
-        crate::db::set_log_sql(global.verbose > 0);
-        crate::db::set_lock_timeout_ms(global.lock_timeout);
+    pub fn new(settings: Settings) -> Self {
+        crate::db::set_log_sql(settings.log_sql);
+        crate::db::set_lock_timeout_ms(settings.lock_timeout_ms);
         Context {
-            out: Output::new(global.format, global.quiet),
-            acting_user: global.acting_user.clone(),
-            database_url: global.database_url.clone(),
+            out: Output::new(settings.format, settings.quiet),
+            acting_user: settings.acting_user,
+            database_url: settings.database_url,
             db: OnceCell::new(),
         }
     }

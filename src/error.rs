@@ -40,6 +40,32 @@ impl Kind {
     }
 }
 
+/// How a command that ran to its end exits. Most commands only ever succeed and return `()`;
+/// the few whose result is a verdict (`db health`, `db check`, `db schema diff`, `db migrate
+/// status --exit-code`) return an `ExitStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus(u8);
+
+impl ExitStatus {
+    pub const SUCCESS: ExitStatus = ExitStatus(0);
+    /// 1: the command found what it looks for (a violation, drift, a pending migration).
+    pub const FOUND: ExitStatus = ExitStatus(1);
+
+    pub const fn new(code: u8) -> Self {
+        ExitStatus(code)
+    }
+
+    pub fn code(self) -> u8 {
+        self.0
+    }
+}
+
+impl From<()> for ExitStatus {
+    fn from((): ()) -> Self {
+        ExitStatus::SUCCESS
+    }
+}
+
 /// A failure whose kind decides the exit code. Its message is what the user reads.
 #[derive(Debug)]
 pub struct Failure {

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     // Do not wait for stray tasks (a connection still closing) once the outcome is known.
     runtime.shutdown_background();
     match outcome {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Ok(status) => ExitCode::from(status.code()),
         Err(e) if error::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error::render(&e));

@@ -5,13 +5,20 @@
 //! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
 //! in UTC.
 
-use crate::cli::Format;
 use anyhow::{Context, Result};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use rust_decimal::Decimal;
 use std::io::{self, IsTerminal, Write};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// How rows are rendered: `-o table|csv|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
 
 /// One value of one cell, typed so that each format can render it faithfully.
 #[derive(Debug, Clone, PartialEq)]

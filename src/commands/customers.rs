@@ -5,12 +5,13 @@
 //! `totalPurchases` is derived (the sum of the customer's completed orders, kept by the order
 //! commands) and never set here.
 
-use crate::cli::{ConfirmArgs, Format};
+use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
 use crate::commands::record::{self, Fields, Record, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
 use crate::db;
+use crate::output::Format;
 use crate::output::{Rows, Value, rfc3339_utc};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};
@@ -147,7 +148,7 @@ impl CustomerFields {
 }
 
 impl CustomersCommand {
-    pub async fn run(self, ctx: &Context) -> Result<i32> {
+    pub async fn run(self, ctx: &Context) -> Result<()> {
         match self {
             CustomersCommand::List(args) => list(ctx, &args).await?,
             CustomersCommand::Show { id } => show(ctx, id).await?,
@@ -168,7 +169,7 @@ impl CustomersCommand {
                 return transfer::export(ctx, &transfer::CUSTOMERS, filter, args).await;
             }
         }
-        Ok(0)
+        Ok(())
     }
 }
 

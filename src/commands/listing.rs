@@ -2,11 +2,11 @@
 //! parameters (never from user text), literal substring search, a whitelisted sort, rows streamed
 //! to the output as they arrive, and the `50 of 1,000 customers` line under a table.
 
-use crate::cli::Format;
 use crate::context::Context;
 use crate::db;
 use crate::db::label::Label;
 use crate::error;
+use crate::output::Format;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use clap::Args;

@@ -6,7 +6,7 @@
 //! sales, and stock changes, each one conditional UPDATE so that concurrent changes never take
 //! the stock below zero or past INTEGER.
 
-use crate::cli::ConfirmArgs;
+use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
 use crate::commands::record::{self, Fields, Record, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
@@ -210,7 +210,7 @@ pub struct StockChange {
 }
 
 impl ProductsCommand {
-    pub async fn run(self, ctx: &Context) -> Result<i32> {
+    pub async fn run(self, ctx: &Context) -> Result<()> {
         match self {
             ProductsCommand::List { args, filters } => list(ctx, &args, &filters).await?,
             ProductsCommand::Show { id } => show(ctx, id).await?,
@@ -235,7 +235,7 @@ impl ProductsCommand {
                 return transfer::export(ctx, &transfer::PRODUCTS, filter, args).await;
             }
         }
-        Ok(0)
+        Ok(())
     }
 }
 

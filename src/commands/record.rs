@@ -7,7 +7,7 @@
 //! [`Table`]'s constants and [`Fields`]' column names, checked against them); every value is a
 //! `$n` parameter.
 
-use crate::cli::ConfirmArgs;
+use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, Listing};
 use crate::context::Context;
 use crate::db;
@@ -281,7 +281,7 @@ pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> 
     let record: R = fetch(&**client, id).await?;
     let label = record.label();
     let pointing = count_referrers(&**client, referrers, id).await?;
-    crate::commands::confirm(
+    crate::commands::confirm::confirm(
         confirm,
         &format!(
             "delete {label}, keeping its {} with {} set to NULL?",

@@ -3,11 +3,11 @@
 //! are skipped; those whose preference asks for e-mail are returned, so a mail step can follow.
 
 use super::Priority;
-use crate::cli::Format;
 use crate::commands::users::Role;
 use crate::context::Context;
 use crate::db;
 use crate::error;
+use crate::output::Format;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use tokio_postgres::GenericClient;

@@ -2,7 +2,6 @@
 //! notification with its recipient and read counts, one notification with each recipient, and
 //! marking read. Marking is idempotent: a read entry keeps its first `readAt`.
 
-use crate::cli::Format;
 use crate::commands::listing::{self, Filter, Listing, order_by};
 use crate::commands::record::{self, counted};
 use crate::commands::users::{self, User};
@@ -10,6 +9,7 @@ use crate::context::Context;
 use crate::db;
 use crate::db::label;
 use crate::error;
+use crate::output::Format;
 use crate::output::{Rows, Value};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};

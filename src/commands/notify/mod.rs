@@ -49,7 +49,7 @@ pub enum NotifyCommand {
 }
 
 impl NotifyCommand {
-    pub async fn run(self, ctx: &Context) -> Result<i32> {
+    pub async fn run(self, ctx: &Context) -> Result<()> {
         match self {
             NotifyCommand::Send(args) => send::run(ctx, args).await?,
             NotifyCommand::List(args) => inbox::list(ctx, args).await?,
@@ -60,7 +60,7 @@ impl NotifyCommand {
             NotifyCommand::LowStock(args) => cron::low_stock(ctx, args).await?,
             NotifyCommand::StaleOrders(args) => cron::stale_orders(ctx, args).await?,
         }
-        Ok(0)
+        Ok(())
     }
 }
 

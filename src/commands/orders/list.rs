@@ -133,7 +133,7 @@ const ITEMS_FROM: &str = r#"(SELECT i."id", i."orderId", i."productId",
     LEFT JOIN "Products" p ON p."id" = i."productId"
     LEFT JOIN "Customers" c ON c."id" = o."customerId") AS "items""#;
 
-pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<i32> {
+pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<()> {
     use Cell::*;
     let search = args.search.as_deref();
     if args.items {

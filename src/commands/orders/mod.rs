@@ -44,7 +44,7 @@ pub enum OrdersCommand {
 }
 
 impl OrdersCommand {
-    pub async fn run(self, ctx: &Context) -> Result<i32> {
+    pub async fn run(self, ctx: &Context) -> Result<()> {
         match self {
             OrdersCommand::List(args) => list::list(ctx, args).await?,
             OrdersCommand::Show(args) => list::show(ctx, args).await?,
@@ -54,7 +54,7 @@ impl OrdersCommand {
             OrdersCommand::Export(args) => return list::export(ctx, args).await,
             OrdersCommand::Report(cmd) => report::run(ctx, cmd).await?,
         }
-        Ok(0)
+        Ok(())
     }
 }
 

@@ -2,11 +2,11 @@
 //! count, as `list` and `export` show it), its [`Item`]s, and [`print`], which `show`, `create`
 //! and `set-status` share so that each prints an order the same way.
 
-use crate::cli::Format;
 use crate::context::Context;
 use crate::db;
 use crate::db::label;
 use crate::error;
+use crate::output::Format;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
 use rust_decimal::Decimal;

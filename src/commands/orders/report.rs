@@ -7,10 +7,10 @@
 //! `order-total` violation). Periods are calendar days, ISO weeks (from Monday) or months in UTC.
 
 use super::{DateRange, OrderStatus};
-use crate::cli::Format;
 use crate::commands::listing::{Filter, thousands};
 use crate::context::Context;
 use crate::db;
+use crate::output::Format;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};

@@ -22,7 +22,7 @@ use tokio_postgres::types::Type;
 /// How often (in rows) the progress indicator is told.
 const PROGRESS_EVERY: u64 = 4096;
 
-pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportArgs) -> Result<()> {
     let cells: Vec<Cell> = entity.columns.iter().map(|c| Cell::of(c.kind)).collect();
     let export = CopyExport {
         columns: &entity.column_names(),
@@ -94,7 +94,7 @@ pub async fn copy_out(
     file: Option<&Path>,
     filter: &Filter,
     export: CopyExport<'_>,
-) -> Result<i32> {
+) -> Result<()> {
     debug_assert_eq!(export.columns.len(), export.cells.len());
     let noun = export.noun;
     // The file first: a folder that does not exist fails before anything else happens.
@@ -173,7 +173,7 @@ pub async fn copy_out(
         ctx.out
             .notice(format!("exported {} {counted} to {name}", thousands(rows)));
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Whether a spreadsheet would take a cell with this text as a formula (OWASP's list: `=`, `+`,

@@ -36,7 +36,7 @@ const CHUNK: usize = 256 * 1024;
 /// How often (in rows) the progress bar is told.
 const PROGRESS_EVERY: u64 = 4096;
 
-pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()> {
     let mut source = Source::open(&args.file)?;
     let name = source.name.clone();
     let mut record = ByteRecord::new();
@@ -109,7 +109,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
         bar.finish_and_clear();
         ctx.out
             .notice(dry_run_summary(entity, &name, &args, &tally, &conflicts));
-        return Ok(0);
+        return Ok(());
     }
     bar.set_message(format!("writing {} rows", thousands(tally.good)));
     plan.move_sequence(&tx).await?;
@@ -124,7 +124,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32
     bar.finish_and_clear();
     ctx.out
         .notice(summary(entity, &name, &args, &tally, &counts));
-    Ok(0)
+    Ok(())
 }
 
 /// Reads, checks and claims every row, copying the good ones into the temporary table (which

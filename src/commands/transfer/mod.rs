@@ -208,7 +208,7 @@ pub struct SpreadsheetArgs {
 }
 
 /// Imports a CSV file of `entity`; see [`ImportArgs`].
-pub async fn import(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<i32> {
+pub async fn import(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()> {
     import::run(ctx, entity, args).await
 }
 
@@ -218,7 +218,7 @@ pub async fn export(
     entity: &Entity,
     filter: Filter,
     args: ExportArgs,
-) -> Result<i32> {
+) -> Result<()> {
     export::run(ctx, entity, &filter, args).await
 }
 

@@ -5,8 +5,8 @@
 //! notification preferences go with them (ON DELETE CASCADE).
 
 use super::user::{self, User};
-use crate::cli::ConfirmArgs;
-use crate::commands::confirm;
+use crate::commands::confirm::ConfirmArgs;
+use crate::commands::confirm::confirm;
 use crate::context::Context;
 use crate::db;
 use anyhow::{Context as _, Result};

@@ -38,7 +38,7 @@ pub enum UsersCommand {
 }
 
 impl UsersCommand {
-    pub async fn run(self, ctx: &Context) -> Result<i32> {
+    pub async fn run(self, ctx: &Context) -> Result<()> {
         match self {
             UsersCommand::List(args) => list(ctx, args).await,
             UsersCommand::Show { user } => show(ctx, &user).await,
@@ -47,7 +47,7 @@ impl UsersCommand {
             UsersCommand::SetPassword(args) => update::set_password(ctx, args).await,
             UsersCommand::Delete(args) => delete::run(ctx, args).await,
         }?;
-        Ok(0)
+        Ok(())
     }
 }
 

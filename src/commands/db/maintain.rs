@@ -6,9 +6,9 @@
 //! The dead tuples before and after each VACUUM are what the statistics system reports: it is
 //! updated asynchronously, so the figures are as of the moment they were read.
 
-use crate::cli::LockArgs;
 use crate::commands::transfer::progress;
 use crate::context::Context;
+use crate::db::LockArgs;
 use crate::db::{self, AdvisoryLock, CRM_TABLES, quote_identifier};
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
@@ -69,7 +69,7 @@ struct Step {
     table: Option<String>,
 }
 
-pub async fn run(ctx: &Context, args: MaintainArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, args: MaintainArgs) -> Result<()> {
     let database = ctx.db().await?;
     let client = database.dedicated().await?;
     if args.dry_run {
@@ -86,16 +86,15 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> Result<i32> {
         }
         rows.footer = Some(format!("{} statements would run", steps.len()));
         ctx.out.rows(&rows)?;
-        return Ok(0);
+        return Ok(());
     }
     AdvisoryLock::Maintain
         .acquire(&client, args.lock.no_wait, &ctx.out)
         .await?;
     let result = maintain(ctx, &client, &args).await;
     let released = AdvisoryLock::Maintain.release(&client).await;
-    let code = result?;
-    released?;
-    Ok(code)
+    result?;
+    released
 }
 
 /// The statements to run: leftovers of a failed rebuild dropped first, then each table
@@ -144,7 +143,7 @@ async fn dead_tuples(client: &Client, table: &str) -> Result<Option<i64>> {
     Ok(rows.first().map(|r| r.get(0)))
 }
 
-async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result<i32> {
+async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result<()> {
     let steps = plan(client, args).await?;
     let started = Instant::now();
     let bar = progress(ctx, Some(steps.len() as u64));
@@ -194,5 +193,5 @@ async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result
         ));
     }
     ctx.out.notice(summary);
-    Ok(0)
+    Ok(())
 }

@@ -15,6 +15,7 @@ use crate::commands::orders::retrying;
 use crate::commands::record;
 use crate::context::Context;
 use crate::db;
+use crate::error::ExitStatus;
 use crate::output::{RowWriter, Value};
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -249,7 +250,7 @@ struct Violation {
 
 /// Prints the violations (nothing on stdout when there are none) and a summary on stderr.
 /// The exit status is 1 while any violation is left unfixed, 0 otherwise.
-pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, args: CheckArgs) -> Result<ExitStatus> {
     let tally = if args.fix {
         // Printed only once committed: a fix that is rolled back must not say it was made.
         let found = fix_all(ctx).await.context("cannot check the data")?;
@@ -266,10 +267,14 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
     };
     if tally.total() == 0 {
         ctx.out.notice("no violations found");
-        return Ok(0);
+        return Ok(ExitStatus::SUCCESS);
     }
     ctx.out.notice(summary(&tally, args.fix));
-    Ok(i32::from(tally.total() > tally.fixed()))
+    Ok(if tally.total() > tally.fixed() {
+        ExitStatus::FOUND
+    } else {
+        ExitStatus::SUCCESS
+    })
 }
 
 /// The output, opened at the first violation (so that none leaves stdout empty).

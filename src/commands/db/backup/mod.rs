@@ -16,8 +16,9 @@ mod retention;
 mod tools;
 mod verify;
 
-use crate::cli::{ConfirmArgs, LockArgs};
+use crate::commands::confirm::ConfirmArgs;
 use crate::context::Context;
+use crate::db::LockArgs;
 use crate::error;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
@@ -101,7 +102,7 @@ pub struct RestoreArgs {
     pub confirm: ConfirmArgs,
 }
 
-pub async fn run(ctx: &Context, cmd: BackupCommand) -> Result<i32> {
+pub async fn run(ctx: &Context, cmd: BackupCommand) -> Result<()> {
     match cmd.action {
         None => create::run(ctx, cmd.create).await,
         Some(BackupAction::List(args)) => list(ctx, args).await,
@@ -134,7 +135,7 @@ const LIST_COLUMNS: &[&str] = &[
 
 /// `db backup list`: every `backup_*` file of the folder, newest first; `status` is `ok` when
 /// the file matches its manifest's size and SHA-256.
-async fn list(ctx: &Context, args: DirArgs) -> Result<i32> {
+async fn list(ctx: &Context, args: DirArgs) -> Result<()> {
     let dir = backup_dir(&args)?;
     if !dir.is_dir() {
         return Err(error::not_found(format!(
@@ -176,7 +177,7 @@ async fn list(ctx: &Context, args: DirArgs) -> Result<i32> {
         ]);
     }
     ctx.out.rows(&rows)?;
-    Ok(0)
+    Ok(())
 }
 
 fn file_name(path: &Path) -> String {

@@ -48,7 +48,7 @@ pub fn expired<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::backup::manifest::{Beside, FORMAT, Manifest};
+    use crate::commands::db::backup::manifest::{Beside, FORMAT, Manifest};
     use std::path::PathBuf;
 
     fn backup(name: &str, days_old: i64, database: &str, now: OffsetDateTime) -> Entry {

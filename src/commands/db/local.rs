@@ -1,12 +1,24 @@
 //! `crm db local status|start|stop|url`: the private cluster crm uses when nothing is configured.
 
-use crate::cli::LocalCommand;
 use crate::context::Context;
 use crate::db::local::{Cluster, Started, State};
 use crate::output::{Rows, Value};
 use anyhow::Result;
+use clap::Subcommand;
 
-pub async fn run(ctx: &Context, cmd: LocalCommand) -> Result<i32> {
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Say whether the local cluster exists and runs, where, and its URL
+    Status,
+    /// Create the local cluster if needed and start it
+    Start,
+    /// Stop the local cluster (fast shutdown: sessions are ended, transactions rolled back)
+    Stop,
+    /// Print the local cluster's connection URL (for psql, pg_dump or DATABASE_URL)
+    Url,
+}
+
+pub async fn run(ctx: &Context, cmd: LocalCommand) -> Result<()> {
     let cluster = Cluster::from_env()?;
     match cmd {
         LocalCommand::Status => {
@@ -50,5 +62,5 @@ pub async fn run(ctx: &Context, cmd: LocalCommand) -> Result<i32> {
         }
         LocalCommand::Url => println!("{}", cluster.url()),
     }
-    Ok(0)
+    Ok(())
 }

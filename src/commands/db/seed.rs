@@ -12,10 +12,13 @@
 //! under crm's schema lock; the seeded users' password is never in the code: `--password-stdin`,
 //! `CRM_SEED_PASSWORD`, or generated and printed once (on stderr, even with `--quiet`).
 
-use crate::cli::{ConfirmArgs, LockArgs, MigrateApplyArgs};
-use crate::commands::{confirm, migrate};
+use crate::commands::confirm::ConfirmArgs;
+use crate::commands::confirm::confirm;
+use crate::commands::db::migrate;
+use crate::commands::db::migrate::MigrateApplyArgs;
 use crate::context::Context;
 use crate::db;
+use crate::db::LockArgs;
 use crate::db::label;
 use crate::error;
 use crate::password;
@@ -78,19 +81,19 @@ pub const MAX_SCALE: u64 = 10_000_000;
 const SEEDS: &[(&str, &str)] = &[
     (
         "001_admin_users",
-        include_str!("../../seeds/001_admin_users.sql"),
+        include_str!("../../../seeds/001_admin_users.sql"),
     ),
     (
         "002_sample_customers",
-        include_str!("../../seeds/002_sample_customers.sql"),
+        include_str!("../../../seeds/002_sample_customers.sql"),
     ),
     (
         "003_sample_products",
-        include_str!("../../seeds/003_sample_products.sql"),
+        include_str!("../../../seeds/003_sample_products.sql"),
     ),
     (
         "004_sample_orders",
-        include_str!("../../seeds/004_sample_orders.sql"),
+        include_str!("../../../seeds/004_sample_orders.sql"),
     ),
 ];
 
@@ -129,7 +132,7 @@ const RECORD_SEED: &str = r#"
 const SEEDED_COUNTS: &str =
     r#"SELECT "table", count(*) FROM crm_seeded GROUP BY "table" ORDER BY min("id"), "table""#;
 
-pub async fn run(ctx: &Context, cmd: SeedCommand) -> Result<i32> {
+pub async fn run(ctx: &Context, cmd: SeedCommand) -> Result<()> {
     match cmd.action {
         None => load(ctx, cmd.load).await,
         Some(SeedAction::Undo(args)) => undo(ctx, args).await,
@@ -137,7 +140,7 @@ pub async fn run(ctx: &Context, cmd: SeedCommand) -> Result<i32> {
 }
 
 /// `crm db setup`: every pending migration, then the seeds.
-pub async fn setup(ctx: &Context, args: SeedArgs) -> Result<i32> {
+pub async fn setup(ctx: &Context, args: SeedArgs) -> Result<()> {
     // Checked before migrating, so that a bad flag or password changes nothing.
     let inputs = Inputs::read(&args)?;
     let apply = MigrateApplyArgs {
@@ -145,10 +148,7 @@ pub async fn setup(ctx: &Context, args: SeedArgs) -> Result<i32> {
         dry_run: false,
         lock: args.lock,
     };
-    let code = migrate::apply(ctx, apply).await?;
-    if code != 0 {
-        return Ok(code);
-    }
+    migrate::apply(ctx, apply).await?;
     load_with(ctx, args, inputs).await
 }
 
@@ -224,7 +224,7 @@ fn checksum(sql: &str) -> String {
         .collect()
 }
 
-async fn load(ctx: &Context, args: SeedArgs) -> Result<i32> {
+async fn load(ctx: &Context, args: SeedArgs) -> Result<()> {
     let inputs = Inputs::read(&args)?;
     load_with(ctx, args, inputs).await
 }
@@ -242,7 +242,7 @@ async fn with_schema_lock<T>(
     .await
 }
 
-async fn load_with(ctx: &Context, args: SeedArgs, inputs: Inputs) -> Result<i32> {
+async fn load_with(ctx: &Context, args: SeedArgs, inputs: Inputs) -> Result<()> {
     with_schema_lock(ctx, args.lock.no_wait, async |client| {
         let tx = client.transaction().await?;
         db::batch_execute(&tx, PREPARE).await?;
@@ -287,7 +287,7 @@ async fn load_with(ctx: &Context, args: SeedArgs, inputs: Inputs) -> Result<i32>
         if pending.is_empty() && scale.is_none() {
             ctx.out
                 .notice("nothing to load: every seed is already loaded");
-            return Ok(0);
+            return Ok(());
         }
         let needs_password = scale.is_some()
             || pending
@@ -348,7 +348,7 @@ async fn load_with(ctx: &Context, args: SeedArgs, inputs: Inputs) -> Result<i32>
                  nowhere; crm users set-password changes it): {p}"
             ));
         }
-        Ok(0)
+        Ok(())
     })
     .await
 }
@@ -775,7 +775,7 @@ const DEPENDENTS: &str = r#"
     ORDER BY "table", "id"
     LIMIT 11"#;
 
-async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<i32> {
+async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<()> {
     with_schema_lock(ctx, args.lock.no_wait, async |client| {
         let names: Vec<String> = db::query(&*client, SELECT_HISTORY, &[])
             .await
@@ -785,7 +785,7 @@ async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<i32> {
             .collect();
         if names.is_empty() {
             ctx.out.notice("nothing to undo: no seed is loaded");
-            return Ok(0);
+            return Ok(());
         }
         confirm(
             args.confirm,
@@ -842,7 +842,7 @@ async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<i32> {
             },
             started.elapsed().as_millis()
         ));
-        Ok(0)
+        Ok(())
     })
     .await
 }

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 const SERVER_FACTS: &str = "SELECT current_setting('server_version_num')::int4, \
      current_setting('server_version'), current_database()";
 
-pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let dir = backup_dir(&args.dir)?;
     let database = ctx.db().await?;
     let facts = server_facts(database).await?;
@@ -110,7 +110,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<i32> {
         ));
     }
     ctx.out.notice(summary);
-    Ok(0)
+    Ok(())
 }
 
 struct ServerFacts {
@@ -125,7 +125,7 @@ async fn server_facts(database: &db::Database) -> Result<ServerFacts> {
     let row = db::query_one(&**client, SERVER_FACTS, &[])
         .await
         .context("cannot read the server's version")?;
-    let latest_migration = crate::commands::migrate::latest_applied(&**client)
+    let latest_migration = crate::commands::db::migrate::latest_applied(&**client)
         .await?
         .map(|(version, name)| Migration { version, name });
     let version_text: String = row.get(1);

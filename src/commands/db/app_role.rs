@@ -395,13 +395,13 @@ async fn held_through_others(
         .collect())
 }
 
-pub async fn run(ctx: &Context, args: AppRoleArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, args: AppRoleArgs) -> Result<()> {
     create_app_role(ctx, args)
         .await
         .context("cannot create the application role")
 }
 
-async fn create_app_role(ctx: &Context, args: AppRoleArgs) -> Result<i32> {
+async fn create_app_role(ctx: &Context, args: AppRoleArgs) -> Result<()> {
     check_name(&args.name)?;
     let verifier = match args.password_stdin {
         true => {
@@ -585,7 +585,7 @@ async fn create_app_role(ctx: &Context, args: AppRoleArgs) -> Result<i32> {
             args.name
         ));
     }
-    Ok(0)
+    Ok(())
 }
 
 #[cfg(test)]

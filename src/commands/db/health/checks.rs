@@ -6,7 +6,7 @@
 //! checks then say how many were hidden, and are at least UNKNOWN.
 
 use super::{Chosen, Finding, Outcome, SPECS, Status, format_bytes, format_seconds};
-use crate::commands::schema;
+use crate::commands::db::schema;
 use crate::context::Context;
 use crate::db::{self, CRM_TABLES};
 use crate::error;
@@ -168,7 +168,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 async fn migrations(client: &Client) -> Result<Finding> {
-    let s = crate::commands::migrate::summary(client).await?;
+    let s = crate::commands::db::migrate::summary(client).await?;
     let total = s.applied + s.pending + s.divergent + s.missing;
     let value = format!("{} of {total} applied", s.applied);
     let (status, message) = if s.divergent + s.missing > 0 {

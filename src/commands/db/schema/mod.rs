@@ -7,10 +7,11 @@
 pub mod compare;
 pub mod snapshot;
 
-use crate::commands::migrate;
+use crate::commands::db::migrate;
 use crate::context::Context;
 use crate::db::scratch::Scratch;
 use crate::db::{Database, local};
+use crate::error::ExitStatus;
 use crate::output::{Output, Rows, Value};
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
@@ -26,7 +27,7 @@ pub enum SchemaCommand {
 }
 
 impl SchemaCommand {
-    pub async fn run(self, ctx: &Context) -> Result<i32> {
+    pub async fn run(self, ctx: &Context) -> Result<ExitStatus> {
         match self {
             SchemaCommand::Diff => diff(ctx).await,
         }
@@ -35,7 +36,7 @@ impl SchemaCommand {
 
 const COLUMNS: &[&str] = &["object", "kind", "expected", "actual", "verdict"];
 
-async fn diff(ctx: &Context) -> Result<i32> {
+async fn diff(ctx: &Context) -> Result<ExitStatus> {
     let db = ctx.db().await?;
     let differences = differences(db, &ctx.out, Fallback::LocalCluster).await?;
     let drift = differences
@@ -63,9 +64,9 @@ async fn diff(ctx: &Context) -> Result<i32> {
             "the schema has drifted from crm's migrations in {drift} place{}",
             if drift == 1 { "" } else { "s" }
         ));
-        return Ok(1);
+        return Ok(ExitStatus::FOUND);
     }
-    Ok(0)
+    Ok(ExitStatus::SUCCESS)
 }
 
 /// Where crm's schema is built when the server refuses `CREATE DATABASE`.

@@ -7,17 +7,78 @@
 //! dedicated connection for the whole run. A database made by the original Sequelize
 //! application is adopted: the tables its `SequelizeMeta` lists are recorded as applied.
 
-use crate::cli::{MigrateAction, MigrateApplyArgs, MigrateCommand, UndoArgs};
+use crate::commands::confirm::ConfirmArgs;
 use crate::context::Context;
-use crate::db::{self, AdvisoryLock};
+use crate::db::{self, AdvisoryLock, LockArgs};
 use crate::error;
+use crate::error::ExitStatus;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
 use std::collections::HashSet;
 use std::time::Instant;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio_postgres::Client;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct MigrateCommand {
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+
+    #[command(flatten)]
+    pub apply: MigrateApplyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateApplyArgs {
+    /// Stop after this version instead of applying every pending migration
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<u32>,
+
+    /// List what would run, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// List every migration as applied (with when), pending, divergent or missing
+    Status {
+        /// Exit 1 when any migration is not applied (pending, divergent or missing)
+        #[arg(long)]
+        exit_code: bool,
+    },
+
+    /// Run down scripts of applied migrations, newest first, removing their history rows
+    Undo(UndoArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(id = "undo_target", multiple = false)]
+pub struct UndoArgs {
+    /// Undo this many of the newest applied migrations [default: 1]
+    #[arg(long, value_name = "N", group = "undo_target")]
+    pub steps: Option<u32>,
+
+    /// Undo every migration newer than VERSION (VERSION itself stays applied; 0 undoes all)
+    #[arg(long, value_name = "VERSION", group = "undo_target")]
+    pub to: Option<u32>,
+
+    /// Undo every applied migration
+    #[arg(long, group = "undo_target")]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -111,11 +172,11 @@ fn known() -> Vec<Known> {
     known
 }
 
-pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<i32> {
+pub async fn run(ctx: &Context, cmd: MigrateCommand) -> Result<ExitStatus> {
     match cmd.action {
-        None => apply(ctx, cmd.apply).await,
+        None => apply(ctx, cmd.apply).await.map(ExitStatus::from),
         Some(MigrateAction::Status { exit_code }) => status(ctx, exit_code).await,
-        Some(MigrateAction::Undo(args)) => undo(ctx, args).await,
+        Some(MigrateAction::Undo(args)) => undo(ctx, args).await.map(ExitStatus::from),
     }
 }
 
@@ -232,7 +293,7 @@ fn check_consistent(lines: &[Line]) -> Result<()> {
     Ok(())
 }
 
-async fn status(ctx: &Context, exit_code: bool) -> Result<i32> {
+async fn status(ctx: &Context, exit_code: bool) -> Result<ExitStatus> {
     let database = ctx.db().await?;
     let client = database.get().await?;
     let applied = read_history(&**client).await?;
@@ -257,7 +318,11 @@ async fn status(ctx: &Context, exit_code: bool) -> Result<i32> {
     rows.footer = Some(format!("{done} of {} migrations applied", lines.len()));
     ctx.out.rows(&rows)?;
     let clean = lines.iter().all(|l| l.state == State::Applied);
-    Ok(if exit_code && !clean { 1 } else { 0 })
+    Ok(if exit_code && !clean {
+        ExitStatus::FOUND
+    } else {
+        ExitStatus::SUCCESS
+    })
 }
 
 /// Runs `work` holding the schema lock on a dedicated connection, releasing it before the
@@ -279,7 +344,7 @@ pub async fn with_schema_lock<T>(
     Ok(value)
 }
 
-pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
+pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<()> {
     let known = known();
     if let Some(to) = args.to
         && !known.iter().any(|k| i64::from(k.version) == i64::from(to))
@@ -310,7 +375,7 @@ pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
             }
             rows.footer = Some(format!("{} migrations would be applied", pending.len()));
             ctx.out.rows(&rows)?;
-            return Ok(0);
+            return Ok(());
         }
         if pending.is_empty() {
             let note = match target {
@@ -321,7 +386,7 @@ pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
             };
             ctx.out
                 .notice(format!("nothing to apply: the database is at version {current}{note}"));
-            return Ok(0);
+            return Ok(());
         }
         for k in &pending {
             let started = Instant::now();
@@ -350,7 +415,7 @@ pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<i32> {
             pending.len(),
             if pending.len() == 1 { "" } else { "s" }
         ));
-        Ok(0)
+        Ok(())
     })
     .await
 }
@@ -468,7 +533,7 @@ async fn adopt_sequelize(ctx: &Context, client: &mut Client, known: &[Known]) ->
     Ok(())
 }
 
-async fn undo(ctx: &Context, args: UndoArgs) -> Result<i32> {
+async fn undo(ctx: &Context, args: UndoArgs) -> Result<()> {
     let known = known();
     with_schema_lock(ctx, args.lock.no_wait, async |client| {
         let applied = read_history(&*client).await?;
@@ -498,7 +563,7 @@ async fn undo(ctx: &Context, args: UndoArgs) -> Result<i32> {
         };
         if chosen.is_empty() {
             ctx.out.notice("nothing to undo");
-            return Ok(0);
+            return Ok(());
         }
         let mut scripts = Vec::new();
         for l in &chosen {
@@ -519,7 +584,7 @@ async fn undo(ctx: &Context, args: UndoArgs) -> Result<i32> {
             scripts.push((*l, down));
         }
         let names: Vec<String> = chosen.iter().map(|l| label(l.version, &l.name)).collect();
-        crate::commands::confirm(
+        crate::commands::confirm::confirm(
             args.confirm,
             &format!(
                 "undo {} migration{} of {} ({}), dropping what they created and the data in it?",
@@ -551,7 +616,7 @@ async fn undo(ctx: &Context, args: UndoArgs) -> Result<i32> {
             .unwrap_or(0);
         ctx.out
             .notice(format!("the database is at version {now_at}"));
-        Ok(0)
+        Ok(())
     })
     .await
 }

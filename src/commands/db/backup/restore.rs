@@ -45,7 +45,7 @@ async fn drop_restored_copy(admin: &Client, target: &str, dropped: &str) -> Stri
     }
 }
 
-pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<()> {
     if let Some(name) = &args.into {
         check_name(name)?;
     }
@@ -95,7 +95,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
              touched",
             args.file.display()
         ));
-        return Ok(0);
+        return Ok(());
     }
 
     match copy_properties(&admin, &live, &target).await {
@@ -140,11 +140,11 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
          reclaim its space once satisfied: DROP DATABASE {q_old};",
         args.file.display()
     ));
-    Ok(0)
+    Ok(())
 }
 
 /// `db backup verify FILE [--restore-test]`.
-pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
+pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let kind = verify::kind_of(&args.file)?;
     let manifest = read_manifest(&args.file)?;
     if let Some(m) = &manifest {
@@ -204,7 +204,7 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<i32> {
             restore_test,
         ],
     )?;
-    Ok(0)
+    Ok(())
 }
 
 /// The file's kind, checked against its manifest, or read back in full when it has none.
@@ -880,10 +880,10 @@ async fn inspect(client: &Client) -> Result<String> {
                 .join(", ")
         )));
     }
-    let newest = crate::commands::migrate::latest_applied(client)
+    let newest = crate::commands::db::migrate::latest_applied(client)
         .await
         .context("cannot read the restored migration history")?;
-    let known = crate::commands::migrate::latest_known_version();
+    let known = crate::commands::db::migrate::latest_known_version();
     if let Some((newest, _)) = newest.filter(|&(n, _)| n > known) {
         return Err(error::usage(format!(
             "the backup was migrated by a newer crm (migration {newest}; this crm knows up to \
