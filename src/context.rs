@@ -32,7 +32,7 @@ pub struct Context {
 impl Context {
     pub fn new(settings: Settings) -> Self {
         crate::db::set_log_sql(settings.log_sql);
-        crate::db::set_lock_timeout_ms(settings.lock_timeout_ms);
+        crate::session::set_lock_timeout_ms(settings.lock_timeout_ms);
         Context {
             out: Output::new(settings.format, settings.quiet),
             acting_user: settings.acting_user,

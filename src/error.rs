@@ -193,7 +193,7 @@ pub fn render(err: &anyhow::Error) -> String {
                         if let Some(place) = db.where_() {
                             s.push_str(&format!(" ({place})"));
                         }
-                        let ms = crate::db::lock_timeout_ms();
+                        let ms = crate::session::lock_timeout_ms();
                         if ms > 0 {
                             s.push_str(&format!(
                                 ": another session held the lock for more than {} \

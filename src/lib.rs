@@ -13,6 +13,7 @@ pub mod error;
 pub mod interrupt;
 pub mod output;
 pub mod password;
+pub mod session;
 pub mod validate;
 
 use cli::{Cli, Command};

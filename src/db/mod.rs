@@ -16,7 +16,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 pub use lock::{AdvisoryLock, LockArgs};
 use settings::ConnSettings;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
@@ -199,24 +199,15 @@ fn connect_deadline(settings: &ConnSettings) -> Option<std::time::Duration> {
 pub const LARGE_WORK_MEM: &str = "SET LOCAL work_mem = '256MB'";
 
 static LOG_SQL: AtomicBool = AtomicBool::new(false);
-static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
-
-/// `--lock-timeout`: every connection of the run gets it as its `lock_timeout`, so that a cron
-/// job never waits forever on a lock that someone forgot to release.
-pub fn set_lock_timeout_ms(ms: u64) {
-    LOCK_TIMEOUT_MS.store(ms, Ordering::Relaxed);
-}
-
-/// The run's lock timeout in milliseconds; 0 waits forever.
-pub fn lock_timeout_ms() -> u64 {
-    LOCK_TIMEOUT_MS.load(Ordering::Relaxed)
-}
 
 /// `settings` for tokio-postgres, with the run's lock timeout as a startup option.
 fn pg_config(settings: &ConnSettings, dbname: &str) -> tokio_postgres::Config {
     let mut config = settings.to_pg_config();
     config.dbname(dbname);
-    config.options(format!("-c lock_timeout={}", lock_timeout_ms()));
+    config.options(format!(
+        "-c lock_timeout={}",
+        crate::session::lock_timeout_ms()
+    ));
     config
 }
 

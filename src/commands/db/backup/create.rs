@@ -192,9 +192,12 @@ async fn dump(
 ) -> Result<()> {
     let mut cmd = pg_dump.command(&database.settings);
     cmd.arg("--format=custom").arg("--no-password");
-    if db::lock_timeout_ms() > 0 {
+    if crate::session::lock_timeout_ms() > 0 {
         // pg_dump's wait for its table locks, in milliseconds.
-        cmd.arg(format!("--lock-wait-timeout={}", db::lock_timeout_ms()));
+        cmd.arg(format!(
+            "--lock-wait-timeout={}",
+            crate::session::lock_timeout_ms()
+        ));
     }
     cmd.arg("--file")
         .arg(file)
