@@ -1,8 +1,8 @@
 //! Where to connect: `--database-url`, `DATABASE_URL` and the libpq `PG*` variables (with the
 //! password file), merged in SPEC.md's order of precedence and completed with libpq's defaults,
-//! because tokio-postgres reads none of them itself. This module owns the resulting
-//! [`ConnSettings`] and that resolving: the connection string (parsed by `db::conninfo`) comes
-//! first, then the variables, then the password file for the password, then libpq's defaults.
+//! because tokio-postgres reads none of them itself. This module owns that merging and its
+//! result, [`ConnSettings`]: the connection string (parsed by `db::conninfo`) comes first, then
+//! the variables, then the password file for the password, then libpq's defaults.
 //! Handing the settings on (messages, a URL, a tokio-postgres `Config`, child tools'
 //! environment) is the `render` submodule's. It never connects, and no message or description it
 //! makes contains a password.
