@@ -1,6 +1,7 @@
 //! Connecting to PostgreSQL: settings as libpq users know them, the pool, the TLS connector,
 //! crm's advisory locks, and the private local cluster used when nothing is configured.
 
+mod conninfo;
 pub mod label;
 pub mod local;
 pub mod lock;
