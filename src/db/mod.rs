@@ -1,5 +1,8 @@
-//! Connecting to PostgreSQL: settings as libpq users know them, the pool, the TLS connector,
-//! crm's advisory locks, and the private local cluster used when nothing is configured.
+//! Connecting to PostgreSQL and the mechanisms every command uses on a connection: the pool and
+//! the logged query helpers here; connection strings parsed (`conninfo`) and resolved against
+//! the environment and `.pgpass` (`settings`, `pgpass`) as libpq does; the TLS connector; crm's
+//! advisory locks (`lock`); label columns (`label`); scratch databases; and the private local
+//! cluster used when nothing is configured.
 
 mod conninfo;
 pub mod label;
