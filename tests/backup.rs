@@ -1872,3 +1872,103 @@ fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() 
         assert_eq!(checksums(&db.name), live);
     }
 }
+
+/// A folder holding a `pg_restore` that appends its arguments to `args.log` beside it and runs
+/// the real one, and a PATH with it first.
+fn recording_pg_restore() -> (tempfile::TempDir, String, PathBuf) {
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain([PathBuf::from("/usr/lib/postgresql/15/bin")])
+        .map(|d| d.join("pg_restore"))
+        .find(|p| p.is_file())
+        .expect("pg_restore on PATH or in /usr/lib/postgresql/15/bin");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("args.log");
+    let script = dir.path().join("pg_restore");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}'\nexec '{real}' \"$@\"\n",
+            log = log.display(),
+            real = real.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (dir, path, log)
+}
+
+#[test]
+fn a_parallel_restore_gives_the_rows_a_serial_one_gives() {
+    let db = filled();
+    let at_backup = checksums(&db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    sql(&db, CHANGE);
+    let (_bin, path, log) = recording_pg_restore();
+
+    let serial = format!("{}_serial", db.name);
+    let parallel = format!("{}_parallel", db.name);
+    let defaulted = format!("{}_default", db.name);
+    let _dropped = [
+        DropDb(serial.clone()),
+        DropDb(parallel.clone()),
+        DropDb(defaulted.clone()),
+    ];
+    for (name, jobs) in [
+        (&serial, Some("1")),
+        (&parallel, Some("3")),
+        (&defaulted, None),
+    ] {
+        let mut crm = db.crm();
+        crm.env("PATH", &path)
+            .args(["db", "restore", "--into", name])
+            .arg(&file);
+        if let Some(jobs) = jobs {
+            crm.args(["--jobs", jobs]);
+        }
+        crm.run()
+            .assert_success()
+            .assert_stderr_contains(&format!("into new database \"{name}\""));
+        assert_eq!(checksums(name), at_backup, "restored with --jobs {jobs:?}");
+    }
+    // pg_restore was asked for what --jobs said, and for one job a core without it.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let restores: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("--exit-on-error"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(restores.len(), 3, "{restores:?}");
+    assert!(restores[0].contains("--jobs=1"), "{restores:?}");
+    assert!(restores[1].contains("--jobs=3"), "{restores:?}");
+    assert!(
+        restores[2].contains(&format!("--jobs={cores}")),
+        "{restores:?}"
+    );
+}
+
+#[test]
+fn a_bad_jobs_count_is_refused_before_anything_is_touched() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    let live = checksums(&db.name);
+    for jobs in ["0", "-1", "65", "two", ""] {
+        let out = db
+            .crm()
+            .args(["db", "restore", "--yes", "--jobs", jobs])
+            .arg(&file)
+            .run();
+        out.assert_code(2)
+            .assert_stderr_contains("expected a whole number of parallel jobs from 1 to 64")
+            .assert_stdout_eq("");
+        assert_eq!(checksums(&db.name), live, "{out}");
+        assert_eq!(databases_like(&db.name), [db.name.clone()], "{out}");
+    }
+}

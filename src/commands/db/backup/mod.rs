@@ -98,8 +98,33 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub no_owner: bool,
 
+    /// pg_restore's parallel jobs for a custom archive [default: the number of cores]; a plain
+    /// dump is always restored by one psql in one transaction
+    #[arg(short = 'j', long, value_name = "N", value_parser = jobs, allow_negative_numbers = true)]
+    pub jobs: Option<u16>,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
+}
+
+/// The most parallel jobs `--jobs` takes: each is a connection to the server.
+const MAX_JOBS: u16 = 64;
+
+/// `--jobs N`: a whole number of parallel jobs, 1 to [`MAX_JOBS`].
+fn jobs(text: &str) -> std::result::Result<u16, String> {
+    match text.trim().parse::<u16>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of parallel jobs from 1 to {MAX_JOBS}"
+        )),
+    }
+}
+
+/// The default of `--jobs`: one pg_restore job per core.
+fn default_jobs() -> u16 {
+    std::thread::available_parallelism()
+        .map_or(1, |n| u16::try_from(n.get()).unwrap_or(MAX_JOBS))
+        .min(MAX_JOBS)
 }
 
 pub async fn run(ctx: &Context, cmd: BackupCommand) -> Result<()> {

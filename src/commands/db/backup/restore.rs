@@ -73,7 +73,8 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<()> {
     warn_of_leftovers(ctx, &admin, &live).await;
     // From here a signal does not end the run at once: the partial copy is dropped first.
     let _cleanup = interrupt::Cleanup::hold();
-    let summary = restore_new(ctx, database, &admin, kind, &args.file, &target)
+    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
+    let summary = restore_new(ctx, database, &admin, kind, &args.file, &target, jobs)
         .await
         .map_err(|failed| {
             failed.error.context(format!(
@@ -166,7 +167,8 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
             ),
         );
         let _cleanup = interrupt::Cleanup::hold();
-        let restored = restore_new(ctx, database, &admin, kind, &args.file, &scratch)
+        let jobs = super::default_jobs();
+        let restored = restore_new(ctx, database, &admin, kind, &args.file, &scratch, jobs)
             .await
             .map_err(|failed| {
                 failed
@@ -389,6 +391,7 @@ async fn restore_new(
     kind: ArchiveKind,
     file: &Path,
     target: &str,
+    jobs: u16,
 ) -> std::result::Result<String, Failed> {
     let restorer = Restorer::prepare(admin).await.map_err(|error| Failed {
         error,
@@ -407,7 +410,7 @@ async fn restore_new(
         Ok(()) => (
             true,
             tokio::select! {
-                restored = restore_checked(ctx, database, &restorer, kind, file, target) => restored,
+                restored = restore_checked(ctx, database, &restorer, kind, file, target, jobs) => restored,
                 signal = interrupt::requested() => Err(signal.error()),
             },
         ),
@@ -601,7 +604,7 @@ impl Restorer {
 }
 
 /// Restores into `target` (already created, empty) as `restorer`, checks what arrived, and
-/// hands it over: a summary.
+/// hands it over: a summary. A custom archive is restored by `jobs` parallel pg_restore jobs.
 async fn restore_checked(
     ctx: &Context,
     database: &db::Database,
@@ -609,6 +612,7 @@ async fn restore_checked(
     kind: ArchiveKind,
     file: &Path,
     target: &str,
+    jobs: u16,
 ) -> Result<String> {
     // A login that the server refuses is said plainly, before any tool runs.
     let client = restorer.connect(database, target).await?;
@@ -618,7 +622,7 @@ async fn restore_checked(
     bar.set_prefix("restore");
     bar.set_message(format!("into \"{target}\""));
     let result = match kind {
-        ArchiveKind::Custom => pg_restore(&settings, file, target).await,
+        ArchiveKind::Custom => pg_restore(&settings, file, target, jobs).await,
         ArchiveKind::PlainGzip | ArchiveKind::Plain => psql(&settings, file, kind, target).await,
     };
     bar.finish_and_clear();
@@ -648,10 +652,14 @@ fn more_rights(e: anyhow::Error) -> anyhow::Error {
     )
 }
 
-async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str) -> Result<()> {
+/// `pg_restore` into the new, empty `target`. Not in one transaction (which parallel jobs
+/// cannot share): a failed restore drops `target`, which nobody else uses until it is checked
+/// and swapped in, so a half-restored database is never seen.
+async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str, jobs: u16) -> Result<()> {
     let tool = Tool::find("pg_restore").await?;
     let mut cmd = tool.command(settings);
     cmd.arg("--exit-on-error")
+        .arg(format!("--jobs={jobs}"))
         .arg("--no-password")
         .arg("--no-owner")
         .arg("--dbname")
