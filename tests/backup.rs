@@ -1969,6 +1969,6 @@ fn a_bad_jobs_count_is_refused_before_anything_is_touched() {
             .assert_stderr_contains("expected a whole number of parallel jobs from 1 to 64")
             .assert_stdout_eq("");
         assert_eq!(checksums(&db.name), live, "{out}");
-        assert_eq!(databases_like(&db.name), [db.name.clone()], "{out}");
+        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
     }
 }
