@@ -1,6 +1,7 @@
 //! The one place that renders rows as a table, CSV or JSON, and prints notices.
 //!
-//! Commands return [`Rows`] (or a single [`Record`]); only this module writes them. CSV and JSON
+//! Commands return [`Rows`] (or a single record, alone or with the tables it owns); only this
+//! module writes them, and only it decides what each format shows. CSV and JSON
 //! are byte-stable for scripts: the database's own column names, NULL as an empty CSV field or
 //! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
 //! in UTC.
@@ -33,6 +34,9 @@ pub enum Value {
     /// A status word (`db health`'s OK, WARNING, ...): plain text, coloured in a table on a
     /// terminal by its tone.
     Status(String, Tone),
+    /// A list of words (a delivery's e-mail recipients): a JSON array in JSON, separated by
+    /// spaces in a table and in CSV, where a cell holds one text.
+    Words(Vec<String>),
 }
 
 /// How a [`Value::Status`] is coloured on a terminal.
@@ -67,6 +71,7 @@ impl Value {
             Value::Time(t) => rfc3339_utc(*t),
             Value::Json(j) => j.to_string(),
             Value::Status(s, _) => s.clone(),
+            Value::Words(words) => words.join(" "),
         }
     }
 
@@ -80,6 +85,7 @@ impl Value {
             Value::Time(t) => rfc3339_utc(*t).into(),
             Value::Json(j) => j.clone(),
             Value::Status(s, _) => s.clone().into(),
+            Value::Words(words) => words.clone().into(),
         }
     }
 
@@ -201,6 +207,23 @@ impl Rows {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
     }
+
+    /// The rows as one JSON array of objects, keys in column order: how a record carries the
+    /// table it owns in JSON and (as the text of one field) in CSV.
+    fn json(&self) -> serde_json::Value {
+        self.rows
+            .iter()
+            .map(|row| {
+                let object: serde_json::Map<String, serde_json::Value> = self
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(column, value)| (column.clone(), value.json()))
+                    .collect();
+                serde_json::Value::Object(object)
+            })
+            .collect()
+    }
 }
 
 /// Renders rows in `format` to `w`.
@@ -245,6 +268,36 @@ pub fn write_record(
             writeln!(w)
         }
     }
+}
+
+/// Renders a record with the tables it owns (an order's items, a customer's last orders), each
+/// under its name. In a table, the record as fields, then each owned table that has rows as a
+/// table of its own (footer included); in CSV and JSON, one record whose named fields hold the
+/// owned rows as JSON arrays, so that CSV stays one header and one row.
+pub fn write_record_with(
+    w: &mut dyn Write,
+    format: Format,
+    columns: &[&str],
+    values: &[Value],
+    owned: &[(&str, &Rows)],
+    color: bool,
+) -> io::Result<()> {
+    if format == Format::Table {
+        write_record(w, format, columns, values, color)?;
+        for (_, rows) in owned {
+            if !rows.rows.is_empty() {
+                write_table(w, rows, color)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut columns = columns.to_vec();
+    let mut values = values.to_vec();
+    for (name, rows) in owned {
+        columns.push(name);
+        values.push(Value::Json(rows.json()));
+    }
+    write_record(w, format, &columns, &values, color)
 }
 
 fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Result<()> {
@@ -422,6 +475,25 @@ impl Output {
             .context("cannot write to standard output")
     }
 
+    /// Writes one record with the tables it owns to stdout (see [`write_record_with`]).
+    pub fn record_with(
+        &self,
+        columns: &[&str],
+        values: &[Value],
+        owned: &[(&str, &Rows)],
+    ) -> Result<()> {
+        let mut out = io::stdout().lock();
+        write_record_with(&mut out, self.format, columns, values, owned, self.color)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+    }
+
+    /// Whether a footer (`50 of 1,000 customers`) is shown: in a table only, so that a command
+    /// can spare the query that counts for it.
+    pub fn shows_footer(&self) -> bool {
+        self.format == Format::Table
+    }
+
     /// A writer of rows to stdout, one at a time.
     pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
         RowWriter::new(io::stdout().lock(), self.format, self.color, columns)
@@ -558,6 +630,48 @@ mod tests {
             "id,firstName,totalPurchases,createdAt,notes\n1,Ada,1234.50,2025-07-01T09:30:00Z,\n"
         );
         assert!(render(Format::Table).contains("│ totalPurchases ┆ 1234.50              │"));
+    }
+
+    #[test]
+    fn a_record_carries_its_owned_rows_as_a_json_array_or_a_table_after_it() {
+        let mut items = Rows::new(&["id", "price", "name"]);
+        items.push(vec![Value::Int(5), Value::Money(dec("0.10")), Value::Null]);
+        items.footer = Some("1 item".into());
+        let empty = Rows::new(&["userId"]);
+        let owned: &[(&str, &Rows)] = &[("items", &items), ("readers", &empty)];
+        let render = |format| {
+            let mut buf = Vec::new();
+            write_record_with(&mut buf, format, &["id"], &[Value::Int(1)], owned, false)
+                .expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        assert_eq!(
+            render(Format::Json),
+            "{\"id\":1,\"items\":[{\"id\":5,\"price\":\"0.10\",\"name\":null}],\"readers\":[]}\n"
+        );
+        assert_eq!(
+            render(Format::Csv),
+            "id,items,readers\n1,\"[{\"\"id\"\":5,\"\"price\"\":\"\"0.10\"\",\"\"name\"\":null}]\",[]\n"
+        );
+        let table = render(Format::Table);
+        assert!(table.contains("│ id    ┆ 1     │"), "{table}");
+        assert!(table.contains("│ id ┆ price ┆ name │"), "{table}");
+        assert!(table.ends_with("┘\n1 item\n"), "{table}");
+        assert!(
+            !table.contains("userId"),
+            "an empty owned table is left out: {table}"
+        );
+    }
+
+    #[test]
+    fn words_are_a_json_array_and_spaced_text_elsewhere() {
+        let words = Value::Words(vec!["a@example.com".into(), "b@example.com".into()]);
+        assert_eq!(words.text(), "a@example.com b@example.com");
+        assert_eq!(
+            words.json(),
+            serde_json::json!(["a@example.com", "b@example.com"])
+        );
+        assert_eq!(Value::Words(Vec::new()).json(), serde_json::json!([]));
     }
 
     #[test]
