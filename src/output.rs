@@ -1,4 +1,4 @@
-//! The one place that renders rows as a table, CSV or JSON, and prints notices.
+//! The one place that renders rows as a table, CSV or JSON, and prints notices and problems.
 //!
 //! Commands return [`Rows`] (or a single record, alone or with the tables it owns); only this
 //! module writes them, and only it decides what each format shows. CSV and JSON
@@ -500,7 +500,8 @@ impl Output {
             .context("cannot write to standard output")
     }
 
-    /// One line of text to stdout, for formats of a command's own (`db health --nagios`).
+    /// One line of text to stdout, for formats of a command's own (`db health --nagios`) and
+    /// single values a script reads (`db local url`).
     pub fn line(&self, text: &str) -> Result<()> {
         let mut out = io::stdout().lock();
         writeln!(out, "{text}")
@@ -518,6 +519,12 @@ impl Output {
     /// A warning on stderr: printed even with `--quiet`, since it asks for the user's attention.
     pub fn warn(&self, message: impl AsRef<str>) {
         eprintln!("warning: {}", message.as_ref());
+    }
+
+    /// One problem of the user's input on stderr (`line 4: email: not an e-mail address`), as
+    /// it is: printed even with `--quiet`, since it is why the command fails.
+    pub fn problem(&self, line: impl AsRef<str>) {
+        eprintln!("{}", line.as_ref());
     }
 }
 
