@@ -1,4 +1,5 @@
-//! The one place that renders rows as a table, CSV or JSON, and prints notices and problems.
+//! The one place that renders rows as a table, CSV or JSON, and prints notices, problems and
+//! progress.
 //!
 //! Commands return [`Rows`] (or a single record, alone or with the tables it owns); only this
 //! module writes them, and only it decides what each format shows. CSV and JSON
@@ -8,8 +9,10 @@
 
 use anyhow::{Context, Result};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
 use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -525,6 +528,41 @@ impl Output {
     /// it is: printed even with `--quiet`, since it is why the command fails.
     pub fn problem(&self, line: impl AsRef<str>) {
         eprintln!("{}", line.as_ref());
+    }
+
+    /// A progress indicator on stderr when it is a terminal (and not `--quiet`); hidden
+    /// otherwise, so that logs and tests see nothing of it. With a length, a bar with its
+    /// percentage and time left (of bytes, or of `db maintain`'s statements), named by its
+    /// prefix; without, a spinner with the prefix, the message and the time spent.
+    pub fn progress(&self, len: Option<u64>) -> ProgressBar {
+        let template = match len {
+            // Short enough for 80 columns.
+            Some(_) => "{spinner} {prefix} [{bar:20}] {percent:>3}% {msg}, {eta} left",
+            None => "{spinner} {prefix}: {msg} ({elapsed})",
+        };
+        self.progress_bar(len, template)
+    }
+
+    /// A bar of `len` steps (`db seed --scale`'s stages), named by its prefix: `3/9` rather
+    /// than a percentage, and the time spent rather than a guess of the time left, since the
+    /// steps are few and far from equal.
+    pub fn steps(&self, len: u64) -> ProgressBar {
+        self.progress_bar(
+            Some(len),
+            "{spinner} {prefix} [{bar:20}] {pos}/{len} {msg} ({elapsed})",
+        )
+    }
+
+    fn progress_bar(&self, len: Option<u64>, template: &str) -> ProgressBar {
+        if self.quiet || !io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
     }
 }
 

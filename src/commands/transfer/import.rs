@@ -11,7 +11,7 @@
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
 use super::write::{Conflicts, Counts, Plan, SHOWN};
-use super::{ColumnKind, Entity, ImportArgs, OnConflict, progress};
+use super::{ColumnKind, Entity, ImportArgs, OnConflict};
 use crate::commands::listing::thousands;
 use crate::context::Context;
 use crate::db;
@@ -89,7 +89,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()>
     }
     tally.print_problems(ctx, false);
 
-    let bar = progress(ctx, None);
+    let bar = ctx.out.progress(None);
     bar.set_prefix(format!("importing {}", entity.noun));
     bar.set_message("checking for conflicts");
     plan.analyze(&tx).await?;
@@ -151,7 +151,7 @@ async fn copy_rows(
         .await
         .with_context(failed)?;
     pin_mut!(sink);
-    let bar = progress(ctx, source.len);
+    let bar = ctx.out.progress(source.len);
     bar.set_prefix(format!("importing {}", entity.noun));
     bar.set_message("0 rows");
 
