@@ -1,14 +1,18 @@
-//! The one place that renders rows as a table, CSV or JSON, and prints notices.
+//! The one place that renders rows as a table, CSV or JSON, and prints notices, problems and
+//! progress.
 //!
-//! Commands return [`Rows`] (or a single [`Record`]); only this module writes them. CSV and JSON
+//! Commands return [`Rows`] (or a single record, alone or with the tables it owns); only this
+//! module writes them, and only it decides what each format shows. CSV and JSON
 //! are byte-stable for scripts: the database's own column names, NULL as an empty CSV field or
 //! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
 //! in UTC.
 
 use anyhow::{Context, Result};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
 use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -33,6 +37,9 @@ pub enum Value {
     /// A status word (`db health`'s OK, WARNING, ...): plain text, coloured in a table on a
     /// terminal by its tone.
     Status(String, Tone),
+    /// A list of words (a delivery's e-mail recipients): a JSON array in JSON, separated by
+    /// spaces in a table and in CSV, where a cell holds one text.
+    Words(Vec<String>),
 }
 
 /// How a [`Value::Status`] is coloured on a terminal.
@@ -67,6 +74,7 @@ impl Value {
             Value::Time(t) => rfc3339_utc(*t),
             Value::Json(j) => j.to_string(),
             Value::Status(s, _) => s.clone(),
+            Value::Words(words) => words.join(" "),
         }
     }
 
@@ -80,6 +88,7 @@ impl Value {
             Value::Time(t) => rfc3339_utc(*t).into(),
             Value::Json(j) => j.clone(),
             Value::Status(s, _) => s.clone().into(),
+            Value::Words(words) => words.clone().into(),
         }
     }
 
@@ -201,6 +210,23 @@ impl Rows {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
     }
+
+    /// The rows as one JSON array of objects, keys in column order: how a record carries the
+    /// table it owns in JSON and (as the text of one field) in CSV.
+    fn json(&self) -> serde_json::Value {
+        self.rows
+            .iter()
+            .map(|row| {
+                let object: serde_json::Map<String, serde_json::Value> = self
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(column, value)| (column.clone(), value.json()))
+                    .collect();
+                serde_json::Value::Object(object)
+            })
+            .collect()
+    }
 }
 
 /// Renders rows in `format` to `w`.
@@ -245,6 +271,36 @@ pub fn write_record(
             writeln!(w)
         }
     }
+}
+
+/// Renders a record with the tables it owns (an order's items, a customer's last orders), each
+/// under its name. In a table, the record as fields, then each owned table that has rows as a
+/// table of its own (footer included); in CSV and JSON, one record whose named fields hold the
+/// owned rows as JSON arrays, so that CSV stays one header and one row.
+pub fn write_record_with(
+    w: &mut dyn Write,
+    format: Format,
+    columns: &[&str],
+    values: &[Value],
+    owned: &[(&str, &Rows)],
+    color: bool,
+) -> io::Result<()> {
+    if format == Format::Table {
+        write_record(w, format, columns, values, color)?;
+        for (_, rows) in owned {
+            if !rows.rows.is_empty() {
+                write_table(w, rows, color)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut columns = columns.to_vec();
+    let mut values = values.to_vec();
+    for (name, rows) in owned {
+        columns.push(name);
+        values.push(Value::Json(rows.json()));
+    }
+    write_record(w, format, &columns, &values, color)
 }
 
 fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Result<()> {
@@ -422,13 +478,33 @@ impl Output {
             .context("cannot write to standard output")
     }
 
+    /// Writes one record with the tables it owns to stdout (see [`write_record_with`]).
+    pub fn record_with(
+        &self,
+        columns: &[&str],
+        values: &[Value],
+        owned: &[(&str, &Rows)],
+    ) -> Result<()> {
+        let mut out = io::stdout().lock();
+        write_record_with(&mut out, self.format, columns, values, owned, self.color)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+    }
+
+    /// Whether a footer (`50 of 1,000 customers`) is shown: in a table only, so that a command
+    /// can spare the query that counts for it.
+    pub fn shows_footer(&self) -> bool {
+        self.format == Format::Table
+    }
+
     /// A writer of rows to stdout, one at a time.
     pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
         RowWriter::new(io::stdout().lock(), self.format, self.color, columns)
             .context("cannot write to standard output")
     }
 
-    /// One line of text to stdout, for formats of a command's own (`db health --nagios`).
+    /// One line of text to stdout, for formats of a command's own (`db health --nagios`) and
+    /// single values a script reads (`db local url`).
     pub fn line(&self, text: &str) -> Result<()> {
         let mut out = io::stdout().lock();
         writeln!(out, "{text}")
@@ -446,6 +522,47 @@ impl Output {
     /// A warning on stderr: printed even with `--quiet`, since it asks for the user's attention.
     pub fn warn(&self, message: impl AsRef<str>) {
         eprintln!("warning: {}", message.as_ref());
+    }
+
+    /// One problem of the user's input on stderr (`line 4: email: not an e-mail address`), as
+    /// it is: printed even with `--quiet`, since it is why the command fails.
+    pub fn problem(&self, line: impl AsRef<str>) {
+        eprintln!("{}", line.as_ref());
+    }
+
+    /// A progress indicator on stderr when it is a terminal (and not `--quiet`); hidden
+    /// otherwise, so that logs and tests see nothing of it. With a length, a bar with its
+    /// percentage and time left (of bytes, or of `db maintain`'s statements), named by its
+    /// prefix; without, a spinner with the prefix, the message and the time spent.
+    pub fn progress(&self, len: Option<u64>) -> ProgressBar {
+        let template = match len {
+            // Short enough for 80 columns.
+            Some(_) => "{spinner} {prefix} [{bar:20}] {percent:>3}% {msg}, {eta} left",
+            None => "{spinner} {prefix}: {msg} ({elapsed})",
+        };
+        self.progress_bar(len, template)
+    }
+
+    /// A bar of `len` steps (`db seed --scale`'s stages), named by its prefix: `3/9` rather
+    /// than a percentage, and the time spent rather than a guess of the time left, since the
+    /// steps are few and far from equal.
+    pub fn steps(&self, len: u64) -> ProgressBar {
+        self.progress_bar(
+            Some(len),
+            "{spinner} {prefix} [{bar:20}] {pos}/{len} {msg} ({elapsed})",
+        )
+    }
+
+    fn progress_bar(&self, len: Option<u64>, template: &str) -> ProgressBar {
+        if self.quiet || !io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
     }
 }
 
@@ -558,6 +675,48 @@ mod tests {
             "id,firstName,totalPurchases,createdAt,notes\n1,Ada,1234.50,2025-07-01T09:30:00Z,\n"
         );
         assert!(render(Format::Table).contains("│ totalPurchases ┆ 1234.50              │"));
+    }
+
+    #[test]
+    fn a_record_carries_its_owned_rows_as_a_json_array_or_a_table_after_it() {
+        let mut items = Rows::new(&["id", "price", "name"]);
+        items.push(vec![Value::Int(5), Value::Money(dec("0.10")), Value::Null]);
+        items.footer = Some("1 item".into());
+        let empty = Rows::new(&["userId"]);
+        let owned: &[(&str, &Rows)] = &[("items", &items), ("readers", &empty)];
+        let render = |format| {
+            let mut buf = Vec::new();
+            write_record_with(&mut buf, format, &["id"], &[Value::Int(1)], owned, false)
+                .expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        assert_eq!(
+            render(Format::Json),
+            "{\"id\":1,\"items\":[{\"id\":5,\"price\":\"0.10\",\"name\":null}],\"readers\":[]}\n"
+        );
+        assert_eq!(
+            render(Format::Csv),
+            "id,items,readers\n1,\"[{\"\"id\"\":5,\"\"price\"\":\"\"0.10\"\",\"\"name\"\":null}]\",[]\n"
+        );
+        let table = render(Format::Table);
+        assert!(table.contains("│ id    ┆ 1     │"), "{table}");
+        assert!(table.contains("│ id ┆ price ┆ name │"), "{table}");
+        assert!(table.ends_with("┘\n1 item\n"), "{table}");
+        assert!(
+            !table.contains("userId"),
+            "an empty owned table is left out: {table}"
+        );
+    }
+
+    #[test]
+    fn words_are_a_json_array_and_spaced_text_elsewhere() {
+        let words = Value::Words(vec!["a@example.com".into(), "b@example.com".into()]);
+        assert_eq!(words.text(), "a@example.com b@example.com");
+        assert_eq!(
+            words.json(),
+            serde_json::json!(["a@example.com", "b@example.com"])
+        );
+        assert_eq!(Value::Words(Vec::new()).json(), serde_json::json!([]));
     }
 
     #[test]

@@ -11,8 +11,7 @@ use crate::commands::record::{self, Fields, Record, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
 use crate::db;
-use crate::output::Format;
-use crate::output::{Rows, Value, rfc3339_utc};
+use crate::output::{Rows, Value};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
@@ -271,16 +270,6 @@ impl OrderSummary {
             Value::Time(self.created_at),
         ]
     }
-
-    /// As JSON renders values: money as a string, the time as RFC 3339 in UTC.
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "status": self.status,
-            "total": self.total.to_string(),
-            "createdAt": rfc3339_utc(self.created_at),
-        })
-    }
 }
 
 impl TryFrom<&Row> for OrderSummary {
@@ -319,26 +308,15 @@ async fn show(ctx: &Context, id: i32) -> Result<()> {
     let mut values = customer.values();
     columns.push("orderCount");
     values.push(Value::Int(order_count));
-    if ctx.out.format == Format::Table {
-        ctx.out.record(&columns, &values)?;
-        if last_orders.is_empty() {
-            return Ok(());
-        }
-        let mut rows = Rows::new(OrderSummary::COLUMNS);
-        for order in &last_orders {
-            rows.push(order.values());
-        }
-        rows.footer = Some(format!(
-            "the last {} of {}",
-            last_orders.len(),
-            record::counted(order_count, "order", "orders")
-        ));
-        ctx.out.rows(&rows)
-    } else {
-        columns.push("lastOrders");
-        values.push(Value::Json(
-            last_orders.iter().map(OrderSummary::json).collect(),
-        ));
-        ctx.out.record(&columns, &values)
+    let mut orders = Rows::new(OrderSummary::COLUMNS);
+    for order in &last_orders {
+        orders.push(order.values());
     }
+    orders.footer = Some(format!(
+        "the last {} of {}",
+        last_orders.len(),
+        record::counted(order_count, "order", "orders")
+    ));
+    ctx.out
+        .record_with(&columns, &values, &[("lastOrders", &orders)])
 }

@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, cmd: LocalCommand) -> Result<()> {
                 cluster.home().display()
             ));
         }
-        LocalCommand::Url => println!("{}", cluster.url()),
+        LocalCommand::Url => ctx.out.line(&cluster.url())?,
     }
     Ok(())
 }

@@ -6,7 +6,6 @@
 //! The dead tuples before and after each VACUUM are what the statistics system reports: it is
 //! updated asynchronously, so the figures are as of the moment they were read.
 
-use crate::commands::transfer::progress;
 use crate::context::Context;
 use crate::db::LockArgs;
 use crate::db::{self, AdvisoryLock, CRM_TABLES, quote_identifier};
@@ -146,7 +145,7 @@ async fn dead_tuples(client: &Client, table: &str) -> Result<Option<i64>> {
 async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result<()> {
     let steps = plan(client, args).await?;
     let started = Instant::now();
-    let bar = progress(ctx, Some(steps.len() as u64));
+    let bar = ctx.out.progress(Some(steps.len() as u64));
     let mut rows = Rows::new(&["statement", "deadTuplesBefore", "deadTuplesAfter", "ms"]);
     let (mut dead_before, mut dead_after) = (0_i64, 0_i64);
     for step in &steps {

@@ -24,10 +24,9 @@ use crate::error;
 use crate::password;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
-use std::io::{IsTerminal, Read};
-use std::time::{Duration, Instant};
+use std::io::Read;
+use std::time::Instant;
 use tokio_postgres::{Client, Transaction};
 
 #[derive(Debug, Args)]
@@ -357,21 +356,6 @@ fn scale_name(n: i32) -> String {
     format!("scale_{n}")
 }
 
-/// A progress bar of the generation's steps on stderr when it is a terminal (and not `--quiet`).
-fn progress(ctx: &Context, steps: u64) -> ProgressBar {
-    if ctx.out.quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} seeding [{bar:20}] {pos}/{len} {msg} ({elapsed})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
 /// Deterministic hashes: `crm_h(x, seed)` a non-negative number below 2^31 derived from `x`,
 /// `crm_price(p)` the price of synthetic product `p`, and names to pick from. SQL functions
 /// that PostgreSQL inlines, so they cost what the expressions would.
@@ -588,7 +572,8 @@ async fn generate(ctx: &Context, tx: &Transaction<'_>, n: i32) -> Result<String>
     let users = (2 + n / 50_000).min(20);
     let notifications = 10i32;
     let step = (products / 5).max(1);
-    let bar = progress(ctx, 9);
+    let bar = ctx.out.steps(9);
+    bar.set_prefix("seeding");
     bar.set_message("preparing");
     db::batch_execute(tx, SCALE_PREPARE).await?;
     let superuser: bool = db::query_one(tx, IS_SUPERUSER, &[]).await?.get(0);

@@ -7,7 +7,6 @@ use crate::commands::users::Role;
 use crate::context::Context;
 use crate::db;
 use crate::error;
-use crate::output::Format;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use tokio_postgres::GenericClient;
@@ -153,11 +152,6 @@ impl Delivery {
     /// Prints the delivery as a record: e-mail recipients a JSON array in JSON, separated by
     /// spaces otherwise.
     pub fn print(&self, ctx: &Context) -> Result<()> {
-        let emails = if ctx.out.format == Format::Json {
-            Value::Json(self.email_recipients.clone().into())
-        } else {
-            Value::Text(self.email_recipients.join(" "))
-        };
         ctx.out.record(
             COLUMNS,
             &[
@@ -165,7 +159,7 @@ impl Delivery {
                 self.kind.as_str().into(),
                 self.recipients.into(),
                 self.skipped.into(),
-                emails,
+                Value::Words(self.email_recipients.clone()),
             ],
         )
     }

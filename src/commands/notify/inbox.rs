@@ -9,7 +9,6 @@ use crate::context::Context;
 use crate::db;
 use crate::db::label;
 use crate::error;
-use crate::output::Format;
 use crate::output::{Rows, Value};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};
@@ -240,6 +239,8 @@ const SELECT_RECIPIENTS: &str = r#"SELECT un."userId", u."email",
     WHERE un."notificationId" = $1
     ORDER BY un."userId""#;
 
+/// `show`: the notification's fields, then its recipients with their read state (a `recipients`
+/// array in CSV and JSON).
 pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
     let mut client = ctx.db().await?.get().await?;
     let tx = record::snapshot(&mut client).await?;
@@ -268,25 +269,12 @@ pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
         .iter()
         .map(Recipient::try_from)
         .collect::<Result<Vec<_>>>()?;
-    if ctx.out.format == Format::Table {
-        ctx.out.record(SHOW_COLUMNS, &values)?;
-        if recipients.is_empty() {
-            return Ok(());
-        }
-        let mut rows = Rows::new(RECIPIENT_COLUMNS);
-        for r in &recipients {
-            rows.push(r.values());
-        }
-        ctx.out.rows(&rows)
-    } else {
-        let mut columns = SHOW_COLUMNS.to_vec();
-        columns.push("recipients");
-        let mut values = values;
-        values.push(Value::Json(
-            recipients.iter().map(Recipient::json).collect(),
-        ));
-        ctx.out.record(&columns, &values)
+    let mut rows = Rows::new(RECIPIENT_COLUMNS);
+    for r in &recipients {
+        rows.push(r.values());
     }
+    ctx.out
+        .record_with(SHOW_COLUMNS, &values, &[("recipients", &rows)])
 }
 
 /// One recipient of a notification and its read state.
@@ -319,16 +307,6 @@ impl Recipient {
             Value::Bool(self.is_read),
             self.read_at.into(),
         ]
-    }
-
-    /// An object with the keys of [`RECIPIENT_COLUMNS`].
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "userId": self.user_id,
-            "email": self.email,
-            "isRead": self.is_read,
-            "readAt": self.read_at.map(crate::output::rfc3339_utc),
-        })
     }
 }
 

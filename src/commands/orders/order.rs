@@ -6,7 +6,6 @@ use crate::context::Context;
 use crate::db;
 use crate::db::label;
 use crate::error;
-use crate::output::Format;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
 use rust_decimal::Decimal;
@@ -160,18 +159,6 @@ impl Item {
             Value::Money(self.line_total),
         ]
     }
-
-    /// As JSON renders values: money as strings.
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "productId": self.product_id,
-            "productName": self.product_name,
-            "quantity": self.quantity,
-            "price": self.price.to_string(),
-            "lineTotal": self.line_total.to_string(),
-        })
-    }
 }
 
 /// An order with everything `show` prints.
@@ -231,19 +218,9 @@ pub fn print(ctx: &Context, detail: &Detail) -> Result<()> {
         .map_or(columns.len(), |i| i + 1);
     columns.insert(created_by_at, "createdByEmail");
     values.insert(created_by_at, detail.created_by_email.clone().into());
-    if ctx.out.format == Format::Table {
-        ctx.out.record(&columns, &values)?;
-        if detail.items.is_empty() {
-            return Ok(());
-        }
-        let mut rows = Rows::new(ITEM_COLUMNS);
-        for item in &detail.items {
-            rows.push(item.values());
-        }
-        ctx.out.rows(&rows)
-    } else {
-        columns.push("items");
-        values.push(Value::Json(detail.items.iter().map(Item::json).collect()));
-        ctx.out.record(&columns, &values)
+    let mut items = Rows::new(ITEM_COLUMNS);
+    for item in &detail.items {
+        items.push(item.values());
     }
+    ctx.out.record_with(&columns, &values, &[("items", &items)])
 }

@@ -10,7 +10,6 @@ use super::{DateRange, OrderStatus};
 use crate::commands::listing::{Filter, thousands};
 use crate::context::Context;
 use crate::db;
-use crate::output::Format;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -154,7 +153,7 @@ async fn sales(ctx: &Context, by: Period, which: WhichOrders) -> Result<()> {
         thousands(u64::try_from(orders).unwrap_or(0)),
         which.status
     );
-    finish(ctx, out, footer)
+    finish(out, footer)
 }
 
 const PRODUCTS_COLUMNS: &[&str] = &["productId", "name", "unitsSold", "revenue"];
@@ -265,7 +264,6 @@ async fn ranked(
         ranking.plural
     };
     finish(
-        ctx,
         out,
         format!(
             "{} {noun}, best first, by revenue from {} orders",
@@ -312,11 +310,10 @@ async fn print(
 
 type Writer = crate::output::RowWriter<std::io::StdoutLock<'static>>;
 
-/// Ends the output, with `footer` under a table (CSV and JSON have none).
-fn finish(ctx: &Context, out: Writer, footer: String) -> Result<()> {
-    let footer = (ctx.out.format == Format::Table).then_some(footer);
+/// Ends the output, with `footer` under a table (the writer leaves it out of CSV and JSON).
+fn finish(out: Writer, footer: String) -> Result<()> {
     drop(
-        out.finish(footer)
+        out.finish(Some(footer))
             .context("cannot write to standard output")?,
     );
     Ok(())

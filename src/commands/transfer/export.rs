@@ -8,7 +8,7 @@
 //! parameters, through transaction-local settings ([`Filter::copy_sql`]).
 
 use super::target::Target;
-use super::{ColumnKind, Entity, ExportArgs, progress};
+use super::{ColumnKind, Entity, ExportArgs};
 use crate::commands::listing::{Filter, thousands};
 use crate::context::Context;
 use crate::output;
@@ -121,7 +121,7 @@ pub async fn copy_out(
     let stream = BinaryCopyOutStream::new(raw, &types);
     pin_mut!(stream);
 
-    let bar = progress(ctx, None);
+    let bar = ctx.out.progress(None);
     bar.set_prefix(format!("exporting {noun}"));
     bar.set_message("0 rows");
     let name = target.name.clone();

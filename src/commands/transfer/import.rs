@@ -11,11 +11,12 @@
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
 use super::write::{Conflicts, Counts, Plan, SHOWN};
-use super::{ColumnKind, Entity, ImportArgs, OnConflict, progress};
+use super::{ColumnKind, Entity, ImportArgs, OnConflict};
 use crate::commands::listing::thousands;
 use crate::context::Context;
 use crate::db;
 use crate::error;
+use crate::output::Output;
 use anyhow::{Context as _, Result};
 use bytes::{Bytes, BytesMut};
 use csv::ByteRecord;
@@ -88,7 +89,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()>
     }
     tally.print_problems(ctx, false);
 
-    let bar = progress(ctx, None);
+    let bar = ctx.out.progress(None);
     bar.set_prefix(format!("importing {}", entity.noun));
     bar.set_message("checking for conflicts");
     plan.analyze(&tx).await?;
@@ -103,7 +104,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()>
     };
     if args.on_conflict == OnConflict::Error && conflicts.total > 0 {
         bar.finish_and_clear();
-        return Err(conflict_error(entity, &name, &conflicts));
+        return Err(conflict_error(&ctx.out, entity, &name, &conflicts));
     }
     if args.dry_run {
         bar.finish_and_clear();
@@ -150,7 +151,7 @@ async fn copy_rows(
         .await
         .with_context(failed)?;
     pin_mut!(sink);
-    let bar = progress(ctx, source.len);
+    let bar = ctx.out.progress(source.len);
     bar.set_prefix(format!("importing {}", entity.noun));
     bar.set_message("0 rows");
 
@@ -328,7 +329,7 @@ impl Tally {
     fn print_problems(&self, ctx: &Context, failing: bool) {
         let print = |text: &str| {
             if failing {
-                eprintln!("{text}");
+                ctx.out.problem(text);
             } else {
                 ctx.out.notice(text);
             }
@@ -460,17 +461,25 @@ fn plural(entity: &Entity, n: u64) -> &str {
     if n == 1 { entity.singular } else { entity.noun }
 }
 
-fn conflict_error(entity: &Entity, name: &str, conflicts: &Conflicts) -> anyhow::Error {
+fn conflict_error(
+    out: &Output,
+    entity: &Entity,
+    name: &str,
+    conflicts: &Conflicts,
+) -> anyhow::Error {
     for (line, column, key) in &conflicts.first {
         let what = match *column {
             "id" => format!("{} {key} already exists", entity.singular),
             _ => format!("a {} with the e-mail {key} already exists", entity.singular),
         };
-        eprintln!("line {line}: {column}: {what}");
+        out.problem(format!("line {line}: {column}: {what}"));
     }
     let shown = conflicts.first.len() as u64;
     if conflicts.total > shown {
-        eprintln!("... and {} more", thousands(conflicts.total - shown));
+        out.problem(format!(
+            "... and {} more",
+            thousands(conflicts.total - shown)
+        ));
     }
     error::conflict(format!(
         "{} {} of {name} already {}; nothing was imported \

@@ -20,10 +20,7 @@ use crate::commands::listing::Filter;
 use crate::context::Context;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// What import and export need to know of an entity.
 pub struct Entity {
@@ -220,25 +217,6 @@ pub async fn export(
     args: ExportArgs,
 ) -> Result<()> {
     export::run(ctx, entity, &filter, args).await
-}
-
-/// A progress indicator on stderr when it is a terminal (and not `--quiet`); hidden otherwise.
-/// With a length, a bar (of bytes, or of `db maintain`'s statements); without, a spinner.
-pub(crate) fn progress(ctx: &Context, len: Option<u64>) -> ProgressBar {
-    if ctx.out.quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-    // Short enough for 80 columns.
-    let template = match len {
-        Some(_) => "{spinner} {prefix} [{bar:20}] {percent:>3}% {msg}, {eta} left",
-        None => "{spinner} {prefix}: {msg} ({elapsed})",
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// A user's text for one line of a message: control characters escaped, at most `max`

@@ -206,7 +206,7 @@ async fn dump(
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot run {}", pg_dump.path.display()))?;
-    let bar = crate::commands::transfer::progress(ctx, None);
+    let bar = ctx.out.progress(None);
     bar.set_prefix("pg_dump");
     let finishing = tools::finish(child);
     tokio::pin!(finishing);

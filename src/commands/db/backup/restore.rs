@@ -618,7 +618,7 @@ async fn restore_checked(
     let client = restorer.connect(database, target).await?;
     drop(client);
     let settings = restorer.settings(&database.settings);
-    let bar = crate::commands::transfer::progress(ctx, None);
+    let bar = ctx.out.progress(None);
     bar.set_prefix("restore");
     bar.set_message(format!("into \"{target}\""));
     let result = match kind {
