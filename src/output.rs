@@ -5,23 +5,35 @@
 //! module writes them, and only it decides what each format shows. CSV and JSON
 //! are byte-stable for scripts: the database's own column names, NULL as an empty CSV field or
 //! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
-//! in UTC.
+//! in UTC. Tables, for a person, are drawn by [`table`].
+
+pub mod table;
 
 use anyhow::{Context, Result};
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
+use table::{Cell, TableWriter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// How rows are rendered: `-o table|csv|json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// A table that fits the terminal, leaving out the columns a reader rarely needs
     Table,
+    /// A table with every column
+    Wide,
     Csv,
     Json,
+}
+
+impl Format {
+    /// A table for a person, narrow or wide.
+    pub fn is_table(self) -> bool {
+        matches!(self, Format::Table | Format::Wide)
+    }
 }
 
 /// One value of one cell, typed so that each format can render it faithfully.
@@ -52,12 +64,13 @@ pub enum Tone {
 }
 
 impl Tone {
-    fn color(self) -> comfy_table::Color {
+    /// The colour's number in the terminal's 256-colour palette (the bright ones of the 16).
+    fn ansi(self) -> u8 {
         match self {
-            Tone::Good => comfy_table::Color::Green,
-            Tone::Warning => comfy_table::Color::Yellow,
-            Tone::Bad => comfy_table::Color::Red,
-            Tone::Unknown => comfy_table::Color::Magenta,
+            Tone::Good => 10,
+            Tone::Warning => 11,
+            Tone::Bad => 9,
+            Tone::Unknown => 13,
         }
     }
 }
@@ -230,9 +243,9 @@ impl Rows {
 }
 
 /// Renders rows in `format` to `w`.
-pub fn write_rows(w: &mut dyn Write, format: Format, rows: &Rows, color: bool) -> io::Result<()> {
+pub fn write_rows(w: &mut dyn Write, format: Format, rows: &Rows, style: Style) -> io::Result<()> {
     let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
-    let mut writer = RowWriter::new(w, format, color, &columns)?;
+    let mut writer = RowWriter::new(w, format, style, &columns)?;
     for row in &rows.rows {
         writer.row(row.clone())?;
     }
@@ -247,18 +260,19 @@ pub fn write_record(
     format: Format,
     columns: &[&str],
     values: &[Value],
-    color: bool,
+    style: Style,
 ) -> io::Result<()> {
     match format {
-        Format::Table => {
-            let mut rows = Rows::new(&["field", "value"]);
+        Format::Table | Format::Wide => {
+            let headers = ["field".to_string(), "value".to_string()];
+            let mut table = TableWriter::new(&headers, style.color, style.width);
             for (c, v) in columns.iter().zip(values) {
-                rows.push(vec![Value::Text(c.to_string()), Value::Text(v.text())]);
+                table.row(w, vec![Cell::text(c), Cell::of(v, c).left()])?;
             }
-            write_table(w, &rows, color)
+            table.finish(w, None)
         }
         Format::Csv => {
-            let mut writer = RowWriter::new(w, format, color, columns)?;
+            let mut writer = RowWriter::new(w, format, style, columns)?;
             writer.row(values.to_vec())?;
             writer.finish(None).map(drop)
         }
@@ -283,13 +297,13 @@ pub fn write_record_with(
     columns: &[&str],
     values: &[Value],
     owned: &[(&str, &Rows)],
-    color: bool,
+    style: Style,
 ) -> io::Result<()> {
-    if format == Format::Table {
-        write_record(w, format, columns, values, color)?;
+    if format.is_table() {
+        write_record(w, format, columns, values, style)?;
         for (_, rows) in owned {
             if !rows.rows.is_empty() {
-                write_table(w, rows, color)?;
+                write_rows(w, format, rows, style)?;
             }
         }
         return Ok(());
@@ -300,45 +314,7 @@ pub fn write_record_with(
         columns.push(name);
         values.push(Value::Json(rows.json()));
     }
-    write_record(w, format, &columns, &values, color)
-}
-
-fn write_table<W: Write + ?Sized>(w: &mut W, rows: &Rows, color: bool) -> io::Result<()> {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(rows.columns.iter().map(|c| {
-            let cell = comfy_table::Cell::new(c);
-            if color {
-                cell.add_attribute(comfy_table::Attribute::Bold)
-            } else {
-                cell
-            }
-        }));
-    if !color {
-        table.force_no_tty();
-    } else {
-        // `color` already says stdout is a terminal; do not leave it to comfy-table's own guess.
-        table.enforce_styling();
-    }
-    for row in &rows.rows {
-        table.add_row(row.iter().map(|v| {
-            let cell = comfy_table::Cell::new(v.text());
-            match v {
-                _ if v.is_numeric() => cell.set_alignment(CellAlignment::Right),
-                Value::Status(_, tone) if color => cell
-                    .fg(tone.color())
-                    .add_attribute(comfy_table::Attribute::Bold),
-                _ => cell,
-            }
-        }));
-    }
-    writeln!(w, "{table}")?;
-    if let Some(footer) = &rows.footer {
-        writeln!(w, "{footer}")?;
-    }
-    Ok(())
+    write_record(w, format, &columns, &values, style)
 }
 
 fn write_json_object<W: Write + ?Sized>(
@@ -358,52 +334,58 @@ fn write_json_object<W: Write + ?Sized>(
     w.write_all(b"}")
 }
 
-/// Rows written one at a time as they arrive: CSV and JSON stream in constant memory; a table
-/// (which must measure every cell) is kept until [`RowWriter::finish`].
+/// Rows written one at a time as they arrive, in constant memory: CSV and JSON row by row, a
+/// table once its first block of rows has set the columns' widths (see [`table`]).
 pub struct RowWriter<W: Write> {
-    format: Format,
-    color: bool,
     sink: Sink<W>,
     columns: Vec<String>,
-    /// For a table only.
-    held: Vec<Vec<Value>>,
     written: u64,
 }
 
 enum Sink<W: Write> {
-    Plain(W),
+    Json(W),
     Csv(Box<csv::Writer<W>>),
+    Table(W, Box<TableWriter>),
 }
 
 impl<W: Write> RowWriter<W> {
-    pub fn new(out: W, format: Format, color: bool, columns: &[&str]) -> io::Result<Self> {
+    pub fn new(out: W, format: Format, style: Style, columns: &[&str]) -> io::Result<Self> {
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        let sink = if format == Format::Csv {
-            let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(&columns)?;
-            Sink::Csv(Box::new(csv))
-        } else {
-            Sink::Plain(out)
+        let sink = match format {
+            Format::Csv => {
+                let mut csv = csv::Writer::from_writer(out);
+                csv.write_record(&columns)?;
+                Sink::Csv(Box::new(csv))
+            }
+            Format::Json => Sink::Json(out),
+            Format::Table | Format::Wide => Sink::Table(
+                out,
+                Box::new(TableWriter::new(&columns, style.color, style.width)),
+            ),
         };
         Ok(RowWriter {
-            format,
-            color,
             sink,
             columns,
-            held: Vec::new(),
             written: 0,
         })
     }
 
     pub fn row(&mut self, row: Vec<Value>) -> io::Result<()> {
         debug_assert_eq!(row.len(), self.columns.len());
-        match (&mut self.sink, self.format) {
-            (Sink::Csv(csv), _) => csv.write_record(row.iter().map(Value::text))?,
-            (Sink::Plain(out), Format::Json) => {
+        match &mut self.sink {
+            Sink::Csv(csv) => csv.write_record(row.iter().map(Value::text))?,
+            Sink::Json(out) => {
                 out.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
                 write_json_object(out, &self.columns, &row)?;
             }
-            (Sink::Plain(_), _) => self.held.push(row),
+            Sink::Table(out, table) => {
+                let cells = row
+                    .iter()
+                    .zip(&self.columns)
+                    .map(|(value, column)| Cell::of(value, column))
+                    .collect();
+                table.row(out, cells)?;
+            }
         }
         self.written += 1;
         Ok(())
@@ -418,22 +400,40 @@ impl<W: Write> RowWriter<W> {
     pub fn finish(self, footer: Option<String>) -> io::Result<W> {
         let mut out = match self.sink {
             Sink::Csv(csv) => csv.into_inner().map_err(|e| e.into_error())?,
-            Sink::Plain(mut out) => {
-                if self.format == Format::Json {
-                    out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
-                } else {
-                    let rows = Rows {
-                        columns: self.columns,
-                        rows: self.held,
-                        footer,
-                    };
-                    write_table(&mut out, &rows, self.color)?;
-                }
+            Sink::Json(mut out) => {
+                out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+                out
+            }
+            Sink::Table(mut out, table) => {
+                table.finish(&mut out, footer.as_deref())?;
                 out
             }
         };
         out.flush()?;
         Ok(out)
+    }
+}
+
+/// How a table is drawn: in colour or not, and to fit how many columns, if any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    pub width: Option<usize>,
+}
+
+/// The width tables fit: `COLUMNS` when it is a number (as `ls` and other tools read it), else
+/// the terminal's when stdout is one; none otherwise, so that a table written to a file or a
+/// pipe keeps every character.
+fn table_width(stdout_tty: bool) -> Option<usize> {
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok());
+    match columns {
+        Some(n) if n > 0 => Some(n),
+        _ if stdout_tty => {
+            terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0))
+        }
+        _ => None,
     }
 }
 
@@ -444,6 +444,8 @@ pub struct Output {
     pub quiet: bool,
     /// Colour and bold on a terminal, unless NO_COLOR is set.
     pub color: bool,
+    /// The width a table fits: `COLUMNS` if set, else the terminal's; none when piped.
+    pub width: Option<usize>,
 }
 
 impl Output {
@@ -459,13 +461,21 @@ impl Output {
             }),
             quiet,
             color: stdout_tty && !no_color,
+            width: table_width(stdout_tty),
+        }
+    }
+
+    fn style(&self) -> Style {
+        Style {
+            color: self.color,
+            width: self.width,
         }
     }
 
     /// Writes rows to stdout.
     pub fn rows(&self, rows: &Rows) -> Result<()> {
         let mut out = io::stdout().lock();
-        write_rows(&mut out, self.format, rows, self.color)
+        write_rows(&mut out, self.format, rows, self.style())
             .and_then(|()| out.flush())
             .context("cannot write to standard output")
     }
@@ -473,7 +483,7 @@ impl Output {
     /// Writes one record (`show`) to stdout.
     pub fn record(&self, columns: &[&str], values: &[Value]) -> Result<()> {
         let mut out = io::stdout().lock();
-        write_record(&mut out, self.format, columns, values, self.color)
+        write_record(&mut out, self.format, columns, values, self.style())
             .and_then(|()| out.flush())
             .context("cannot write to standard output")
     }
@@ -486,7 +496,7 @@ impl Output {
         owned: &[(&str, &Rows)],
     ) -> Result<()> {
         let mut out = io::stdout().lock();
-        write_record_with(&mut out, self.format, columns, values, owned, self.color)
+        write_record_with(&mut out, self.format, columns, values, owned, self.style())
             .and_then(|()| out.flush())
             .context("cannot write to standard output")
     }
@@ -494,12 +504,12 @@ impl Output {
     /// Whether a footer (`50 of 1,000 customers`) is shown: in a table only, so that a command
     /// can spare the query that counts for it.
     pub fn shows_footer(&self) -> bool {
-        self.format == Format::Table
+        self.format.is_table()
     }
 
     /// A writer of rows to stdout, one at a time.
     pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
-        RowWriter::new(io::stdout().lock(), self.format, self.color, columns)
+        RowWriter::new(io::stdout().lock(), self.format, self.style(), columns)
             .context("cannot write to standard output")
     }
 
@@ -596,7 +606,7 @@ mod tests {
 
     fn render(format: Format) -> String {
         let mut buf = Vec::new();
-        write_rows(&mut buf, format, &sample(), false).expect("render");
+        write_rows(&mut buf, format, &sample(), Style::default()).expect("render");
         String::from_utf8(buf).expect("utf-8")
     }
 
@@ -663,7 +673,8 @@ mod tests {
         let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
         let render = |format| {
             let mut buf = Vec::new();
-            write_record(&mut buf, format, &columns, &rows.rows[0], false).expect("render");
+            write_record(&mut buf, format, &columns, &rows.rows[0], Style::default())
+                .expect("render");
             String::from_utf8(buf).expect("utf-8")
         };
         assert_eq!(
@@ -674,7 +685,7 @@ mod tests {
             render(Format::Csv),
             "id,firstName,totalPurchases,createdAt,notes\n1,Ada,1234.50,2025-07-01T09:30:00Z,\n"
         );
-        assert!(render(Format::Table).contains("│ totalPurchases ┆ 1234.50              │"));
+        assert!(render(Format::Table).contains("│ totalPurchases ┆ 1,234.50             │"));
     }
 
     #[test]
@@ -686,8 +697,15 @@ mod tests {
         let owned: &[(&str, &Rows)] = &[("items", &items), ("readers", &empty)];
         let render = |format| {
             let mut buf = Vec::new();
-            write_record_with(&mut buf, format, &["id"], &[Value::Int(1)], owned, false)
-                .expect("render");
+            write_record_with(
+                &mut buf,
+                format,
+                &["id"],
+                &[Value::Int(1)],
+                owned,
+                Style::default(),
+            )
+            .expect("render");
             String::from_utf8(buf).expect("utf-8")
         };
         assert_eq!(
@@ -722,7 +740,8 @@ mod tests {
     #[test]
     fn csv_streams_many_rows_in_order() {
         let mut buf = Vec::new();
-        let mut w = RowWriter::new(&mut buf, Format::Csv, false, &["n"]).expect("writer");
+        let mut w =
+            RowWriter::new(&mut buf, Format::Csv, Style::default(), &["n"]).expect("writer");
         for i in 0..1000 {
             w.row(vec![Value::Int(i)]).expect("row");
         }
@@ -741,7 +760,8 @@ mod tests {
         ]);
         let render = |format, color| {
             let mut buf = Vec::new();
-            write_rows(&mut buf, format, &rows, color).expect("render");
+            let style = Style { color, width: None };
+            write_rows(&mut buf, format, &rows, style).expect("render");
             String::from_utf8(buf).expect("utf-8")
         };
         let coloured = render(Format::Table, true);
@@ -760,7 +780,13 @@ mod tests {
     #[test]
     fn empty_json_is_an_empty_array() {
         let mut buf = Vec::new();
-        write_rows(&mut buf, Format::Json, &Rows::new(&["id"]), false).expect("render");
+        write_rows(
+            &mut buf,
+            Format::Json,
+            &Rows::new(&["id"]),
+            Style::default(),
+        )
+        .expect("render");
         assert_eq!(String::from_utf8(buf).expect("utf-8"), "[]\n");
     }
 
@@ -769,14 +795,14 @@ mod tests {
         let mut rows = sample();
         rows.footer = Some("2 of 2 customers".into());
         let mut buf = Vec::new();
-        write_rows(&mut buf, Format::Table, &rows, false).expect("render");
+        write_rows(&mut buf, Format::Table, &rows, Style::default()).expect("render");
         assert_eq!(
             String::from_utf8(buf).expect("utf-8"),
             "\
 ┌────┬───────────────┬────────────────┬──────────────────────┬───────┐
 │ id ┆ firstName     ┆ totalPurchases ┆ createdAt            ┆ notes │
 ╞════╪═══════════════╪════════════════╪══════════════════════╪═══════╡
-│  1 ┆ Ada           ┆        1234.50 ┆ 2025-07-01T09:30:00Z ┆       │
+│  1 ┆ Ada           ┆       1,234.50 ┆ 2025-07-01T09:30:00Z ┆       │
 │ 12 ┆ O'Brien, \"Bo\" ┆           0.00 ┆ 2025-07-01T09:30:00Z ┆ line1 │
 │    ┆               ┆                ┆                      ┆ line2 │
 └────┴───────────────┴────────────────┴──────────────────────┴───────┘
