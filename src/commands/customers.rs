@@ -32,7 +32,7 @@ pub const SEARCH: &[&str] = &[
 pub fn filter(search: Option<&str>) -> Filter {
     let mut filter = Filter::new();
     if let Some(text) = search {
-        filter.search(SEARCH, text);
+        filter.search(TABLE.search, text);
     }
     filter
 }
@@ -56,6 +56,7 @@ pub const TABLE: Table = Table::new(
     ],
 )
 // Orders.customerId is ON DELETE SET NULL: a deleted customer's orders stay.
+.searching(SEARCH)
 .referred_by(Referrers {
     table: "Orders",
     column: "customerId",

@@ -41,7 +41,7 @@ pub struct ProductFilters {
 pub fn filter(search: Option<&str>, filters: &ProductFilters) -> Filter {
     let mut filter = Filter::new();
     if let Some(text) = search {
-        filter.search(SEARCH, text);
+        filter.search(TABLE.search, text);
     }
     if let Some(category) = &filters.category {
         filter.and(r#""category" = $?"#, category.clone());
@@ -70,6 +70,7 @@ pub const TABLE: Table = Table::new(
         Column::new("updatedAt", ColumnKind::Time),
     ],
 )
+.searching(SEARCH)
 // OrderItems.productId is ON DELETE SET NULL: the orders of a deleted product keep their
 // items, quantities and prices.
 .referred_by(Referrers {

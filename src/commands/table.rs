@@ -26,6 +26,9 @@ pub struct Table {
     /// aliased subquery whose column names are [`Table::columns`]' (orders with their
     /// customers' names).
     pub from: Option<&'static str>,
+    /// What `--search` matches, SQL expressions over [`Table::from_sql`]'s columns (written as
+    /// the trigram indexes are, so that they serve it); empty where there is no `--search`.
+    pub search: &'static [&'static str],
     /// The rows elsewhere that outlive a deleted row; `None` where crm deletes no rows through
     /// `record::delete`.
     pub referrers: Option<Referrers>,
@@ -122,6 +125,7 @@ impl Table {
             plural,
             columns,
             from: None,
+            search: &[],
             referrers: None,
             keyed_by_email: false,
         }
@@ -130,6 +134,12 @@ impl Table {
     /// Read through `from` (see [`Table::from`]) instead of the table itself.
     pub const fn reading(mut self, from: &'static str) -> Table {
         self.from = Some(from);
+        self
+    }
+
+    /// `--search` matches `exprs` (see [`Table::search`]).
+    pub const fn searching(mut self, exprs: &'static [&'static str]) -> Table {
+        self.search = exprs;
         self
     }
 

@@ -77,7 +77,7 @@ fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Res
     }
     filters.dates.apply(&mut filter, created_at)?;
     if let Some(text) = search {
-        filter.search(order::SEARCH, text);
+        filter.search(TABLE.search, text);
     }
     Ok(filter)
 }
@@ -101,7 +101,8 @@ pub const TABLE: Table = Table::new(
         Column::new("updatedAt", ColumnKind::Time),
     ],
 )
-.reading(order::FROM);
+.reading(order::FROM)
+.searching(order::SEARCH);
 
 pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
     let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;

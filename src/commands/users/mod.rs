@@ -61,16 +61,13 @@ pub struct ListCommand {
     role: Option<Role>,
 }
 
-/// What `--search` matches: the full name and the e-mail.
-const SEARCH: &[&str] = &[r#"("firstName" || ' ' || "lastName")"#, r#""email""#];
-
 async fn list(ctx: &Context, args: ListCommand) -> Result<()> {
     let mut filter = Filter::new();
     if let Some(role) = args.role {
         filter.and_label(r#""role" = $?"#, role);
     }
     if let Some(text) = &args.list.search {
-        filter.search(SEARCH, text);
+        filter.search(user::TABLE.search, text);
     }
     let order = order_by(args.list.sort.as_deref(), &user::TABLE.column_names(), "id")?;
     let client = ctx.db().await?.get().await?;

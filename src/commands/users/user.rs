@@ -27,7 +27,9 @@ pub const TABLE: Table = Table::new(
         Column::new("createdAt", ColumnKind::Time),
         Column::new("updatedAt", ColumnKind::Time),
     ],
-);
+)
+// The full name and the e-mail.
+.searching(&[r#"("firstName" || ' ' || "lastName")"#, r#""email""#]);
 
 /// `SELECT <the columns> FROM "Users" <rest>`.
 fn select(rest: &str) -> String {
