@@ -137,7 +137,7 @@ const ITEMS_FROM: &str = r#"(SELECT i."id", i."orderId", i."productId",
 
 /// The order items as `export --items` reads them: through [`ITEMS_FROM`], with each item's
 /// product's name and line total.
-const ITEMS: Table = Table::new(
+pub const ITEMS: Table = Table::new(
     "OrderItems",
     "order item",
     "order items",

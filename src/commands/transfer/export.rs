@@ -261,4 +261,22 @@ mod tests {
             [Int4, Text, Text, Money, Int4, Text, Text, Time, Time]
         );
     }
+
+    /// The orders' and items' exports read the types that their relations' columns have.
+    #[test]
+    fn the_orders_exports_read_their_columns_types() {
+        use crate::commands::orders::list::{ITEMS, TABLE};
+        let cells = |table: &Table| -> Vec<Cell> {
+            table.columns.iter().map(|c| Cell::of(c.kind)).collect()
+        };
+        use Cell::*;
+        assert_eq!(
+            cells(&TABLE),
+            [Int4, Int4, Text, Text, Money, Int8, Int4, Text, Time, Time]
+        );
+        assert_eq!(
+            cells(&ITEMS),
+            [Int4, Int4, Int4, Text, Int4, Money, Money, Time, Time]
+        );
+    }
 }
