@@ -576,6 +576,45 @@ impl Output {
     }
 }
 
+// Text helpers: numbers and nouns as messages and footers print them, and a user's text made
+// safe for one line of a message.
+
+/// 1234567 -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 order`, `3 orders`.
+pub fn counted(n: i64, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// A user's text for one line of a message: control characters escaped, at most `max`
+/// characters.
+pub fn shown(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,5 +848,20 @@ mod tests {
 2 of 2 customers
 "
         );
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn counted_nouns() {
+        assert_eq!(counted(0, "order", "orders"), "0 orders");
+        assert_eq!(counted(1, "order", "orders"), "1 order");
+        assert_eq!(counted(6, "order item", "order items"), "6 order items");
     }
 }

@@ -7,7 +7,8 @@
 
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
-use crate::commands::record::{self, Fields, Record, Referrers, Table};
+use crate::commands::record::{self, Fields, Record};
+use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
 use crate::db;
@@ -30,38 +31,38 @@ pub const SEARCH: &[&str] = &[
 pub fn filter(search: Option<&str>) -> Filter {
     let mut filter = Filter::new();
     if let Some(text) = search {
-        filter.search(SEARCH, text);
+        filter.search(TABLE.search, text);
     }
     filter
 }
 
-/// The columns of `Customers`, as the output names them.
-const COLUMNS: &[&str] = &[
-    "id",
-    "firstName",
-    "lastName",
-    "email",
-    "phone",
-    "address",
-    "totalPurchases",
-    "createdAt",
-    "updatedAt",
-];
-
-/// The table as list, show, update and delete know it; import and export take their names from it.
-pub const TABLE: Table = Table {
-    name: "Customers",
-    noun: "customer",
-    plural: "customers",
-    columns: COLUMNS,
-    // Orders.customerId is ON DELETE SET NULL: a deleted customer's orders stay.
-    referrers: Referrers {
-        table: "Orders",
-        column: "customerId",
-        noun: "order",
-        plural: "orders",
-    },
-};
+/// `Customers` as list, show, create, update, delete, import and export know it: its columns
+/// in output (and CSV) order, each with what import checks of it.
+pub const TABLE: Table = Table::new(
+    "Customers",
+    "customer",
+    "customers",
+    &[
+        Column::new("id", ColumnKind::Id),
+        Column::new("firstName", ColumnKind::Text),
+        Column::new("lastName", ColumnKind::Text),
+        Column::new("email", ColumnKind::Email),
+        Column::new("phone", ColumnKind::Phone),
+        Column::new("address", ColumnKind::LongText),
+        Column::new("totalPurchases", ColumnKind::Money),
+        Column::new("createdAt", ColumnKind::Time),
+        Column::new("updatedAt", ColumnKind::Time),
+    ],
+)
+// Orders.customerId is ON DELETE SET NULL: a deleted customer's orders stay.
+.searching(SEARCH)
+.referred_by(Referrers {
+    table: "Orders",
+    column: "customerId",
+    noun: "order",
+    plural: "orders",
+})
+.keyed_by_email();
 
 /// How many of a customer's latest orders `show` lists.
 const LAST_ORDERS_SHOWN: i64 = 5;
@@ -161,11 +162,11 @@ impl CustomersCommand {
                 record::delete::<Customer>(ctx, id, confirm).await?;
             }
             CustomersCommand::Import(args) => {
-                return transfer::import(ctx, &transfer::CUSTOMERS, args).await;
+                return transfer::import(ctx, &TABLE, args).await;
             }
             CustomersCommand::Export(args) => {
                 let filter = filter(args.search.as_deref());
-                return transfer::export(ctx, &transfer::CUSTOMERS, filter, args).await;
+                return transfer::export(ctx, &TABLE, filter, args).await;
             }
         }
         Ok(())
@@ -241,7 +242,7 @@ impl Record for Customer {
 }
 
 async fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
-    let order = order_by(args.sort.as_deref(), COLUMNS, "id")?;
+    let order = order_by(args.sort.as_deref(), &TABLE.column_names(), "id")?;
     record::list::<Customer>(ctx, &filter(args.search.as_deref()), &order, args).await
 }
 
@@ -304,7 +305,7 @@ async fn show(ctx: &Context, id: i32) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     tx.commit().await?;
 
-    let mut columns = COLUMNS.to_vec();
+    let mut columns = TABLE.column_names();
     let mut values = customer.values();
     columns.push("orderCount");
     values.push(Value::Int(order_count));

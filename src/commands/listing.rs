@@ -1,18 +1,22 @@
 //! What every `list` shares: `--limit/--all/--offset/--search/--sort`, a WHERE clause built from
 //! parameters (never from user text), literal substring search, a whitelisted sort, rows streamed
-//! to the output as they arrive, and the `50 of 1,000 customers` line under a table.
+//! to the output as they arrive, and the `50 of 1,000 customers` line under a table. A group's
+//! [`Table`] says what to select and from where ([`print`]).
 
+use crate::commands::table::Table;
 use crate::context::Context;
-use crate::db;
 use crate::db::label::Label;
+use crate::db::{self, quote_identifier};
 use crate::error;
-use crate::output::Format;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use futures_util::{TryStreamExt, pin_mut};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Row};
+
+/// Re-exported for the commands that still name it here; its home is [`crate::output`].
+pub use crate::output::thousands;
 
 #[derive(Debug, Args, Clone)]
 pub struct ListArgs {
@@ -286,11 +290,39 @@ pub fn order_by(sort: Option<&str>, allowed: &[&str], default: &str) -> Result<S
     Ok(if *column == "id" {
         format!("\"id\"{dir}")
     } else {
-        format!("\"{column}\"{dir}, \"id\"")
+        format!("{}{dir}, \"id\"", quote_identifier(column))
     })
 }
 
-/// A `list` query: what to select from where, and how to name what it counts.
+/// Lists `table`: selects its columns from [`Table::from_sql`] where `filter` holds, in `order`
+/// (from [`order_by`]), a page of `args`, and streams the rows to stdout as `to_values` makes
+/// them; a table ends with `N of TOTAL plural`.
+pub async fn print<C: GenericClient>(
+    ctx: &Context,
+    client: &C,
+    table: &Table,
+    filter: &Filter,
+    order: &str,
+    args: &ListArgs,
+    to_values: impl Fn(&Row) -> Result<Vec<Value>>,
+) -> Result<()> {
+    let columns = table.column_names();
+    let select = table.select_list();
+    let from = table.from_sql();
+    let listing = Listing {
+        columns: &columns,
+        select: &select,
+        from: &from,
+        noun: table.plural,
+    };
+    listing
+        .print(ctx, client, filter, order, args, to_values)
+        .await
+}
+
+/// A `list` query: what to select from where, and how to name what it counts. A [`Table`]
+/// gives one ([`print`]); a query over several relations that no `Table` describes (the
+/// notification inbox) writes its own.
 pub struct Listing<'a> {
     /// The output's column names.
     pub columns: &'a [&'a str],
@@ -340,7 +372,7 @@ impl Listing<'_> {
         while let Some(row) = rows.try_next().await? {
             out.row(to_values(&row)?)?;
         }
-        let footer = if ctx.out.format == Format::Table {
+        let footer = if ctx.out.shows_footer() {
             let count_sql = format!("SELECT count(*) FROM {}{}", self.from, filter.sql());
             let total: i64 = db::query_one(client, &count_sql, &filter.params())
                 .await?
@@ -357,19 +389,6 @@ impl Listing<'_> {
         drop(out.finish(footer)?);
         Ok(())
     }
-}
-
-/// 1234567 -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -450,13 +469,5 @@ mod tests {
                 .contains("expected one of id, name, createdAt")
         );
         assert!(order_by(Some("name;drop"), &allowed, "id").is_err());
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

@@ -8,5 +8,6 @@ pub mod notify;
 pub mod orders;
 pub mod products;
 pub mod record;
+pub mod table;
 pub mod transfer;
 pub mod users;

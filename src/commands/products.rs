@@ -8,7 +8,8 @@
 
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
-use crate::commands::record::{self, Fields, Record, Referrers, Table};
+use crate::commands::record::{self, Fields, Record};
+use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
 use crate::db;
@@ -40,7 +41,7 @@ pub struct ProductFilters {
 pub fn filter(search: Option<&str>, filters: &ProductFilters) -> Filter {
     let mut filter = Filter::new();
     if let Some(text) = search {
-        filter.search(SEARCH, text);
+        filter.search(TABLE.search, text);
     }
     if let Some(category) = &filters.category {
         filter.and(r#""category" = $?"#, category.clone());
@@ -51,34 +52,33 @@ pub fn filter(search: Option<&str>, filters: &ProductFilters) -> Filter {
     filter
 }
 
-/// The columns of `Products`, as the output names them.
-const COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "description",
-    "price",
-    "stock",
-    "category",
-    "image",
-    "createdAt",
-    "updatedAt",
-];
-
-/// The table as list, show, update and delete know it; import and export take their names from it.
-pub const TABLE: Table = Table {
-    name: "Products",
-    noun: "product",
-    plural: "products",
-    columns: COLUMNS,
-    // OrderItems.productId is ON DELETE SET NULL: the orders of a deleted product keep their
-    // items, quantities and prices.
-    referrers: Referrers {
-        table: "OrderItems",
-        column: "productId",
-        noun: "order item",
-        plural: "order items",
-    },
-};
+/// `Products` as list, show, create, update, delete, import and export know it: its columns
+/// in output (and CSV) order, each with what import checks of it.
+pub const TABLE: Table = Table::new(
+    "Products",
+    "product",
+    "products",
+    &[
+        Column::new("id", ColumnKind::Id),
+        Column::required("name", ColumnKind::Name),
+        Column::new("description", ColumnKind::LongText),
+        Column::required("price", ColumnKind::Money),
+        Column::new("stock", ColumnKind::Stock),
+        Column::new("category", ColumnKind::Text),
+        Column::new("image", ColumnKind::Text),
+        Column::new("createdAt", ColumnKind::Time),
+        Column::new("updatedAt", ColumnKind::Time),
+    ],
+)
+.searching(SEARCH)
+// OrderItems.productId is ON DELETE SET NULL: the orders of a deleted product keep their
+// items, quantities and prices.
+.referred_by(Referrers {
+    table: "OrderItems",
+    column: "productId",
+    noun: "order item",
+    plural: "order items",
+});
 
 #[derive(Debug, Subcommand)]
 pub enum ProductsCommand {
@@ -228,11 +228,11 @@ impl ProductsCommand {
                 low_stock(ctx, threshold, &filters).await?;
             }
             ProductsCommand::Import(args) => {
-                return transfer::import(ctx, &transfer::PRODUCTS, args).await;
+                return transfer::import(ctx, &TABLE, args).await;
             }
             ProductsCommand::Export { args, filters } => {
                 let filter = filter(args.search.as_deref(), &filters);
-                return transfer::export(ctx, &transfer::PRODUCTS, filter, args).await;
+                return transfer::export(ctx, &TABLE, filter, args).await;
             }
         }
         Ok(())
@@ -299,7 +299,7 @@ impl Record for Product {
 }
 
 async fn list(ctx: &Context, args: &ListArgs, filters: &ProductFilters) -> Result<()> {
-    let order = order_by(args.sort.as_deref(), COLUMNS, "id")?;
+    let order = order_by(args.sort.as_deref(), &TABLE.column_names(), "id")?;
     let filter = filter(args.search.as_deref(), filters);
     record::list::<Product>(ctx, &filter, &order, args).await
 }
@@ -342,7 +342,7 @@ async fn show(ctx: &Context, id: i32) -> Result<()> {
     let revenue: Decimal = sales.try_get("revenue")?;
     tx.commit().await?;
 
-    let mut columns = COLUMNS.to_vec();
+    let mut columns = TABLE.column_names();
     let mut values = product.values();
     columns.extend(["unitsSold", "revenue"]);
     values.extend([Value::Int(units_sold), Value::Money(revenue)]);

@@ -8,56 +8,18 @@
 //! `$n` parameter.
 
 use crate::commands::confirm::ConfirmArgs;
-use crate::commands::listing::{Filter, ListArgs, Listing};
+use crate::commands::listing::{self, Filter, ListArgs};
+use crate::commands::table::{Referrers, Table};
 use crate::context::Context;
-use crate::db;
+use crate::db::{self, quote_identifier};
 use crate::error;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, IsolationLevel, Row};
 
-/// A table whose rows `list`, `show`, `create`, `update` and `delete` work on.
-pub struct Table {
-    /// The table, unquoted: `Customers`.
-    pub name: &'static str,
-    /// One row in messages: `customer` (`customer 12 does not exist`).
-    pub noun: &'static str,
-    /// Rows in messages and under a table: `customers`.
-    pub plural: &'static str,
-    /// The columns, the database's own names, `id` first; the output's columns.
-    pub columns: &'static [&'static str],
-    /// The rows elsewhere that point at this table and outlive a deleted row.
-    pub referrers: Referrers,
-}
-
-/// Rows of another table that point at a row through a foreign key declared `ON DELETE SET
-/// NULL`: deleting the row keeps them, with the reference emptied.
-pub struct Referrers {
-    /// The table, unquoted: `Orders`.
-    pub table: &'static str,
-    /// The referencing column: `customerId`.
-    pub column: &'static str,
-    /// One of them in messages: `order`; `orders` for several.
-    pub noun: &'static str,
-    pub plural: &'static str,
-}
-
-impl Table {
-    /// The SELECT list of every column, in order: `"id", "firstName", ...`.
-    pub fn select_list(&self) -> String {
-        self.columns
-            .iter()
-            .map(|c| quoted(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// `customer 12 does not exist` (exit 3).
-    pub fn not_found(&self, id: i32) -> anyhow::Error {
-        error::not_found(format!("{} {id} does not exist", self.noun))
-    }
-}
+/// Re-exported for the commands that still name it here; its home is [`crate::output`].
+pub use crate::output::counted;
 
 /// A typed row of a [`Table`], converted from a database row by column name.
 pub trait Record: Sized + for<'r> TryFrom<&'r Row, Error = anyhow::Error> {
@@ -74,21 +36,10 @@ pub trait Record: Sized + for<'r> TryFrom<&'r Row, Error = anyhow::Error> {
     /// `customer 12 (Ada Lovelace)`, for messages.
     fn label(&self) -> String {
         match self.title() {
-            Some(title) => format!("{} {} ({title})", Self::TABLE.noun, self.id()),
-            None => format!("{} {}", Self::TABLE.noun, self.id()),
+            Some(title) => format!("{} {} ({title})", Self::TABLE.singular, self.id()),
+            None => format!("{} {}", Self::TABLE.singular, self.id()),
         }
     }
-}
-
-/// `"name"`, for identifiers the code controls.
-fn quoted(identifier: &str) -> String {
-    debug_assert!(!identifier.contains('"'), "{identifier}");
-    format!("\"{identifier}\"")
-}
-
-/// `1 order`, `3 orders`.
-pub fn counted(n: i64, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
 /// `list`: streams the rows matching `filter` in `order` (from [`crate::commands::listing::order_by`])
@@ -99,35 +50,25 @@ pub async fn list<R: Record>(
     order: &str,
     args: &ListArgs,
 ) -> Result<()> {
-    let table = R::TABLE;
     let client = ctx.db().await?.get().await?;
-    let select = table.select_list();
-    let from = quoted(table.name);
-    let listing = Listing {
-        columns: table.columns,
-        select: &select,
-        from: &from,
-        noun: table.plural,
-    };
-    listing
-        .print(ctx, &**client, filter, order, args, |row| {
-            Ok(R::try_from(row)?.values())
-        })
-        .await
+    listing::print(ctx, &**client, R::TABLE, filter, order, args, |row| {
+        Ok(R::try_from(row)?.values())
+    })
+    .await
 }
 
 /// `create`: inserts a row of the fields given and prints it.
 pub async fn create<R: Record>(ctx: &Context, fields: Fields) -> Result<()> {
     let client = ctx.db().await?.get().await?;
     let created: R = insert(&**client, fields).await?;
-    ctx.out.record(R::TABLE.columns, &created.values())
+    ctx.out.record(&R::TABLE.column_names(), &created.values())
 }
 
 /// `update ID`: changes the fields given (and `updatedAt`) and prints the row.
 pub async fn update<R: Record>(ctx: &Context, id: i32, fields: Fields) -> Result<()> {
     let client = ctx.db().await?.get().await?;
     let updated: R = update_row(&**client, id, fields).await?;
-    ctx.out.record(R::TABLE.columns, &updated.values())
+    ctx.out.record(&R::TABLE.column_names(), &updated.values())
 }
 
 /// A read-only transaction that sees one snapshot, for `show`s that read in several statements
@@ -155,12 +96,12 @@ async fn fetch_row<R: Record>(client: &impl GenericClient, id: i32, for_update: 
     let sql = format!(
         "SELECT {} FROM {} WHERE \"id\" = $1{}",
         table.select_list(),
-        quoted(table.name),
+        table.quoted_name(),
         if for_update { " FOR UPDATE" } else { "" }
     );
     let rows = db::query(client, &sql, &[&id])
         .await
-        .with_context(|| format!("cannot read {} {id}", table.noun))?;
+        .with_context(|| format!("cannot read {} {id}", table.singular))?;
     match rows.first() {
         Some(row) => R::try_from(row),
         None => Err(table.not_found(id)),
@@ -199,11 +140,11 @@ impl Fields {
             .iter()
             .map(|(column, _)| {
                 debug_assert!(
-                    table.columns.contains(column),
+                    table.has_column(column),
                     "{column} is not a column of {}",
                     table.name
                 );
-                quoted(column)
+                quote_identifier(column)
             })
             .collect()
     }
@@ -223,7 +164,7 @@ async fn insert<R: Record>(client: &impl GenericClient, fields: Fields) -> Resul
     let placeholders: Vec<String> = (1..=columns.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "INSERT INTO {} ({}\"createdAt\", \"updatedAt\") VALUES ({}now(), now()) RETURNING {}",
-        quoted(table.name),
+        table.quoted_name(),
         columns.iter().map(|c| format!("{c}, ")).collect::<String>(),
         placeholders
             .iter()
@@ -233,7 +174,7 @@ async fn insert<R: Record>(client: &impl GenericClient, fields: Fields) -> Resul
     );
     let row = db::query_one(client, &sql, &fields.params())
         .await
-        .with_context(|| format!("cannot create the {}", table.noun))?;
+        .with_context(|| format!("cannot create the {}", table.singular))?;
     R::try_from(&row)
 }
 
@@ -244,7 +185,7 @@ async fn update_row<R: Record>(client: &impl GenericClient, id: i32, fields: Fie
     if fields.is_empty() {
         return Err(error::usage(format!(
             "nothing to update: give at least one field to change of {} {id}",
-            table.noun
+            table.singular
         )));
     }
     let sets: Vec<String> = fields
@@ -256,7 +197,7 @@ async fn update_row<R: Record>(client: &impl GenericClient, id: i32, fields: Fie
     let id_param = sets.len() + 1;
     let sql = format!(
         "UPDATE {} SET {}, \"updatedAt\" = now() WHERE \"id\" = ${id_param} RETURNING {}",
-        quoted(table.name),
+        table.quoted_name(),
         sets.join(", "),
         table.select_list()
     );
@@ -264,7 +205,7 @@ async fn update_row<R: Record>(client: &impl GenericClient, id: i32, fields: Fie
     params.push(&id);
     let rows = db::query(client, &sql, &params)
         .await
-        .with_context(|| format!("cannot update {} {id}", table.noun))?;
+        .with_context(|| format!("cannot update {} {id}", table.singular))?;
     match rows.first() {
         Some(row) => R::try_from(row),
         None => Err(table.not_found(id)),
@@ -276,7 +217,12 @@ async fn update_row<R: Record>(client: &impl GenericClient, id: i32, fields: Fie
 /// were kept with their reference set to NULL (the schema's `ON DELETE SET NULL`).
 pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> Result<()> {
     let table = R::TABLE;
-    let referrers = &table.referrers;
+    let referrers = table.referrers.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "the {} table says nothing of what points at it (internal error)",
+            table.plural
+        )
+    })?;
     let mut client = ctx.db().await?.get().await?;
     let record: R = fetch(&**client, id).await?;
     let label = record.label();
@@ -295,7 +241,7 @@ pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> 
     // KEY SHARE lock on it), so the count below is what the delete empties.
     let _: R = fetch_row(&*tx, id, true).await?;
     let pointing = count_referrers(&*tx, referrers, id).await?;
-    let sql = format!("DELETE FROM {} WHERE \"id\" = $1", quoted(table.name));
+    let sql = format!("DELETE FROM {} WHERE \"id\" = $1", table.quoted_name());
     db::execute(&*tx, &sql, &[&id])
         .await
         .with_context(|| format!("cannot delete {label}"))?;
@@ -324,23 +270,11 @@ async fn count_referrers(
 ) -> Result<i64> {
     let sql = format!(
         "SELECT count(*) FROM {} WHERE {} = $1",
-        quoted(referrers.table),
-        quoted(referrers.column)
+        quote_identifier(referrers.table),
+        quote_identifier(referrers.column)
     );
     Ok(db::query_one(client, &sql, &[&id])
         .await
         .with_context(|| format!("cannot count the {}", referrers.plural))?
         .get(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counted_nouns() {
-        assert_eq!(counted(0, "order", "orders"), "0 orders");
-        assert_eq!(counted(1, "order", "orders"), "1 order");
-        assert_eq!(counted(6, "order item", "order items"), "6 order items");
-    }
 }

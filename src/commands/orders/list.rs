@@ -6,9 +6,10 @@
 
 use super::order::{self, Order};
 use super::{DateRange, OrderStatus};
-use crate::commands::listing::{Filter, ListArgs, Listing, order_by};
+use crate::commands::listing::{self, Filter, ListArgs, order_by};
 use crate::commands::record;
-use crate::commands::transfer::{Cell, CopyExport, copy_out};
+use crate::commands::table::{Column, ColumnKind, Table};
+use crate::commands::transfer::copy_out;
 use crate::context::Context;
 use anyhow::Result;
 use clap::Args;
@@ -76,27 +77,41 @@ fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Res
     }
     filters.dates.apply(&mut filter, created_at)?;
     if let Some(text) = search {
-        filter.search(order::SEARCH, text);
+        filter.search(TABLE.search, text);
     }
     Ok(filter)
 }
 
-const LISTING: Listing = Listing {
-    columns: order::COLUMNS,
-    select: order::SELECT,
-    from: order::FROM,
-    noun: "orders",
-};
+/// The orders as `list` and `export` read them: through [`order::FROM`], with each order's
+/// customer's name and item count beside its own columns (the columns are [`order::COLUMNS`]).
+pub const TABLE: Table = Table::new(
+    "Orders",
+    "order",
+    "orders",
+    &[
+        Column::new("id", ColumnKind::Id),
+        Column::new("customerId", ColumnKind::Reference),
+        Column::new("customerName", ColumnKind::Text),
+        Column::new("status", ColumnKind::Label),
+        Column::new("total", ColumnKind::Money),
+        Column::new("itemCount", ColumnKind::Count),
+        Column::new("createdBy", ColumnKind::Reference),
+        Column::new("notes", ColumnKind::LongText),
+        Column::new("createdAt", ColumnKind::Time),
+        Column::new("updatedAt", ColumnKind::Time),
+    ],
+)
+.reading(order::FROM)
+.searching(order::SEARCH);
 
 pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
     let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;
-    let order = order_by(args.list.sort.as_deref(), order::COLUMNS, "id")?;
+    let order = order_by(args.list.sort.as_deref(), &TABLE.column_names(), "id")?;
     let client = ctx.db().await?.get().await?;
-    LISTING
-        .print(ctx, &**client, &filter, &order, &args.list, |row| {
-            Ok(Order::try_from(row)?.values())
-        })
-        .await
+    listing::print(ctx, &**client, &TABLE, &filter, &order, &args.list, |row| {
+        Ok(Order::try_from(row)?.values())
+    })
+    .await
 }
 
 pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
@@ -106,19 +121,6 @@ pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
     tx.commit().await?;
     order::print(ctx, &detail)
 }
-
-/// The columns of `export --items`.
-const ITEM_EXPORT_COLUMNS: &[&str] = &[
-    "id",
-    "orderId",
-    "productId",
-    "productName",
-    "quantity",
-    "price",
-    "lineTotal",
-    "createdAt",
-    "updatedAt",
-];
 
 /// The items with their orders' columns that the filters read (`status`, `customerId`,
 /// `orderCreatedAt`, and for `--search` the customer's name and e-mail and the notes).
@@ -133,48 +135,60 @@ const ITEMS_FROM: &str = r#"(SELECT i."id", i."orderId", i."productId",
     LEFT JOIN "Products" p ON p."id" = i."productId"
     LEFT JOIN "Customers" c ON c."id" = o."customerId") AS "items""#;
 
+/// The order items as `export --items` reads them: through [`ITEMS_FROM`], with each item's
+/// product's name and line total.
+pub const ITEMS: Table = Table::new(
+    "OrderItems",
+    "order item",
+    "order items",
+    &[
+        Column::new("id", ColumnKind::Id),
+        Column::new("orderId", ColumnKind::Reference),
+        Column::new("productId", ColumnKind::Reference),
+        Column::new("productName", ColumnKind::Text),
+        Column::new("quantity", ColumnKind::Integer),
+        Column::new("price", ColumnKind::Money),
+        Column::new("lineTotal", ColumnKind::Money),
+        Column::new("createdAt", ColumnKind::Time),
+        Column::new("updatedAt", ColumnKind::Time),
+    ],
+)
+.reading(ITEMS_FROM);
+
 pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<()> {
-    use Cell::*;
     let search = args.search.as_deref();
+    let file = args.file.as_deref();
     if args.items {
         let filter = filter(&args.filters, search, r#""orderCreatedAt""#)?;
-        let cells = [Int4, Int4, Int4, Text, Int4, Money, Money, Time, Time];
-        let export = CopyExport {
-            columns: ITEM_EXPORT_COLUMNS,
-            cells: &cells,
-            sql: copy_sql(
-                ITEM_EXPORT_COLUMNS,
-                ITEMS_FROM,
-                &filter,
-                r#""orderId", "id""#,
-            ),
-            noun: "order items",
-            singular: "order item",
-            safe_spreadsheet: args.spreadsheet.safe_spreadsheet,
-        };
-        copy_out(ctx, args.file.as_deref(), &filter, export).await
+        copy_out(
+            ctx,
+            file,
+            &ITEMS,
+            &filter,
+            r#""orderId", "id""#,
+            args.spreadsheet,
+        )
+        .await
     } else {
         let filter = filter(&args.filters, search, r#""createdAt""#)?;
-        let cells = [Int4, Int4, Text, Text, Money, Int8, Int4, Text, Time, Time];
-        let export = CopyExport {
-            columns: order::COLUMNS,
-            cells: &cells,
-            sql: copy_sql(order::COLUMNS, order::FROM, &filter, r#""id""#),
-            noun: "orders",
-            singular: "order",
-            safe_spreadsheet: args.spreadsheet.safe_spreadsheet,
-        };
-        copy_out(ctx, args.file.as_deref(), &filter, export).await
+        copy_out(ctx, file, &TABLE, &filter, r#""id""#, args.spreadsheet).await
     }
 }
 
-/// `COPY (SELECT <columns> FROM <from> WHERE <filter> ORDER BY <order>) TO STDOUT (FORMAT
-/// binary)`, every part code-controlled, the filter's values read from settings.
-fn copy_sql(columns: &[&str], from: &str, filter: &Filter, order: &str) -> String {
-    let select: Vec<String> = columns.iter().map(|c| format!(r#""{c}""#)).collect();
-    format!(
-        "COPY (SELECT {} FROM {from}{} ORDER BY {order}) TO STDOUT (FORMAT binary)",
-        select.join(", "),
-        filter.copy_sql()
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `show` (in `order`) prints the order's columns from its own list; they are `list`'s.
+    #[test]
+    fn show_and_list_print_the_same_columns() {
+        assert_eq!(TABLE.column_names(), order::COLUMNS);
+        assert_eq!(
+            TABLE.select_list(),
+            order::SELECT
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
 }

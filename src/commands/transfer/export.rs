@@ -7,11 +7,12 @@
 //! as NULL, so a round trip is exact). The filter's values reach COPY, which takes no
 //! parameters, through transaction-local settings ([`Filter::copy_sql`]).
 
+use super::SpreadsheetArgs;
 use super::target::Target;
-use super::{ColumnKind, Entity, ExportArgs};
-use crate::commands::listing::{Filter, thousands};
+use crate::commands::listing::Filter;
+use crate::commands::table::{ColumnKind, Table};
 use crate::context::Context;
-use crate::output;
+use crate::output::{self, thousands};
 use anyhow::{Context as _, Result};
 use futures_util::{TryStreamExt, pin_mut};
 use std::path::Path;
@@ -22,22 +23,9 @@ use tokio_postgres::types::Type;
 /// How often (in rows) the progress indicator is told.
 const PROGRESS_EVERY: u64 = 4096;
 
-pub async fn run(ctx: &Context, entity: &Entity, filter: &Filter, args: ExportArgs) -> Result<()> {
-    let cells: Vec<Cell> = entity.columns.iter().map(|c| Cell::of(c.kind)).collect();
-    let export = CopyExport {
-        columns: &entity.column_names(),
-        cells: &cells,
-        sql: copy_sql(entity, filter),
-        noun: entity.noun,
-        singular: entity.singular,
-        safe_spreadsheet: args.spreadsheet.safe_spreadsheet,
-    };
-    copy_out(ctx, args.file.as_deref(), filter, export).await
-}
-
 /// How a column arrives in binary COPY and is written to CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cell {
+enum Cell {
     Int4,
     Int8,
     /// NUMERIC, written with its stored scale (`1234.50`).
@@ -51,14 +39,18 @@ pub enum Cell {
 impl Cell {
     fn of(kind: ColumnKind) -> Cell {
         match kind {
-            ColumnKind::Id | ColumnKind::Stock => Cell::Int4,
+            ColumnKind::Id | ColumnKind::Stock | ColumnKind::Reference | ColumnKind::Integer => {
+                Cell::Int4
+            }
+            ColumnKind::Count => Cell::Int8,
             ColumnKind::Money => Cell::Money,
             ColumnKind::Time => Cell::Time,
             ColumnKind::Text
             | ColumnKind::Name
             | ColumnKind::LongText
             | ColumnKind::Email
-            | ColumnKind::Phone => Cell::Text,
+            | ColumnKind::Phone
+            | ColumnKind::Label => Cell::Text,
         }
     }
 
@@ -74,29 +66,21 @@ impl Cell {
     }
 }
 
-/// An export through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`: the CSV header, what each
-/// column is, the COPY statement (whose WHERE clause is `filter.copy_sql()`; its SELECT list
-/// must give exactly the columns of `cells`, of those types), and the nouns that count its rows.
-pub struct CopyExport<'a> {
-    pub columns: &'a [&'a str],
-    pub cells: &'a [Cell],
-    pub sql: String,
-    pub noun: &'a str,
-    pub singular: &'a str,
-    /// `--safe-spreadsheet`: neutralise text cells a spreadsheet would run as a formula.
-    pub safe_spreadsheet: bool,
-}
-
-/// Streams `export` to `file` (or stdout) as CSV, atomically for a regular file, with a
-/// progress spinner on a terminal and a notice of how many rows went out.
+/// Streams the rows of `table` that `filter` matches, in `order` (SQL the code controls), to
+/// `file` (or stdout) as CSV through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`: the header
+/// is the table's columns, each written as its [`ColumnKind`] says. Atomic for a regular file,
+/// with a progress spinner on a terminal and a notice of how many rows went out.
 pub async fn copy_out(
     ctx: &Context,
     file: Option<&Path>,
+    table: &Table,
     filter: &Filter,
-    export: CopyExport<'_>,
+    order: &str,
+    spreadsheet: SpreadsheetArgs,
 ) -> Result<()> {
-    debug_assert_eq!(export.columns.len(), export.cells.len());
-    let noun = export.noun;
+    let columns = table.column_names();
+    let cells: Vec<Cell> = table.columns.iter().map(|c| Cell::of(c.kind)).collect();
+    let noun = table.plural;
     // The file first: a folder that does not exist fails before anything else happens.
     let target = Target::create(file)?;
     let db = ctx.db().await?;
@@ -110,14 +94,14 @@ pub async fn copy_out(
         .await
         .with_context(|| format!("cannot export {noun}"))?;
     filter.set_copy_params(&tx).await?;
-    let sql = export.sql;
+    let sql = copy_sql(table, filter, order);
     let started = std::time::Instant::now();
     let raw = tx
         .copy_out(sql.as_str())
         .await
         .with_context(|| format!("cannot export {noun}"))?;
     crate::db::log_sql(&sql, started);
-    let types: Vec<Type> = export.cells.iter().map(|c| c.sql_type()).collect();
+    let types: Vec<Type> = cells.iter().map(|c| c.sql_type()).collect();
     let stream = BinaryCopyOutStream::new(raw, &types);
     pin_mut!(stream);
 
@@ -131,8 +115,7 @@ pub async fn copy_out(
         // Target buffers already.
         .buffer_capacity(8 * 1024)
         .from_writer(target);
-    csv.write_record(export.columns)
-        .with_context(write_failed)?;
+    csv.write_record(&columns).with_context(write_failed)?;
     let mut field = Vec::with_capacity(64);
     let mut rows: u64 = 0;
     while let Some(row) = stream
@@ -140,11 +123,11 @@ pub async fn copy_out(
         .await
         .with_context(|| format!("cannot export {noun}"))?
     {
-        for (i, cell) in export.cells.iter().enumerate() {
+        for (i, cell) in cells.iter().enumerate() {
             field.clear();
             render(&row, i, *cell, &mut field)
                 .with_context(|| format!("cannot export {noun}: cannot read a value"))?;
-            if export.safe_spreadsheet && *cell == Cell::Text && is_formula_like(&field) {
+            if spreadsheet.safe_spreadsheet && *cell == Cell::Text && is_formula_like(&field) {
                 field.insert(0, b'\'');
             }
             csv.write_field(&field).with_context(write_failed)?;
@@ -165,7 +148,7 @@ pub async fn copy_out(
         .with_context(|| format!("cannot export {noun}"))?;
     written.persist()?;
     bar.finish_and_clear();
-    let counted = if rows == 1 { export.singular } else { noun };
+    let counted = if rows == 1 { table.singular } else { noun };
     if to_stdout {
         ctx.out
             .notice(format!("exported {} {counted}", thousands(rows)));
@@ -225,17 +208,13 @@ fn render(
     Ok(())
 }
 
-/// `COPY (SELECT <the columns> FROM <table> WHERE <filter> ORDER BY id) TO STDOUT (FORMAT binary)`.
-fn copy_sql(entity: &Entity, filter: &Filter) -> String {
-    let select: Vec<String> = entity
-        .columns
-        .iter()
-        .map(|c| format!("\"{}\"", c.name))
-        .collect();
+/// `COPY (SELECT <the columns> FROM <table> WHERE <filter> ORDER BY <order>) TO STDOUT (FORMAT
+/// binary)`, every part code-controlled, the filter's values read from settings.
+fn copy_sql(table: &Table, filter: &Filter, order: &str) -> String {
     format!(
-        "COPY (SELECT {} FROM {}{} ORDER BY \"id\") TO STDOUT (FORMAT binary)",
-        select.join(", "),
-        entity.table_sql(),
+        "COPY (SELECT {} FROM {}{} ORDER BY {order}) TO STDOUT (FORMAT binary)",
+        table.select_list(),
+        table.from_sql(),
         filter.copy_sql()
     )
 }
@@ -266,7 +245,8 @@ mod tests {
     fn the_copy_query_selects_the_stored_columns_in_binary() {
         let mut filter = Filter::new();
         filter.search(&["\"name\""], "x");
-        let sql = copy_sql(&super::super::PRODUCTS, &filter);
+        let products = &crate::commands::products::TABLE;
+        let sql = copy_sql(products, &filter, r#""id""#);
         assert_eq!(
             sql,
             "COPY (SELECT \"id\", \"name\", \"description\", \"price\", \"stock\", \"category\", \
@@ -274,15 +254,29 @@ mod tests {
              (SELECT substr(NULLIF(current_setting('crm.p1'), ''), 2)::text) ESCAPE '\\') \
              ORDER BY \"id\") TO STDOUT (FORMAT binary)"
         );
-        let cells: Vec<Cell> = super::super::PRODUCTS
-            .columns
-            .iter()
-            .map(|c| Cell::of(c.kind))
-            .collect();
+        let cells: Vec<Cell> = products.columns.iter().map(|c| Cell::of(c.kind)).collect();
         use Cell::*;
         assert_eq!(
             cells,
             [Int4, Text, Text, Money, Int4, Text, Text, Time, Time]
+        );
+    }
+
+    /// The orders' and items' exports read the types that their relations' columns have.
+    #[test]
+    fn the_orders_exports_read_their_columns_types() {
+        use crate::commands::orders::list::{ITEMS, TABLE};
+        let cells = |table: &Table| -> Vec<Cell> {
+            table.columns.iter().map(|c| Cell::of(c.kind)).collect()
+        };
+        use Cell::*;
+        assert_eq!(
+            cells(&TABLE),
+            [Int4, Int4, Text, Text, Money, Int8, Int4, Text, Time, Time]
+        );
+        assert_eq!(
+            cells(&ITEMS),
+            [Int4, Int4, Int4, Text, Int4, Money, Money, Time, Time]
         );
     }
 }

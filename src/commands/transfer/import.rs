@@ -11,12 +11,12 @@
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
 use super::write::{Conflicts, Counts, Plan, SHOWN};
-use super::{ColumnKind, Entity, ImportArgs, OnConflict};
-use crate::commands::listing::thousands;
+use super::{ImportArgs, OnConflict};
+use crate::commands::table::{ColumnKind, Table};
 use crate::context::Context;
 use crate::db;
 use crate::error;
-use crate::output::Output;
+use crate::output::{Output, thousands};
 use anyhow::{Context as _, Result};
 use bytes::{Bytes, BytesMut};
 use csv::ByteRecord;
@@ -37,7 +37,7 @@ const CHUNK: usize = 256 * 1024;
 /// How often (in rows) the progress bar is told.
 const PROGRESS_EVERY: u64 = 4096;
 
-pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()> {
+pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> {
     let mut source = Source::open(&args.file)?;
     let name = source.name.clone();
     let mut record = ByteRecord::new();
@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()>
     let tx = client
         .transaction()
         .await
-        .with_context(|| format!("cannot import {}", entity.noun))?;
+        .with_context(|| format!("cannot import {}", entity.plural))?;
     let mut plan = Plan {
         entity,
         present: &header.present,
@@ -90,7 +90,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()>
     tally.print_problems(ctx, false);
 
     let bar = ctx.out.progress(None);
-    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_prefix(format!("importing {}", entity.plural));
     bar.set_message("checking for conflicts");
     plan.analyze(&tx).await?;
     if !args.dry_run {
@@ -118,7 +118,7 @@ pub async fn run(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()>
     let written = rejects.map(Rejects::finish).transpose()?;
     tx.commit()
         .await
-        .with_context(|| format!("cannot import {}", entity.noun))?;
+        .with_context(|| format!("cannot import {}", entity.plural))?;
     if let Some(written) = written {
         written.persist()?;
     }
@@ -141,7 +141,7 @@ async fn copy_rows(
     args: &ImportArgs,
 ) -> Result<Tally> {
     let entity = plan.entity;
-    let failed = || format!("cannot import {}", entity.noun);
+    let failed = || format!("cannot import {}", entity.plural);
     db::batch_execute(tx, &plan.create_temp_sql())
         .await
         .with_context(failed)?;
@@ -152,7 +152,7 @@ async fn copy_rows(
         .with_context(failed)?;
     pin_mut!(sink);
     let bar = ctx.out.progress(source.len);
-    bar.set_prefix(format!("importing {}", entity.noun));
+    bar.set_prefix(format!("importing {}", entity.plural));
     bar.set_message("0 rows");
 
     let id_slot = header.slot_of(entity, ColumnKind::Id);
@@ -354,7 +354,7 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(entity: &Entity, header: &Header) -> Keys {
+    fn new(entity: &Table, header: &Header) -> Keys {
         Keys {
             id_slot: header.slot_of(entity, ColumnKind::Id),
             email_slot: entity
@@ -457,13 +457,17 @@ fn kept_fields<'a>(record: &'a ByteRecord, header: &'a Header) -> impl Iterator<
         })
 }
 
-fn plural(entity: &Entity, n: u64) -> &str {
-    if n == 1 { entity.singular } else { entity.noun }
+fn plural(entity: &Table, n: u64) -> &str {
+    if n == 1 {
+        entity.singular
+    } else {
+        entity.plural
+    }
 }
 
 fn conflict_error(
     out: &Output,
-    entity: &Entity,
+    entity: &Table,
     name: &str,
     conflicts: &Conflicts,
 ) -> anyhow::Error {
@@ -512,7 +516,7 @@ fn rejected(tally: &Tally, args: &ImportArgs) -> String {
 }
 
 fn dry_run_summary(
-    entity: &Entity,
+    entity: &Table,
     name: &str,
     args: &ImportArgs,
     tally: &Tally,
@@ -534,7 +538,7 @@ fn dry_run_summary(
 }
 
 fn summary(
-    entity: &Entity,
+    entity: &Table,
     name: &str,
     args: &ImportArgs,
     tally: &Tally,

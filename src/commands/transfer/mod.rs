@@ -9,141 +9,37 @@
 //! so a bad file, a conflict or Ctrl-C leaves the table as it was.
 
 mod export;
-
-pub use export::{Cell, CopyExport, copy_out};
 mod import;
 mod rows;
 mod target;
 mod write;
 
+pub use export::copy_out;
+
 use crate::commands::listing::Filter;
+use crate::commands::table::{ColumnKind, Table};
 use crate::context::Context;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-/// What import and export need to know of an entity.
-pub struct Entity {
-    /// The table, unquoted: `Customers`.
-    pub table: &'static str,
-    /// Plural noun for messages: `customers`.
-    pub noun: &'static str,
-    /// Singular noun for messages: `customer`.
-    pub singular: &'static str,
-    /// The table's columns, in the table's (and export's) order.
-    pub columns: &'static [Column],
-    /// Whether a row without an id is known by its e-mail (case-insensitively): customers.
-    pub keyed_by_email: bool,
-}
-
-/// One column of an entity, as CSV carries it.
-pub struct Column {
-    /// The database's own name, which is also the CSV header's.
-    pub name: &'static str,
-    pub kind: ColumnKind,
-    /// The header must name it, and no row may leave it empty.
-    pub required: bool,
-}
-
-/// How a column's values are checked, stored and printed. An empty field is NULL, except
-/// where the kind says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnKind {
-    /// The SERIAL key: a whole number from 1; empty or absent, the sequence assigns one.
-    Id,
-    /// VARCHAR(255).
-    Text,
-    /// VARCHAR(255) that must not be blank (a product's name).
-    Name,
-    /// TEXT, any length.
-    LongText,
-    /// An e-mail address, stored lower-cased.
-    Email,
-    Phone,
-    /// DECIMAL(10,2), not negative.
-    Money,
-    /// A non-negative INTEGER.
-    Stock,
-    /// TIMESTAMP WITH TIME ZONE NOT NULL: empty or absent, the time of the import.
-    Time,
-}
-
 impl ColumnKind {
     /// The type of the column in the import's temporary table.
     fn sql_type(self) -> &'static str {
         match self {
-            ColumnKind::Id | ColumnKind::Stock => "int4",
+            ColumnKind::Id | ColumnKind::Stock | ColumnKind::Reference | ColumnKind::Integer => {
+                "int4"
+            }
+            ColumnKind::Count => "int8",
             ColumnKind::Money => "numeric(10,2)",
             ColumnKind::Time => "timestamptz",
             ColumnKind::Text
             | ColumnKind::Name
             | ColumnKind::LongText
             | ColumnKind::Email
-            | ColumnKind::Phone => "text",
+            | ColumnKind::Phone
+            | ColumnKind::Label => "text",
         }
-    }
-}
-
-const fn column(name: &'static str, kind: ColumnKind) -> Column {
-    Column {
-        name,
-        kind,
-        required: false,
-    }
-}
-
-const fn required(name: &'static str, kind: ColumnKind) -> Column {
-    Column {
-        name,
-        kind,
-        required: true,
-    }
-}
-
-pub static CUSTOMERS: Entity = Entity {
-    table: crate::commands::customers::TABLE.name,
-    noun: crate::commands::customers::TABLE.plural,
-    singular: crate::commands::customers::TABLE.noun,
-    columns: &[
-        column("id", ColumnKind::Id),
-        column("firstName", ColumnKind::Text),
-        column("lastName", ColumnKind::Text),
-        column("email", ColumnKind::Email),
-        column("phone", ColumnKind::Phone),
-        column("address", ColumnKind::LongText),
-        column("totalPurchases", ColumnKind::Money),
-        column("createdAt", ColumnKind::Time),
-        column("updatedAt", ColumnKind::Time),
-    ],
-    keyed_by_email: true,
-};
-
-pub static PRODUCTS: Entity = Entity {
-    table: crate::commands::products::TABLE.name,
-    noun: crate::commands::products::TABLE.plural,
-    singular: crate::commands::products::TABLE.noun,
-    columns: &[
-        column("id", ColumnKind::Id),
-        required("name", ColumnKind::Name),
-        column("description", ColumnKind::LongText),
-        required("price", ColumnKind::Money),
-        column("stock", ColumnKind::Stock),
-        column("category", ColumnKind::Text),
-        column("image", ColumnKind::Text),
-        column("createdAt", ColumnKind::Time),
-        column("updatedAt", ColumnKind::Time),
-    ],
-    keyed_by_email: false,
-};
-
-impl Entity {
-    fn column_names(&self) -> Vec<&'static str> {
-        self.columns.iter().map(|c| c.name).collect()
-    }
-
-    /// The table, quoted for SQL.
-    fn table_sql(&self) -> String {
-        format!("\"{}\"", self.table)
     }
 }
 
@@ -204,53 +100,20 @@ pub struct SpreadsheetArgs {
     pub safe_spreadsheet: bool,
 }
 
-/// Imports a CSV file of `entity`; see [`ImportArgs`].
-pub async fn import(ctx: &Context, entity: &Entity, args: ImportArgs) -> Result<()> {
-    import::run(ctx, entity, args).await
+/// Imports a CSV file of `table`'s rows; see [`ImportArgs`].
+pub async fn import(ctx: &Context, table: &Table, args: ImportArgs) -> Result<()> {
+    import::run(ctx, table, args).await
 }
 
-/// Exports the rows of `entity` that `filter` matches as CSV, ordered by id.
-pub async fn export(
-    ctx: &Context,
-    entity: &Entity,
-    filter: Filter,
-    args: ExportArgs,
-) -> Result<()> {
-    export::run(ctx, entity, &filter, args).await
-}
-
-/// A user's text for one line of a message: control characters escaped, at most `max`
-/// characters.
-fn shown(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The CSV columns are the columns `list` and `show` print, in the same order, so that
-    /// an export and a list agree and an import takes what a list showed.
-    #[test]
-    fn the_csv_columns_are_the_tables_columns() {
-        for (entity, table) in [
-            (&CUSTOMERS, &crate::commands::customers::TABLE),
-            (&PRODUCTS, &crate::commands::products::TABLE),
-        ] {
-            let names: Vec<&str> = entity.columns.iter().map(|c| c.name).collect();
-            assert_eq!(names, table.columns, "{}", entity.table);
-        }
-    }
+/// Exports the rows of `table` that `filter` matches as CSV, ordered by id.
+pub async fn export(ctx: &Context, table: &Table, filter: Filter, args: ExportArgs) -> Result<()> {
+    copy_out(
+        ctx,
+        args.file.as_deref(),
+        table,
+        &filter,
+        r#""id""#,
+        args.spreadsheet,
+    )
+    .await
 }

@@ -3,9 +3,9 @@
 //! row's values checked with [`crate::validate`] into typed cells, rendered again as CSV for
 //! `COPY ... FROM STDIN`.
 
-use super::{Column, ColumnKind, Entity, shown};
+use crate::commands::table::{Column, ColumnKind, Table};
 use crate::error;
-use crate::output::rfc3339_utc;
+use crate::output::{rfc3339_utc, shown};
 use crate::validate;
 use anyhow::Result;
 use bytes::{BufMut, BytesMut};
@@ -216,7 +216,7 @@ pub struct Header {
 impl Header {
     /// Reads the header: names in any case and order, surrounding spaces ignored. An unknown,
     /// repeated or missing required column is exit 2, naming it.
-    pub fn parse(entity: &Entity, record: &ByteRecord) -> Result<Header> {
+    pub fn parse(entity: &Table, record: &ByteRecord) -> Result<Header> {
         let first = record.get(0).unwrap_or_default();
         if first.starts_with(b"\xFF\xFE") || first.starts_with(b"\xFE\xFF") {
             return Err(error::usage(
@@ -300,7 +300,7 @@ impl Header {
     }
 
     /// Whether the file has the column of this kind, and where in a row's cells.
-    pub fn slot_of(&self, entity: &Entity, kind: ColumnKind) -> Option<usize> {
+    pub fn slot_of(&self, entity: &Table, kind: ColumnKind) -> Option<usize> {
         self.present
             .iter()
             .position(|i| entity.columns[*i].kind == kind)
@@ -345,7 +345,7 @@ impl Problem {
 
 /// Checks one row: its cells in `header.present` order, or every problem it has.
 pub fn check_row(
-    entity: &Entity,
+    entity: &Table,
     header: &Header,
     record: &ByteRecord,
 ) -> Result<Vec<Cell>, Vec<Problem>> {
@@ -383,7 +383,7 @@ pub fn check_row(
 
 /// A row with more or fewer fields than the header. A field running over several lines
 /// usually means a quote left open; say so, naming its column.
-fn field_count_problem(entity: &Entity, header: &Header, record: &ByteRecord) -> Problem {
+fn field_count_problem(entity: &Table, header: &Header, record: &ByteRecord) -> Problem {
     let count = format!(
         "{} fields, but the header has {}",
         record.len(),
@@ -411,7 +411,7 @@ fn field_count_problem(entity: &Entity, header: &Header, record: &ByteRecord) ->
 
 /// The last row of a file that ends inside a quoted field (which the CSV reader closes
 /// silently), when it has the header's number of fields: its last field took the rest of the file.
-pub fn open_quote_problem(entity: &Entity, header: &Header) -> Problem {
+pub fn open_quote_problem(entity: &Table, header: &Header) -> Problem {
     let column = header
         .fields
         .last()
@@ -453,6 +453,10 @@ fn check_value(column: &Column, text: &str) -> Result<Cell, String> {
         ColumnKind::Money => Cell::Money(validate::money(text)?),
         ColumnKind::Stock => Cell::Int(validate::stock(text)?),
         ColumnKind::Time => Cell::Time(timestamp(text)?),
+        // Columns of tables that are exported only (orders and their items).
+        ColumnKind::Reference | ColumnKind::Integer | ColumnKind::Count | ColumnKind::Label => {
+            return Err("crm does not import this column".to_string());
+        }
     })
 }
 
@@ -554,8 +558,9 @@ pub fn render(buf: &mut BytesMut, line: u64, cells: &[Cell]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CUSTOMERS, PRODUCTS};
     use super::*;
+    use crate::commands::customers::TABLE as CUSTOMERS;
+    use crate::commands::products::TABLE as PRODUCTS;
 
     fn record(fields: &[&str]) -> ByteRecord {
         ByteRecord::from(fields.to_vec())

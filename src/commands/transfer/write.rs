@@ -6,8 +6,9 @@
 //! alone cannot keep the conflict check true until the rows go in, the table is locked against
 //! other writers (SHARE ROW EXCLUSIVE: readers go on) from the check to the commit.
 
-use super::{ColumnKind, Entity, OnConflict};
-use crate::db;
+use super::OnConflict;
+use crate::commands::table::{Column, ColumnKind, Table};
+use crate::db::{self, quote_identifier};
 use anyhow::{Context as _, Result};
 use tokio_postgres::Transaction;
 
@@ -18,7 +19,7 @@ const TEMP: &str = "crm_import";
 pub const SHOWN: i64 = 50;
 
 pub struct Plan<'a> {
-    pub entity: &'a Entity,
+    pub entity: &'a Table,
     /// The file's columns, as indexes in `entity.columns`, in the entity's order.
     pub present: &'a [usize],
     pub mode: OnConflict,
@@ -43,8 +44,8 @@ pub struct Counts {
 }
 
 impl Plan<'_> {
-    fn columns(&self) -> impl Iterator<Item = &'static super::Column> + '_ {
-        let all: &'static [super::Column] = self.entity.columns;
+    fn columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
+        let all: &'static [Column] = self.entity.columns;
         self.present.iter().map(move |i| &all[*i])
     }
 
@@ -57,7 +58,7 @@ impl Plan<'_> {
         let mut columns = vec!["\"_line\" int8".to_string()];
         columns.extend(
             self.columns()
-                .map(|c| format!("\"{}\" {}", c.name, c.kind.sql_type())),
+                .map(|c| format!("{} {}", quote_identifier(c.name), c.kind.sql_type())),
         );
         format!(
             "CREATE TEMP TABLE {TEMP} ({}) ON COMMIT DROP",
@@ -67,7 +68,7 @@ impl Plan<'_> {
 
     pub fn copy_in_sql(&self) -> String {
         let mut columns = vec!["\"_line\"".to_string()];
-        columns.extend(self.columns().map(|c| format!("\"{}\"", c.name)));
+        columns.extend(self.columns().map(|c| quote_identifier(c.name)));
         format!(
             "COPY {TEMP} ({}) FROM STDIN (FORMAT csv)",
             columns.join(", ")
@@ -94,14 +95,14 @@ impl Plan<'_> {
     fn id_exists(&self) -> String {
         format!(
             "EXISTS (SELECT 1 FROM {} c WHERE c.\"id\" = t.\"id\")",
-            self.entity.table_sql()
+            self.entity.quoted_name()
         )
     }
 
     fn email_exists(&self) -> String {
         format!(
             "EXISTS (SELECT 1 FROM {} c WHERE lower(c.\"email\") = t.\"email\")",
-            self.entity.table_sql()
+            self.entity.quoted_name()
         )
     }
 
@@ -133,11 +134,11 @@ impl Plan<'_> {
         }
         let sql = format!(
             "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-            self.entity.table_sql()
+            self.entity.quoted_name()
         );
         db::batch_execute(tx, &sql)
             .await
-            .with_context(|| format!("cannot lock the {} table", self.entity.noun))?;
+            .with_context(|| format!("cannot lock the {} table", self.entity.plural))?;
         Ok(())
     }
 
@@ -192,17 +193,17 @@ impl Plan<'_> {
             for matching in matches {
                 let sql = format!(
                     "UPDATE {} c SET {} FROM {TEMP} t WHERE {matching}",
-                    self.entity.table_sql(),
+                    self.entity.quoted_name(),
                     self.update_sets()
                 );
                 counts.updated += db::execute(tx, &sql, &[])
                     .await
-                    .with_context(|| format!("cannot update {}", self.entity.noun))?;
+                    .with_context(|| format!("cannot update {}", self.entity.plural))?;
             }
         }
         counts.added = db::execute(tx, &self.insert_sql(), &[])
             .await
-            .with_context(|| format!("cannot add {}", self.entity.noun))?;
+            .with_context(|| format!("cannot add {}", self.entity.plural))?;
         Ok(counts)
     }
 
@@ -213,11 +214,11 @@ impl Plan<'_> {
             .columns()
             .filter(|c| c.kind != ColumnKind::Id)
             .map(|c| {
-                let name = c.name;
-                match name {
-                    "createdAt" => format!("\"{name}\" = coalesce(t.\"{name}\", c.\"{name}\")"),
-                    "updatedAt" => format!("\"{name}\" = coalesce(t.\"{name}\", now())"),
-                    _ => format!("\"{name}\" = t.\"{name}\""),
+                let name = quote_identifier(c.name);
+                match c.name {
+                    "createdAt" => format!("{name} = coalesce(t.{name}, c.{name})"),
+                    "updatedAt" => format!("{name} = coalesce(t.{name}, now())"),
+                    _ => format!("{name} = t.{name}"),
                 }
             })
             .collect();
@@ -229,12 +230,13 @@ impl Plan<'_> {
 
     /// `INSERT ... SELECT` of the rows whose key the table does not have.
     fn insert_sql(&self) -> String {
-        let table = self.entity.table_sql();
+        let table = self.entity.quoted_name();
         let mut names = Vec::new();
         let mut values = Vec::new();
         for column in self.columns() {
-            let t = format!("t.\"{}\"", column.name);
-            names.push(format!("\"{}\"", column.name));
+            let name = quote_identifier(column.name);
+            let t = format!("t.{name}");
+            names.push(name);
             values.push(match column.kind {
                 ColumnKind::Id if self.rows_without_id => format!(
                     "coalesce({t}, nextval((SELECT pg_get_serial_sequence('{table}', 'id')::regclass)))"
@@ -245,7 +247,7 @@ impl Plan<'_> {
         }
         for stamp in ["createdAt", "updatedAt"] {
             if !self.has(stamp) {
-                names.push(format!("\"{stamp}\""));
+                names.push(quote_identifier(stamp));
                 values.push("now()".to_string());
             }
         }
@@ -272,7 +274,7 @@ impl Plan<'_> {
         let Some(max_id) = self.max_id else {
             return Ok(());
         };
-        let table = self.entity.table_sql();
+        let table = self.entity.quoted_name();
         let sql = format!(
             "SELECT setval(s.seq, m.top) \
              FROM (SELECT pg_get_serial_sequence('{table}', 'id')::regclass AS seq) s, \
@@ -288,8 +290,8 @@ impl Plan<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::CUSTOMERS;
     use super::*;
+    use crate::commands::customers::TABLE as CUSTOMERS;
 
     #[test]
     fn customers_without_ids_are_matched_by_lower_case_email() {

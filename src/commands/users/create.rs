@@ -1,6 +1,6 @@
 //! `crm users create`: a new user with a bcrypt-hashed password.
 
-use super::user::{self, Role, User, user_columns};
+use super::user::{self, Role, User};
 use crate::context::Context;
 use crate::db;
 use crate::password::{self, PasswordArgs};
@@ -30,12 +30,9 @@ pub struct CreateArgs {
     password: PasswordArgs,
 }
 
-const INSERT_USER: &str = concat!(
-    r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role", "createdAt", "updatedAt")
-       VALUES ($1, $2, $3, $4, $5, now(), now())
-       RETURNING "#,
-    user_columns!()
-);
+/// Followed by `RETURNING` the columns ([`user::returning`]).
+const INSERT_USER: &str = r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role", "createdAt", "updatedAt")
+       VALUES ($1, $2, $3, $4, $5, now(), now())"#;
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     // Everything that can be refused without the database is refused first.
@@ -51,7 +48,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     user::ensure_email_free(&*tx, &args.email, None).await?;
     let row = db::query_one(
         &*tx,
-        INSERT_USER,
+        &user::returning(INSERT_USER),
         &[
             &args.first_name,
             &args.last_name,
@@ -64,5 +61,6 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     .map_err(|e| user::email_conflict(e, &args.email))?;
     let created = User::try_from(&row)?;
     tx.commit().await?;
-    ctx.out.record(user::COLUMNS, &created.values())
+    ctx.out
+        .record(&user::TABLE.column_names(), &created.values())
 }

@@ -12,7 +12,7 @@ mod user;
 
 pub use user::{Role, User, resolve};
 
-use crate::commands::listing::{Filter, ListArgs, Listing, order_by};
+use crate::commands::listing::{self, Filter, ListArgs, order_by};
 use crate::context::Context;
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -61,35 +61,30 @@ pub struct ListCommand {
     role: Option<Role>,
 }
 
-/// What `--search` matches: the full name and the e-mail.
-const SEARCH: &[&str] = &[r#"("firstName" || ' ' || "lastName")"#, r#""email""#];
-
-const LISTING: Listing = Listing {
-    columns: user::COLUMNS,
-    select: user::user_columns!(),
-    from: r#""Users""#,
-    noun: "users",
-};
-
 async fn list(ctx: &Context, args: ListCommand) -> Result<()> {
     let mut filter = Filter::new();
     if let Some(role) = args.role {
         filter.and_label(r#""role" = $?"#, role);
     }
     if let Some(text) = &args.list.search {
-        filter.search(SEARCH, text);
+        filter.search(user::TABLE.search, text);
     }
-    let order = order_by(args.list.sort.as_deref(), user::COLUMNS, "id")?;
+    let order = order_by(args.list.sort.as_deref(), &user::TABLE.column_names(), "id")?;
     let client = ctx.db().await?.get().await?;
-    LISTING
-        .print(ctx, &**client, &filter, &order, &args.list, |row| {
-            Ok(User::try_from(row)?.values())
-        })
-        .await
+    listing::print(
+        ctx,
+        &**client,
+        &user::TABLE,
+        &filter,
+        &order,
+        &args.list,
+        |row| Ok(User::try_from(row)?.values()),
+    )
+    .await
 }
 
 async fn show(ctx: &Context, who: &str) -> Result<()> {
     let client = ctx.db().await?.get().await?;
     let user = resolve(&**client, who).await?;
-    ctx.out.record(user::COLUMNS, &user.values())
+    ctx.out.record(&user::TABLE.column_names(), &user.values())
 }

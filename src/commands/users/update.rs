@@ -1,6 +1,6 @@
 //! `crm users update` and `crm users set-password`: changing an existing user.
 
-use super::user::{self, Role, User, user_columns};
+use super::user::{self, Role, User};
 use crate::context::Context;
 use crate::db;
 use crate::error;
@@ -40,18 +40,15 @@ pub struct SetPasswordArgs {
     password: PasswordArgs,
 }
 
-/// Sets the fields given (a NULL parameter keeps the column as it is) and bumps `updatedAt`.
-const UPDATE_USER: &str = concat!(
-    r#"UPDATE "Users" SET
+/// Sets the fields given (a NULL parameter keeps the column as it is) and bumps `updatedAt`;
+/// followed by `RETURNING` the columns ([`user::returning`]).
+const UPDATE_USER: &str = r#"UPDATE "Users" SET
          "firstName" = COALESCE($2, "firstName"),
          "lastName" = COALESCE($3, "lastName"),
          "email" = COALESCE($4, "email"),
          "role" = COALESCE($5, "role"),
          "updatedAt" = now()
-       WHERE "id" = $1
-       RETURNING "#,
-    user_columns!()
-);
+       WHERE "id" = $1"#;
 
 pub async fn run(ctx: &Context, args: UpdateArgs) -> Result<()> {
     if args.first_name.is_none()
@@ -82,7 +79,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> Result<()> {
     }
     let row = db::query_one(
         &*tx,
-        UPDATE_USER,
+        &user::returning(UPDATE_USER),
         &[
             &id,
             &args.first_name,
@@ -95,7 +92,8 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> Result<()> {
     .map_err(|e| user::email_conflict(e, args.email.as_deref().unwrap_or_default()))?;
     let updated = User::try_from(&row)?;
     tx.commit().await?;
-    ctx.out.record(user::COLUMNS, &updated.values())
+    ctx.out
+        .record(&user::TABLE.column_names(), &updated.values())
 }
 
 const SET_PASSWORD: &str =

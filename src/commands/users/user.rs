@@ -1,6 +1,7 @@
 //! A CRM user as crm reads it (never with its password hash), its role, and finding one by id
 //! or e-mail.
 
+use crate::commands::table::{Column, ColumnKind, Table};
 use crate::db;
 use crate::error;
 use crate::output::Value;
@@ -11,41 +12,43 @@ use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, Row};
 
-/// The columns crm shows of a user, in order: everything but `password`.
-pub const COLUMNS: &[&str] = &[
-    "id",
-    "firstName",
-    "lastName",
-    "email",
-    "role",
-    "createdAt",
-    "updatedAt",
-];
+/// `Users` as list and show know it: the columns crm shows of a user, in order, everything
+/// but `password`.
+pub const TABLE: Table = Table::new(
+    "Users",
+    "user",
+    "users",
+    &[
+        Column::new("id", ColumnKind::Id),
+        Column::new("firstName", ColumnKind::Text),
+        Column::new("lastName", ColumnKind::Text),
+        Column::new("email", ColumnKind::Email),
+        Column::new("role", ColumnKind::Label),
+        Column::new("createdAt", ColumnKind::Time),
+        Column::new("updatedAt", ColumnKind::Time),
+    ],
+)
+// The full name and the e-mail.
+.searching(&[r#"("firstName" || ' ' || "lastName")"#, r#""email""#]);
 
-/// The SELECT (or RETURNING) list of [`COLUMNS`], as a literal for `concat!`.
-macro_rules! user_columns {
-    () => {
-        r#""id", "firstName", "lastName", "email", "role", "createdAt", "updatedAt""#
-    };
+/// `SELECT <the columns> FROM "Users" <rest>`.
+fn select(rest: &str) -> String {
+    format!(
+        "SELECT {} FROM {} {rest}",
+        TABLE.select_list(),
+        TABLE.quoted_name()
+    )
 }
-pub(super) use user_columns;
 
-const SELECT_BY_ID: &str = concat!(
-    "SELECT ",
-    user_columns!(),
-    r#" FROM "Users" WHERE "id" = $1"#
-);
-const SELECT_BY_ID_FOR_UPDATE: &str = concat!(
-    "SELECT ",
-    user_columns!(),
-    r#" FROM "Users" WHERE "id" = $1 FOR UPDATE"#
-);
+/// `<statement> RETURNING <the columns>`, for an INSERT or UPDATE that prints the user.
+pub(super) fn returning(statement: &str) -> String {
+    format!("{statement} RETURNING {}", TABLE.select_list())
+}
+
+const BY_ID: &str = r#"WHERE "id" = $1"#;
+const BY_ID_FOR_UPDATE: &str = r#"WHERE "id" = $1 FOR UPDATE"#;
 /// Case-insensitive, so that mixed-case e-mails left by the original system are found.
-const SELECT_BY_EMAIL: &str = concat!(
-    "SELECT ",
-    user_columns!(),
-    r#" FROM "Users" WHERE lower("email") = lower($1) ORDER BY "id""#
-);
+const BY_EMAIL: &str = r#"WHERE lower("email") = lower($1) ORDER BY "id""#;
 /// Another user (not `$2`) whose e-mail equals `$1` in any case.
 const SELECT_EMAIL_TAKEN: &str = r#"SELECT "id" FROM "Users" WHERE lower("email") = lower($1) AND "id" IS DISTINCT FROM $2 LIMIT 1"#;
 
@@ -116,7 +119,7 @@ impl TryFrom<&Row> for User {
 }
 
 impl User {
-    /// The values of [`COLUMNS`].
+    /// The values of [`TABLE`]'s columns.
     pub fn values(&self) -> Vec<Value> {
         vec![
             self.id.into(),
@@ -160,7 +163,7 @@ pub fn not_found(who: &str) -> anyhow::Error {
 }
 
 async fn by_id(client: &impl GenericClient, id: i32) -> Result<Option<User>> {
-    let rows = db::query(client, SELECT_BY_ID, &[&id])
+    let rows = db::query(client, &select(BY_ID), &[&id])
         .await
         .context("cannot look up the user")?;
     rows.first().map(User::try_from).transpose()
@@ -168,7 +171,7 @@ async fn by_id(client: &impl GenericClient, id: i32) -> Result<Option<User>> {
 
 /// The user with `id`, locked FOR UPDATE until the transaction ends; exit 3 when it is gone.
 pub async fn lock_by_id(client: &impl GenericClient, id: i32) -> Result<User> {
-    let rows = db::query(client, SELECT_BY_ID_FOR_UPDATE, &[&id])
+    let rows = db::query(client, &select(BY_ID_FOR_UPDATE), &[&id])
         .await
         .context("cannot look up the user")?;
     match rows.first() {
@@ -181,7 +184,7 @@ pub async fn lock_by_id(client: &impl GenericClient, id: i32) -> Result<User> {
 /// original system may have left two that differ only in case: the exact match wins, and
 /// without one the caller must name the user by id.
 async fn by_email(client: &impl GenericClient, email: &str) -> Result<Option<User>> {
-    let rows = db::query(client, SELECT_BY_EMAIL, &[&email])
+    let rows = db::query(client, &select(BY_EMAIL), &[&email])
         .await
         .context("cannot look up the user")?;
     let users = rows
@@ -281,15 +284,16 @@ mod tests {
     #[test]
     fn no_statement_reads_the_password() {
         for sql in [
-            SELECT_BY_ID,
-            SELECT_BY_ID_FOR_UPDATE,
-            SELECT_BY_EMAIL,
+            &select(BY_ID),
+            &select(BY_ID_FOR_UPDATE),
+            &select(BY_EMAIL),
+            &returning(""),
             SELECT_EMAIL_TAKEN,
             SELECT_ADMINS,
             LOCK_ADMINS,
         ] {
             assert!(!sql.contains("password"), "{sql}");
         }
-        assert!(!COLUMNS.contains(&"password"));
+        assert!(!TABLE.has_column("password"));
     }
 }
