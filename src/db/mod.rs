@@ -5,6 +5,7 @@ pub mod label;
 pub mod local;
 pub mod lock;
 pub mod pgpass;
+pub mod schema;
 pub mod scratch;
 pub mod settings;
 mod tls;

@@ -880,10 +880,10 @@ async fn inspect(client: &Client) -> Result<String> {
                 .join(", ")
         )));
     }
-    let newest = crate::commands::db::migrate::latest_applied(client)
+    let newest = crate::db::schema::latest_applied(client)
         .await
         .context("cannot read the restored migration history")?;
-    let known = crate::commands::db::migrate::latest_known_version();
+    let known = crate::db::schema::latest_known_version();
     if let Some((newest, _)) = newest.filter(|&(n, _)| n > known) {
         return Err(error::usage(format!(
             "the backup was migrated by a newer crm (migration {newest}; this crm knows up to \
