@@ -9,6 +9,7 @@ pub mod schema;
 pub mod scratch;
 pub mod settings;
 mod tls;
+pub mod tx;
 
 use crate::error;
 use crate::output::Output;

@@ -6,12 +6,13 @@
 //! read, so concurrent orders queue on each product they share, never oversell, and, taking
 //! their locks in the same order, never deadlock one another. Items being inserted take only
 //! `KEY SHARE` locks on their products, which do not wait for those. A transaction that loses a
-//! race anyway (a deadlock with another client) is run again ([`super::retrying`]).
+//! race anyway (a deadlock with another client) is run again ([`crate::db::tx::retrying`]).
 
 use super::order::{self, Detail};
-use super::{OrderStatus, lock_customer_total, recompute_total_purchases, retrying};
+use super::{OrderStatus, lock_customer_total, recompute_total_purchases};
 use crate::context::Context;
 use crate::db;
+use crate::db::tx::retrying;
 use crate::error;
 use crate::validate::{self, flag};
 use anyhow::{Context as _, Result};
