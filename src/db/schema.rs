@@ -5,7 +5,8 @@
 //! schema advisory lock under which migrate, undo and seed change the schema.
 //!
 //! `crm db migrate` (the command, in `commands::db::migrate`) is built on this; so are `db seed`,
-//! `db health`, `db backup` and `db schema diff`, which is why it lives below the commands.
+//! `db health`, `db backup` and `db schema diff`, which is why it lives below the commands. All the
+//! SQL on the history table is here, so that it is read and written one way.
 
 use crate::db::{self, AdvisoryLock, Database};
 use crate::error;
@@ -26,14 +27,14 @@ const DOWN_SCRIPTS: &[(u32, &str, &str)] =
     include!(concat!(env!("OUT_DIR"), "/down_migrations.rs"));
 
 /// refinery's history table, as refinery itself creates it (so either can read it).
-pub const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history( \
+const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history( \
      version int4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255))";
 const HISTORY_EXISTS: &str = "SELECT to_regclass('refinery_schema_history') IS NOT NULL";
 const SELECT_HISTORY: &str =
     "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
-pub const INSERT_HISTORY: &str = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+const INSERT_HISTORY: &str = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
      VALUES ($1, $2, $3, $4)";
-pub const DELETE_HISTORY: &str = "DELETE FROM refinery_schema_history WHERE version = $1";
+const DELETE_HISTORY: &str = "DELETE FROM refinery_schema_history WHERE version = $1";
 
 /// A migration this binary carries.
 pub struct Known {
@@ -127,6 +128,34 @@ pub async fn read_history(client: &impl tokio_postgres::GenericClient) -> Result
             checksum: r.get::<_, Option<String>>(3).unwrap_or_default(),
         })
         .collect())
+}
+
+/// Records `migrations` as applied now, creating the history table if need be, in the caller's
+/// transaction: for tables made by other means (the original Sequelize application's), which
+/// migrating must not try to create again.
+pub async fn record_applied(
+    tx: &impl tokio_postgres::GenericClient,
+    migrations: &[&Known],
+) -> Result<()> {
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .context("cannot format the time")?;
+    db::batch_execute(tx, CREATE_HISTORY).await?;
+    for k in migrations {
+        db::execute(
+            tx,
+            INSERT_HISTORY,
+            &[&k.version, &k.name, &now, &k.checksum.to_string()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes `version`'s history row in the caller's transaction, once its down script has run.
+pub async fn forget_applied(tx: &impl tokio_postgres::GenericClient, version: i32) -> Result<()> {
+    db::execute(tx, DELETE_HISTORY, &[&version]).await?;
+    Ok(())
 }
 
 /// The newest applied migration, `(version, name)`, if the database has crm's history.

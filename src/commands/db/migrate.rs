@@ -13,8 +13,7 @@
 use crate::commands::confirm::ConfirmArgs;
 use crate::context::Context;
 use crate::db::schema::{
-    self, CREATE_HISTORY, DELETE_HISTORY, INSERT_HISTORY, Known, Line, State, check_consistent,
-    known, label, lines, read_history,
+    self, Known, Line, State, check_consistent, known, label, lines, read_history,
 };
 use crate::db::{self, LockArgs};
 use crate::error;
@@ -24,8 +23,6 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use std::collections::HashSet;
 use std::time::Instant;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio_postgres::Client;
 
 #[derive(Debug, Args)]
@@ -262,19 +259,8 @@ async fn adopt_sequelize(ctx: &Context, client: &mut Client, known: &[Known]) ->
     if adopt.is_empty() {
         return Ok(());
     }
-    let now = OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .context("cannot format the time")?;
     let tx = client.transaction().await?;
-    db::batch_execute(&tx, CREATE_HISTORY).await?;
-    for k in &adopt {
-        db::execute(
-            &tx,
-            INSERT_HISTORY,
-            &[&k.version, &k.name, &now, &k.checksum.to_string()],
-        )
-        .await?;
-    }
+    schema::record_applied(&tx, &adopt).await?;
     tx.commit()
         .await
         .context("cannot record the adopted migrations")?;
@@ -357,7 +343,7 @@ async fn undo(ctx: &Context, args: UndoArgs) -> Result<()> {
                     label(l.version, &l.name)
                 )
             })?;
-            db::execute(&tx, DELETE_HISTORY, &[&l.version]).await?;
+            schema::forget_applied(&tx, l.version).await?;
         }
         tx.commit().await.context("cannot commit the undo")?;
         for name in &names {
