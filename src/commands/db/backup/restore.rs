@@ -61,8 +61,8 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<()> {
             &Typed {
                 name: &live,
                 what: "the database name",
-                change: &format!(
-                    "restoring {} replaces database \"{live}\"",
+                needs: &format!(
+                    "restoring {} replaces database \"{live}\" and needs confirmation",
                     args.file.display()
                 ),
                 otherwise: " (or --into NAME to restore into a new database)",
