@@ -12,6 +12,7 @@ use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
 use crate::db;
+use crate::db::tx::snapshot;
 use crate::output::{Rows, Value};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};
@@ -291,7 +292,7 @@ impl TryFrom<&Row> for OrderSummary {
 /// in a table the record, then the orders (if any) as a table of their own.
 async fn show(ctx: &Context, id: i32) -> Result<()> {
     let mut client = ctx.db().await?.get().await?;
-    let tx = record::snapshot(&mut client).await?;
+    let tx = snapshot(&mut client).await?;
     let customer: Customer = record::fetch(&*tx, id).await?;
     let order_count: i64 = db::query_one(&*tx, ORDER_COUNT, &[&id])
         .await

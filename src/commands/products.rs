@@ -13,6 +13,7 @@ use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
 use crate::db;
+use crate::db::tx::snapshot;
 use crate::error;
 use crate::output::Value;
 use crate::validate::flag;
@@ -333,7 +334,7 @@ const SALES: &str = r#"SELECT COALESCE(sum(i."quantity"), 0)::int8 AS "unitsSold
 /// `show`: the product's columns, `unitsSold` and `revenue`, one record in every format.
 async fn show(ctx: &Context, id: i32) -> Result<()> {
     let mut client = ctx.db().await?.get().await?;
-    let tx = record::snapshot(&mut client).await?;
+    let tx = snapshot(&mut client).await?;
     let product: Product = record::fetch(&*tx, id).await?;
     let sales = db::query_one(&*tx, SALES, &[&id])
         .await

@@ -16,7 +16,7 @@ use crate::error;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, IsolationLevel, Row};
+use tokio_postgres::{GenericClient, Row};
 
 /// Re-exported for the commands that still name it here; its home is [`crate::output`].
 pub use crate::output::counted;
@@ -69,20 +69,6 @@ pub async fn update<R: Record>(ctx: &Context, id: i32, fields: Fields) -> Result
     let client = ctx.db().await?.get().await?;
     let updated: R = update_row(&**client, id, fields).await?;
     ctx.out.record(&R::TABLE.column_names(), &updated.values())
-}
-
-/// A read-only transaction that sees one snapshot, for `show`s that read in several statements
-/// and must agree with themselves (an order count and the orders listed).
-pub async fn snapshot(
-    client: &mut deadpool_postgres::Object,
-) -> Result<deadpool_postgres::Transaction<'_>> {
-    client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .context("cannot start a read-only transaction")
 }
 
 /// The row with this id, or exit 3 naming it.

@@ -9,9 +9,11 @@ pub mod label;
 pub mod local;
 pub mod lock;
 pub mod pgpass;
+pub mod schema;
 pub mod scratch;
 pub mod settings;
 mod tls;
+pub mod tx;
 
 use crate::error;
 use crate::output::Output;

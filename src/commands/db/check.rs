@@ -11,10 +11,10 @@
 //! after the fixes of the checks before it: a `totalPurchases` is compared with the order totals
 //! as corrected. Without `--fix` every check reads one read-only snapshot, so they agree.
 
-use crate::commands::orders::retrying;
 use crate::commands::record;
 use crate::context::Context;
 use crate::db;
+use crate::db::tx::{retrying, snapshot};
 use crate::error::ExitStatus;
 use crate::output::{RowWriter, Value};
 use anyhow::{Context as _, Result};
@@ -292,7 +292,7 @@ fn writer<'a>(
 /// memory, however many there are); nothing is written.
 async fn find_all(ctx: &Context) -> Result<Tally> {
     let mut client = ctx.db().await?.get().await?;
-    let tx = record::snapshot(&mut client).await?;
+    let tx = snapshot(&mut client).await?;
     db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
     let mut tally = Tally::default();
     let mut out = None;

@@ -20,6 +20,7 @@ use crate::context::Context;
 use crate::db;
 use crate::db::LockArgs;
 use crate::db::label;
+use crate::db::schema;
 use crate::error;
 use crate::password;
 use anyhow::{Context as _, Result};
@@ -234,8 +235,9 @@ async fn with_schema_lock<T>(
     no_wait: bool,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,
 ) -> Result<T> {
-    migrate::with_schema_lock(ctx, no_wait, async |client| {
-        migrate::require_current(&*client).await?;
+    let database = ctx.db().await?;
+    schema::with_schema_lock(database, no_wait, &ctx.out, async |client| {
+        schema::require_current(&*client).await?;
         work(client).await
     })
     .await

@@ -4,9 +4,9 @@
 
 use super::Priority;
 use crate::commands::users::Role;
+use crate::commands::users::acting::lock_acting_user;
 use crate::context::Context;
 use crate::db;
-use crate::error;
 use crate::output::Value;
 use anyhow::{Context as _, Result};
 use tokio_postgres::GenericClient;
@@ -76,25 +76,13 @@ const DELIVER: &str = r#"WITH "notification" AS (
            ARRAY(SELECT "email" FROM "audience" WHERE "enabled" AND "emailEnabled"
                  ORDER BY "id") AS "emailRecipients""#;
 
-/// The `--as` user, locked against deletion until the notification is in.
-const LOCK_CREATOR: &str = r#"SELECT "id" FROM "Users" WHERE "id" = $1 FOR KEY SHARE"#;
-
 /// Writes `notification` for `audience` in the caller's transaction.
 pub async fn deliver(
     tx: &impl GenericClient,
     notification: &NewNotification,
     audience: &Audience,
 ) -> Result<Delivery> {
-    if let Some(user) = notification.created_by
-        && db::query(tx, LOCK_CREATOR, &[&user])
-            .await
-            .context("cannot look up the --as user")?
-            .is_empty()
-    {
-        return Err(error::not_found(format!(
-            "user {user} (--as) was deleted meanwhile"
-        )));
-    }
+    lock_acting_user(tx, notification.created_by).await?;
     let (ids, role): (Option<&[i32]>, Option<Role>) = match audience {
         Audience::Users(ids) => (Some(ids), None),
         Audience::Role(role) => (None, Some(*role)),

@@ -3,11 +3,12 @@
 //! marking read. Marking is idempotent: a read entry keeps its first `readAt`.
 
 use crate::commands::listing::{self, Filter, Listing, order_by};
-use crate::commands::record::{self, counted};
+use crate::commands::record::counted;
 use crate::commands::users::{self, User};
 use crate::context::Context;
 use crate::db;
 use crate::db::label;
+use crate::db::tx::snapshot;
 use crate::error;
 use crate::output::{Rows, Value};
 use crate::validate::flag;
@@ -243,7 +244,7 @@ const SELECT_RECIPIENTS: &str = r#"SELECT un."userId", u."email",
 /// array in CSV and JSON).
 pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
     let mut client = ctx.db().await?.get().await?;
-    let tx = record::snapshot(&mut client).await?;
+    let tx = snapshot(&mut client).await?;
     let row = db::query(&*tx, SELECT_NOTIFICATION, &[&args.id])
         .await
         .context("cannot read the notification")?

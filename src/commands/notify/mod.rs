@@ -12,9 +12,10 @@ mod inbox;
 mod prefs;
 mod send;
 
+// send and the cron jobs call it as `super::acting_user`: the `createdBy` of what they send.
+use crate::commands::users::acting::acting_user;
 use crate::context::Context;
-use crate::db::Database;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 
 #[derive(Debug, Subcommand)]
@@ -98,18 +99,3 @@ impl std::str::FromStr for Priority {
 }
 
 crate::db::label::label_sql!(Priority);
-
-/// The `--as` user's id (`Notifications.createdBy`), if one is named; exit 3 when it names no
-/// user.
-async fn acting_user(ctx: &Context, db: &Database) -> Result<Option<i32>> {
-    match &ctx.acting_user {
-        Some(who) => {
-            let client = db.get().await?;
-            let user = crate::commands::users::resolve(&**client, who)
-                .await
-                .context("--as names no CRM user")?;
-            Ok(Some(user.id))
-        }
-        None => Ok(None),
-    }
-}

@@ -6,12 +6,14 @@
 //! read, so concurrent orders queue on each product they share, never oversell, and, taking
 //! their locks in the same order, never deadlock one another. Items being inserted take only
 //! `KEY SHARE` locks on their products, which do not wait for those. A transaction that loses a
-//! race anyway (a deadlock with another client) is run again ([`super::retrying`]).
+//! race anyway (a deadlock with another client) is run again ([`crate::db::tx::retrying`]).
 
 use super::order::{self, Detail};
-use super::{OrderStatus, lock_customer_total, recompute_total_purchases, retrying};
+use super::{OrderStatus, lock_customer_total, recompute_total_purchases};
+use crate::commands::users::acting::{acting_user, lock_acting_user};
 use crate::context::Context;
 use crate::db;
+use crate::db::tx::retrying;
 use crate::error;
 use crate::validate::{self, flag};
 use anyhow::{Context as _, Result};
@@ -105,16 +107,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     }
     let quantities = merge_items(&args.items)?;
     let db = ctx.db().await?;
-    let created_by = match &ctx.acting_user {
-        Some(who) => {
-            let client = db.get().await?;
-            let user = crate::commands::users::resolve(&**client, who)
-                .await
-                .context("--as names no CRM user")?;
-            Some(user.id)
-        }
-        None => None,
-    };
+    let created_by = acting_user(ctx, db).await?;
     let plan = Plan {
         customer: args.customer,
         created_by,
@@ -139,9 +132,6 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
 /// The customer, locked against deletion until the order is in (the foreign key would lock it
 /// too, but only once the order is written; this tells a missing customer apart first).
 const LOCK_CUSTOMER: &str = r#"SELECT "id" FROM "Customers" WHERE "id" = $1 FOR KEY SHARE"#;
-
-/// The `--as` user, locked against deletion until the order is in, for the same reason.
-const LOCK_CREATOR: &str = r#"SELECT "id" FROM "Users" WHERE "id" = $1 FOR KEY SHARE"#;
 
 /// The products asked for, locked in id order; NULL stock counts as none.
 const LOCK_PRODUCTS: &str = r#"SELECT "id", "name", "price", COALESCE("stock", 0) AS "stock"
@@ -189,17 +179,7 @@ async fn place(tx: &impl GenericClient, plan: &Plan) -> Result<i32> {
             plan.customer
         )));
     }
-    // Named before the transaction (for its message); deleted since, it would fail the insert.
-    if let Some(user) = plan.created_by
-        && db::query(tx, LOCK_CREATOR, &[&user])
-            .await
-            .context("cannot look up the --as user")?
-            .is_empty()
-    {
-        return Err(error::not_found(format!(
-            "user {user} (--as) was deleted meanwhile"
-        )));
-    }
+    lock_acting_user(tx, plan.created_by).await?;
 
     let ids: Vec<i32> = plan.quantities.keys().copied().collect();
     let products = db::query(tx, LOCK_PRODUCTS, &[&ids])

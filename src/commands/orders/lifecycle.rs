@@ -7,9 +7,10 @@
 //! its `totalPurchases` (see [`super::recompute_total_purchases`]).
 
 use super::order;
-use super::{OrderStatus, lock_customer_total, recompute_total_purchases, retrying};
+use super::{OrderStatus, lock_customer_total, recompute_total_purchases};
 use crate::context::Context;
 use crate::db;
+use crate::db::tx::retrying;
 use crate::error;
 use anyhow::{Context as _, Result};
 use clap::Args;

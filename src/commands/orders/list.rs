@@ -7,10 +7,10 @@
 use super::order::{self, Order};
 use super::{DateRange, OrderStatus};
 use crate::commands::listing::{self, Filter, ListArgs, order_by};
-use crate::commands::record;
 use crate::commands::table::{Column, ColumnKind, Table};
 use crate::commands::transfer::copy_out;
 use crate::context::Context;
+use crate::db::tx::snapshot;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -116,7 +116,7 @@ pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
 
 pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
     let mut client = ctx.db().await?.get().await?;
-    let tx = record::snapshot(&mut client).await?;
+    let tx = snapshot(&mut client).await?;
     let detail = order::fetch_detail(&*tx, args.id).await?;
     tx.commit().await?;
     order::print(ctx, &detail)

@@ -5,6 +5,7 @@
 //! `password` column, and there is deliberately no `users export`. The last admin can be neither
 //! deleted nor demoted; both checks lock the admin rows first, so two at once cannot both pass.
 
+pub mod acting;
 mod create;
 mod delete;
 mod update;

@@ -125,7 +125,7 @@ async fn server_facts(database: &db::Database) -> Result<ServerFacts> {
     let row = db::query_one(&**client, SERVER_FACTS, &[])
         .await
         .context("cannot read the server's version")?;
-    let latest_migration = crate::commands::db::migrate::latest_applied(&**client)
+    let latest_migration = crate::db::schema::latest_applied(&**client)
         .await?
         .map(|(version, name)| Migration { version, name });
     let version_text: String = row.get(1);

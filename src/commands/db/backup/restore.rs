@@ -11,12 +11,13 @@ use super::manifest::{self, Manifest};
 use super::tools::{self, Tool};
 use super::verify::{self, ArchiveKind};
 use super::{RestoreArgs, VerifyArgs, human_bytes};
+use crate::commands::confirm::{Typed, confirm_by_typing};
 use crate::context::Context;
 use crate::db::settings::ConnSettings;
 use crate::output::Value;
 use crate::{db, error, interrupt};
 use anyhow::{Context as _, Result};
-use std::io::{BufRead, IsTerminal};
+use std::io::BufRead;
 use std::path::Path;
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
@@ -54,7 +55,24 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<()> {
     let live = database.settings.dbname.clone();
     let stamp = manifest::stamp(OffsetDateTime::now_utc());
     if args.into.is_none() {
-        confirm_by_name(args.confirm.yes, &live, &args.file)?;
+        // Replacing the live database needs `--yes`, or its name typed on a terminal.
+        confirm_by_typing(
+            args.confirm,
+            &Typed {
+                name: &live,
+                what: "the database name",
+                needs: &format!(
+                    "restoring {} replaces database \"{live}\" and needs confirmation",
+                    args.file.display()
+                ),
+                otherwise: " (or --into NAME to restore into a new database)",
+                warning: &format!(
+                    "This replaces database \"{live}\" with the contents of {} (the current one \
+                     is kept under another name).",
+                    args.file.display()
+                ),
+            },
+        )?;
     }
     let target = match &args.into {
         Some(name) => name.clone(),
@@ -249,38 +267,6 @@ fn derived_name(base: &str, suffix: &str) -> String {
         end -= 1;
     }
     format!("{}{suffix}", &base[..end])
-}
-
-/// Replacing the live database needs `--yes`, or its name typed on a terminal.
-fn confirm_by_name(yes: bool, live: &str, file: &Path) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(error::usage(format!(
-            "restoring {} replaces database \"{live}\" and needs confirmation, and stdin is not \
-             a terminal: pass --yes to confirm (or --into NAME to restore into a new database)",
-            file.display()
-        )));
-    }
-    eprintln!(
-        "This replaces database \"{live}\" with the contents of {} (the current one is kept \
-         under another name).",
-        file.display()
-    );
-    let typed: String = dialoguer::Input::new()
-        .with_prompt(format!("Type the database name ({live}) to confirm"))
-        .allow_empty(true)
-        .interact_text()
-        .map_err(|e| anyhow::anyhow!("cannot read the confirmation: {e}"))?;
-    if typed.trim() == live {
-        Ok(())
-    } else {
-        Err(anyhow::anyhow!(
-            "cancelled: \"{}\" is not \"{live}\"; nothing was changed",
-            typed.trim()
-        ))
-    }
 }
 
 /// A connection to another database of the server (`postgres`, else `template1`), from which
@@ -888,10 +874,10 @@ async fn inspect(client: &Client) -> Result<String> {
                 .join(", ")
         )));
     }
-    let newest = crate::commands::db::migrate::latest_applied(client)
+    let newest = crate::db::schema::latest_applied(client)
         .await
         .context("cannot read the restored migration history")?;
-    let known = crate::commands::db::migrate::latest_known_version();
+    let known = crate::db::schema::latest_known_version();
     if let Some((newest, _)) = newest.filter(|&(n, _)| n > known) {
         return Err(error::usage(format!(
             "the backup was migrated by a newer crm (migration {newest}; this crm knows up to \

@@ -168,7 +168,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 async fn migrations(client: &Client) -> Result<Finding> {
-    let s = crate::commands::db::migrate::summary(client).await?;
+    let s = crate::db::schema::summary(client).await?;
     let total = s.applied + s.pending + s.divergent + s.missing;
     let value = format!("{} of {total} applied", s.applied);
     let (status, message) = if s.divergent + s.missing > 0 {

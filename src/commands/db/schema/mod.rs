@@ -7,7 +7,6 @@
 pub mod compare;
 pub mod snapshot;
 
-use crate::commands::db::migrate;
 use crate::context::Context;
 use crate::db::scratch::Scratch;
 use crate::db::{Database, local};
@@ -119,7 +118,7 @@ async fn compare_with(
 ) -> Result<Vec<Difference>> {
     let result: Result<Vec<Difference>> = async {
         let mut client = scratch.connect().await?;
-        migrate::apply_all(&mut client)
+        crate::db::schema::apply_all(&mut client)
             .await
             .context("cannot build the schema crm's migrations make")?;
         let expected = Snapshot::read(&mut client, None).await?;
