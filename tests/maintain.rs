@@ -2,7 +2,7 @@
 //! and `--dry-run` do what they say, `--reindex` drops what a failed rebuild left and rebuilds
 //! the rest, and two runs at once queue on the maintenance lock.
 
-use crate::harness::{TestDb, count, sql};
+use crate::harness::{TABLES, TestDb, count, sql};
 use std::time::{Duration, Instant};
 
 /// crm's advisory lock keys: 'crm' and the maintenance lock.
@@ -40,17 +40,6 @@ fn with_dead_products(db: &TestDb) {
 /// the application's differ, `users_email_idx` against `users_email`).
 const AN_INDEX: &str = "orders_customer_date_idx";
 
-const STATEMENTS: [&str; 8] = [
-    r#""Users""#,
-    r#""Customers""#,
-    r#""Products""#,
-    r#""Orders""#,
-    r#""OrderItems""#,
-    r#""Notifications""#,
-    r#""UserNotifications""#,
-    r#""NotificationPreferences""#,
-];
-
 #[test]
 fn maintain_vacuums_every_crm_table_and_leaves_fewer_dead_tuples() {
     let db = TestDb::migrated();
@@ -68,9 +57,9 @@ fn maintain_vacuums_every_crm_table_and_leaves_fewer_dead_tuples() {
         .iter()
         .map(|l| l.split(",").next().unwrap().to_string())
         .collect();
-    let expected: Vec<String> = STATEMENTS
+    let expected: Vec<String> = TABLES
         .iter()
-        .map(|t| format!("\"VACUUM (ANALYZE) {}\"", t.replace('"', "\"\"")))
+        .map(|t| format!(r#""VACUUM (ANALYZE) ""{t}""""#))
         .collect();
     assert_eq!(statements, expected, "{out}");
     assert!(

@@ -22,7 +22,9 @@ mod tls;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, crm_on_terminal, redact};
-pub use database::{APP_FIXTURE, Schema, TestDb, count, label_type, row_json, sql, table_exists};
+pub use database::{
+    APP_FIXTURE, Schema, TABLES, TestDb, count, label_type, row_json, sql, table_exists,
+};
 pub use private::PrivateServer;
 pub use role::TestRole;
 pub use tls::{TlsServer, tls_server};
