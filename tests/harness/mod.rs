@@ -2,7 +2,8 @@
 //! test runner: [`server`] is a throwaway PostgreSQL cluster of this test process's own (or the
 //! server named by `CRM_TEST_DATABASE_URL`), [`TestDb`] a fresh database on it for one test, and
 //! [`crm`] runs the real binary in a clean environment and, when an assertion fails, prints the
-//! command, its exit status, stdout and stderr.
+//! command, its exit status, stdout and stderr. [`assert_restore_refused`] is what every refused
+//! restore must leave as it was.
 //!
 //! Environment: `CRM_TEST_DATABASE_URL` (a superuser URL) uses that server instead of starting
 //! one, with `CRM_TEST_SOCKET_DIR` (default `/var/run/postgresql`) for its Unix socket;
@@ -17,6 +18,7 @@ mod cluster;
 mod crm;
 mod database;
 mod private;
+mod restore;
 mod role;
 mod tls;
 
@@ -26,5 +28,8 @@ pub use database::{
     APP_FIXTURE, Schema, TABLES, TestDb, count, label_type, row_json, sql, table_exists,
 };
 pub use private::PrivateServer;
+pub use restore::{
+    LiveDatabase, assert_restore_refused, checksums, databases_like, run_leaving_no_scratch,
+};
 pub use role::TestRole;
 pub use tls::{TlsServer, tls_server};
