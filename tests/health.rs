@@ -3,7 +3,7 @@
 //! low thresholds on the command line), the monitoring exit codes, JSON and Nagios output, an
 //! unreachable server, and a role that lacks pg_monitor.
 
-use crate::harness::{Schema, TestDb, TestRole, free_port, server, sql};
+use crate::harness::{Schema, TestDb, TestRole, free_port, insert_user, server, sql};
 use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
@@ -335,13 +335,8 @@ fn a_sequence_near_the_int4_maximum_warns_then_is_critical() {
 #[test]
 fn an_index_left_invalid_by_a_failed_concurrent_build_warns() {
     let db = TestDb::migrated();
-    sql(
-        &db,
-        r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role",
-                                "createdAt", "updatedAt") VALUES
-             ('Ada', 'L', 'ada@example.com', 'x', 'staff', now(), now()),
-             ('Bob', 'S', 'bob@example.com', 'x', 'staff', now(), now())"#,
-    );
+    insert_user(&db, "Ada", "L", "ada@example.com", "staff");
+    insert_user(&db, "Bob", "S", "bob@example.com", "staff");
     let failed = db.client().batch_execute(
         r#"CREATE UNIQUE INDEX CONCURRENTLY "users_role_unique" ON "Users" ("role")"#,
     );

@@ -2,7 +2,7 @@
 //! and `--dry-run` do what they say, `--reindex` drops what a failed rebuild left and rebuilds
 //! the rest, and two runs at once queue on the maintenance lock.
 
-use crate::harness::{TABLES, TestDb, count, sql};
+use crate::harness::{TABLES, TestDb, count, insert_user, sql};
 use std::time::{Duration, Instant};
 
 /// crm's advisory lock keys: 'crm' and the maintenance lock.
@@ -133,13 +133,8 @@ fn dry_run_lists_and_analyze_only_analyzes_without_vacuuming() {
 #[test]
 fn reindex_drops_what_a_failed_rebuild_left_and_rebuilds_the_rest() {
     let db = TestDb::migrated();
-    sql(
-        &db,
-        r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role",
-                                "createdAt", "updatedAt") VALUES
-             ('Ada', 'L', 'ada@example.com', 'x', 'staff', now(), now()),
-             ('Bob', 'S', 'bob@example.com', 'x', 'staff', now(), now())"#,
-    );
+    insert_user(&db, "Ada", "L", "ada@example.com", "staff");
+    insert_user(&db, "Bob", "S", "bob@example.com", "staff");
     // What an interrupted REINDEX ... CONCURRENTLY leaves: an invalid copy named *_ccnew.
     let failed = db.client().batch_execute(
         r#"CREATE UNIQUE INDEX CONCURRENTLY "users_role_idx_ccnew" ON "Users" ("role")"#,

@@ -3,7 +3,8 @@
 //! server named by `CRM_TEST_DATABASE_URL`), [`TestDb`] a fresh database on it for one test, and
 //! [`crm`] runs the real binary in a clean environment and, when an assertion fails, prints the
 //! command, its exit status, stdout and stderr. [`assert_restore_refused`] is what every refused
-//! restore must leave as it was.
+//! restore must leave as it was; [`insert_user`] and [`create_user`] make the users a test starts
+//! from.
 //!
 //! Environment: `CRM_TEST_DATABASE_URL` (a superuser URL) uses that server instead of starting
 //! one, with `CRM_TEST_SOCKET_DIR` (default `/var/run/postgresql`) for its Unix socket;
@@ -21,6 +22,7 @@ mod private;
 mod restore;
 mod role;
 mod tls;
+mod users;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, crm_on_terminal, redact};
@@ -33,3 +35,4 @@ pub use restore::{
 };
 pub use role::TestRole;
 pub use tls::{TlsServer, tls_server};
+pub use users::{create_user, insert_user};
