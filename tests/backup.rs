@@ -10,7 +10,7 @@
 
 use crate::harness::{
     LiveDatabase, Output, TestDb, TestRole, assert_restore_refused, checksums, crm,
-    crm_on_terminal, databases_like, free_port, run_leaving_no_scratch, server, sql,
+    crm_on_terminal, databases_like, free_port, run_leaving_no_scratch, server, sql, wait_until,
 };
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -1402,14 +1402,9 @@ fn a_session_that_arrives_during_the_restore_and_cannot_be_ended_leaves_the_live
         .arg(&file);
     let child = restore.spawn();
     let restoring = format!("{}_restoring_", owned.db.name);
-    let started = std::time::Instant::now();
-    while databases_like(&restoring).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no restore began"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(30), "the restore to begin", || {
+        !databases_like(&restoring).is_empty()
+    });
     let mut session = owned.other_session();
     let out = restore.wait(child);
     out.assert_code(1)
@@ -1745,13 +1740,7 @@ fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() 
                 .get::<_, i64>(0)
                 > 0
         };
-        while !sleeping() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the dump never ran"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(Duration::from_secs(30), "the dump to run", sleeping);
         rustix::process::kill_process(pid, signal).unwrap();
         let out = restore.wait(child);
         out.assert_code(code)

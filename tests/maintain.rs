@@ -2,24 +2,11 @@
 //! and `--dry-run` do what they say, `--reindex` drops what a failed rebuild left and rebuilds
 //! the rest, and two runs at once queue on the maintenance lock.
 
-use crate::harness::{TABLES, TestDb, count, insert_user, sql};
-use std::time::{Duration, Instant};
+use crate::harness::{TABLES, TestDb, count, insert_user, sql, wait_for};
+use std::time::Duration;
 
 /// crm's advisory lock keys: 'crm' and the maintenance lock.
 const LOCK: &str = "SELECT pg_advisory_lock(x'0063726d'::int, 4)";
-
-/// Polls a boolean query until it is true: the statistics are updated asynchronously.
-fn wait_for(db: &TestDb, sql: &str) {
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if client.query_one(sql, &[]).expect(sql).get::<_, bool>(0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// 150 products inserted and deleted, autovacuum kept away: 150 dead tuples.
 fn with_dead_products(db: &TestDb) {
@@ -31,8 +18,10 @@ fn with_dead_products(db: &TestDb) {
            DELETE FROM "Products""#,
     );
     wait_for(
-        db,
+        &mut db.client(),
         "SELECT n_dead_tup = 150 FROM pg_stat_user_tables WHERE relname = 'Products'",
+        "the statistics to count the dead tuples",
+        Duration::from_secs(10),
     );
 }
 
@@ -218,8 +207,10 @@ fn a_second_run_waits_for_the_first_or_exits_5_with_no_wait() {
 
 fn wait_for_lock_waiter(db: &TestDb) {
     wait_for(
-        db,
+        &mut db.client(),
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
          AND objid = 4)",
+        "a second run to wait for the maintenance lock",
+        Duration::from_secs(10),
     );
 }

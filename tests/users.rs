@@ -3,8 +3,8 @@
 //! the rows left behind (none written on a refusal). Passwords go in through --password-stdin
 //! (the tests have no terminal) at bcrypt cost 10, and no output ever shows a hash or a password.
 
-use crate::harness::{Output, TestDb, create_user, insert_user};
-use std::time::{Duration, Instant};
+use crate::harness::{Output, TestDb, create_user, insert_user, wait_for};
+use std::time::Duration;
 
 const HEADER: &str = "id,firstName,lastName,email,role,createdAt,updatedAt\n";
 
@@ -694,23 +694,13 @@ fn the_last_admin_can_be_neither_deleted_nor_demoted() {
 
 /// Waits until a session of `db` other than the test's own waits for a row lock.
 fn wait_for_a_blocked_session(db: &TestDb) {
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let blocked: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if blocked > 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "crm never waited for the lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        &mut db.client(),
+        "SELECT count(*) > 0 FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        "crm to wait for the lock",
+        Duration::from_secs(30),
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! [`crm`] runs the real binary in a clean environment and, when an assertion fails, prints the
 //! command, its exit status, stdout and stderr. [`assert_restore_refused`] is what every refused
 //! restore must leave as it was; [`insert_user`] and [`create_user`] make the users a test starts
-//! from.
+//! from; [`wait_until`] and [`wait_for`] wait for what happens asynchronously.
 //!
 //! Environment: `CRM_TEST_DATABASE_URL` (a superuser URL) uses that server instead of starting
 //! one, with `CRM_TEST_SOCKET_DIR` (default `/var/run/postgresql`) for its Unix socket;
@@ -23,6 +23,7 @@ mod restore;
 mod role;
 mod tls;
 mod users;
+mod wait;
 
 pub use cluster::{Server, free_port, server};
 pub use crm::{Crm, Output, crm, crm_on_terminal, redact};
@@ -36,3 +37,4 @@ pub use restore::{
 pub use role::TestRole;
 pub use tls::{TlsServer, tls_server};
 pub use users::{create_user, insert_user};
+pub use wait::{wait_for, wait_until};
