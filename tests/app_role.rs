@@ -6,7 +6,7 @@
 //! that writes through another role) is refused with nothing changed, and admin attributes are
 //! refused or, with `--strip-attributes`, taken away.
 
-use crate::harness::{TestDb, server, sql};
+use crate::harness::{TABLES, TestDb, server, sql};
 
 /// A role of the test's own (roles belong to the whole server), dropped with everything granted
 /// to it when the test ends.
@@ -71,17 +71,6 @@ INSERT INTO "UserNotifications" ("userId", "notificationId", "createdAt", "updat
 INSERT INTO "NotificationPreferences" ("userId", "notificationType", "createdAt", "updatedAt")
   SELECT "id", 'info', now(), now() FROM "Users";
 "#;
-
-const TABLES: [&str; 8] = [
-    "Users",
-    "Customers",
-    "Products",
-    "Orders",
-    "OrderItems",
-    "Notifications",
-    "UserNotifications",
-    "NotificationPreferences",
-];
 
 /// The SQLSTATE of a statement that must fail.
 fn refused(client: &mut postgres::Client, statement: &str) -> String {

@@ -2,28 +2,20 @@
 //! a failed backup leaves nothing and removes nothing, a bad file never touches the live
 //! database, and retention removes only crm's own old backups.
 //!
-//! Every table is compared by its row count and an MD5 of its sorted rows. Databases are
-//! cluster-wide: a test drops the databases a restore kept or created ([`DropDb`]), and looks
-//! only at databases named after its own test database, since other tests run beside it.
+//! Every table is compared by its row count and an MD5 of its sorted rows (the harness's
+//! `checksums`), and every refused restore is checked by the harness's `assert_restore_refused`.
+//! Databases are cluster-wide: a test drops the databases a restore kept or created
+//! ([`DropDb`]), and looks only at databases named after its own test database, since other
+//! tests run beside it.
 
-use crate::harness::{Output, TestDb, TestRole, crm, crm_on_terminal, free_port, server, sql};
+use crate::harness::{
+    LiveDatabase, Output, TestDb, TestRole, assert_restore_refused, checksums, crm,
+    crm_on_terminal, databases_like, free_port, run_leaving_no_scratch, server, sql, wait_until,
+};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Every crm table, and the migration history.
-const TABLES: [&str; 9] = [
-    "Users",
-    "Customers",
-    "Products",
-    "Orders",
-    "OrderItems",
-    "Notifications",
-    "UserNotifications",
-    "NotificationPreferences",
-    "refinery_schema_history",
-];
 
 /// Backups start from check's clean data set (a few rows in every crm table, every invariant
 /// holding); its notification gets a JSON value, so that jsonb makes the round trip too.
@@ -56,63 +48,12 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Each table's name, row count and MD5 of its sorted rows, in database `name`.
-fn checksums(name: &str) -> Vec<(String, i64, String)> {
-    let mut client = server().connect(&server().admin_url(name));
-    TABLES
-        .iter()
-        .map(|table| {
-            let row = client
-                .query_one(
-                    &format!(
-                        r#"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
-                           FROM "{table}" t"#
-                    ),
-                    &[],
-                )
-                .unwrap_or_else(|e| panic!("cannot read {table} of {name}: {e:?}"));
-            (table.to_string(), row.get(0), row.get(1))
-        })
-        .collect()
-}
-
-/// The server's databases whose names start with `prefix`, sorted.
-fn databases_like(prefix: &str) -> Vec<String> {
-    let mut names: Vec<String> = server()
-        .admin_client()
-        .query(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
-            &[&prefix],
-        )
-        .expect("list the databases")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    names.sort();
-    names
-}
-
 /// A migrated database with check's clean data set and [`NOTIFICATION_DATA`] in it.
 fn filled() -> TestDb {
     let db = TestDb::migrated();
     sql(&db, crate::check::CLEAN);
     sql(&db, NOTIFICATION_DATA);
     db
-}
-
-/// Runs `crm` to the end, and checks that it left no scratch database of `db backup verify
-/// --restore-test`: those of this run, named after its process id, since other tests' runs go
-/// on beside it.
-fn run_leaving_no_scratch(crm: &mut crate::harness::Crm) -> Output {
-    let child = crm.spawn();
-    let pid = child.id();
-    let out = crm.wait(child);
-    let left: Vec<String> = databases_like("crm_verify_")
-        .into_iter()
-        .filter(|name| name.ends_with(&format!("_{pid}")))
-        .collect();
-    assert!(left.is_empty(), "scratch databases left: {left:?}\n{out}");
-    out
 }
 
 /// The names in `dir`, sorted.
@@ -449,12 +390,13 @@ fn a_restore_into_a_new_database_leaves_the_live_one_untouched() {
     assert_eq!(checksums(&db.name), changed);
 
     // Into a database that exists: a conflict, and neither is touched.
-    db.crm()
-        .args(["db", "restore", "--into", &copy])
-        .arg(&file)
-        .run()
-        .assert_code(5)
-        .assert_stderr_contains(&format!("database \"{copy}\" already exists"));
+    assert_restore_refused(
+        &db,
+        &["db", "restore", "--into", &copy],
+        &file,
+        5,
+        &format!("database \"{copy}\" already exists"),
+    );
     assert_eq!(checksums(&copy), at_backup);
     assert_eq!(checksums(&db.name), changed);
     assert_eq!(databases_like(&db.name), [db.name.clone(), copy.clone()]);
@@ -647,8 +589,6 @@ fn bad_backup_files_never_touch_the_live_database() {
 
     // Changed after the backup, so that a restore that went through would show.
     sql(&db, CHANGE);
-    let live = checksums(&db.name);
-    let databases = databases_like(&db.name);
     let truncated_message = format!(
         "is {} bytes, and its manifest says {}",
         bytes.len() / 2,
@@ -663,12 +603,8 @@ fn bad_backup_files_never_touch_the_live_database() {
         (&empty, "is empty"),
         (&truncated_gz, "is not a complete gzip file"),
     ] {
-        let out = db.crm().args(["db", "restore", "--yes"]).arg(file).run();
-        out.assert_code(2)
-            .assert_stderr_contains(expected)
+        assert_restore_refused(&db, &["db", "restore", "--yes"], file, 2, expected)
             .assert_stdout_eq("");
-        assert_eq!(checksums(&db.name), live, "{out}");
-        assert_eq!(databases_like(&db.name), databases, "{out}");
 
         let out = db.crm().args(["db", "backup", "verify"]).arg(file).run();
         out.assert_code(2).assert_stderr_contains(expected);
@@ -686,15 +622,15 @@ fn a_plain_dump_whose_sql_fails_half_way_never_touches_the_live_database() {
         format!("{}SELECT 1 / 0 AS half_way;\n{}", &sql[..at], &sql[at..])
     });
     sql(&db, CHANGE);
-    let live = checksums(&db.name);
-    let databases = databases_like(&db.name);
 
-    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
-    out.assert_code(1)
-        .assert_stderr_contains("division by zero")
-        .assert_stderr_contains("was not touched");
-    assert_eq!(checksums(&db.name), live);
-    assert_eq!(databases_like(&db.name), databases);
+    assert_restore_refused(
+        &db,
+        &["db", "restore", "--yes"],
+        &file,
+        1,
+        "division by zero",
+    )
+    .assert_stderr_contains("was not touched");
 
     let out = run_leaving_no_scratch(
         db.crm()
@@ -794,16 +730,16 @@ fn a_plain_dump_with_a_shell_command_is_refused_and_runs_nothing() {
         .unwrap();
     assert!(status.success());
     let lifting = dir.path().join("backup_20250701_093001.sql.gz");
-    let live = checksums(&db.name);
-    let databases = databases_like(&db.name);
 
     for file in [&plain, &lifting] {
-        let out = db.crm().args(["db", "restore", "--yes"]).arg(file).run();
-        out.assert_code(2)
-            .assert_stderr_contains("psql meta-command");
+        let out = assert_restore_refused(
+            &db,
+            &["db", "restore", "--yes"],
+            file,
+            2,
+            "psql meta-command",
+        );
         assert!(!touched.exists(), "\\! ran a shell command\n{out}");
-        assert_eq!(checksums(&db.name), live);
-        assert_eq!(databases_like(&db.name), databases);
     }
 }
 
@@ -826,16 +762,14 @@ fn a_backup_of_a_database_that_is_not_a_crm_is_refused_by_restore() {
         .status()
         .unwrap();
     assert!(status.success());
-    let live = checksums(&db.name);
 
-    db.crm()
-        .args(["db", "restore", "--yes"])
-        .arg(&file)
-        .run()
-        .assert_code(2)
-        .assert_stderr_contains("the backup is not a CRM database: it has no table \"Customers\"");
-    assert_eq!(checksums(&db.name), live);
-    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+    assert_restore_refused(
+        &db,
+        &["db", "restore", "--yes"],
+        &file,
+        2,
+        "the backup is not a CRM database: it has no table \"Customers\"",
+    );
 }
 
 #[test]
@@ -844,22 +778,10 @@ fn a_damaged_manifest_is_bad_input_and_a_missing_folder_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
     fs::write(manifest_of(&file), "{not json").unwrap();
-    let live = checksums(&db.name);
 
-    db.crm()
-        .args(["db", "restore", "--yes"])
-        .arg(&file)
-        .run()
-        .assert_code(2)
-        .assert_stderr_contains("is not a crm backup manifest");
-    db.crm()
-        .args(["db", "backup", "verify"])
-        .arg(&file)
-        .run()
-        .assert_code(2)
-        .assert_stderr_contains("is not a crm backup manifest");
-    assert_eq!(checksums(&db.name), live);
-    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+    for args in [&["db", "restore", "--yes"][..], &["db", "backup", "verify"]] {
+        assert_restore_refused(&db, args, &file, 2, "is not a crm backup manifest");
+    }
 
     db.crm()
         .args(["db", "backup", "list", "--dir"])
@@ -1211,16 +1133,8 @@ fn a_restore_without_a_terminal_needs_yes_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
     sql(&db, CHANGE);
-    let live = checksums(&db.name);
 
-    db.crm()
-        .args(["db", "restore"])
-        .arg(&file)
-        .run()
-        .assert_code(2)
-        .assert_stderr_contains("pass --yes to confirm");
-    assert_eq!(checksums(&db.name), live);
-    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+    assert_restore_refused(&db, &["db", "restore"], &file, 2, "pass --yes to confirm");
 }
 
 #[test]
@@ -1272,16 +1186,14 @@ fn a_backup_migrated_by_a_newer_crm_is_refused_by_restore() {
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
     sql(&db, CHANGE);
-    let live = checksums(&db.name);
 
-    db.crm()
-        .args(["db", "restore", "--yes"])
-        .arg(&file)
-        .run()
-        .assert_code(2)
-        .assert_stderr_contains("migrated by a newer crm (migration 999");
-    assert_eq!(checksums(&db.name), live);
-    assert_eq!(databases_like(&db.name), vec![db.name.clone()]);
+    assert_restore_refused(
+        &db,
+        &["db", "restore", "--yes"],
+        &file,
+        2,
+        "migrated by a newer crm (migration 999",
+    );
 }
 
 #[test]
@@ -1319,6 +1231,7 @@ fn on_a_terminal_a_restore_needs_the_database_name_typed() {
     let file = backup(&db, dir.path());
     sql(&db, r#"DELETE FROM "OrderItems""#);
     let changed = checksums(&db.name);
+    let live = LiveDatabase::snapshot(&db.name);
 
     let (code, screen) = crm_on_terminal(
         &[
@@ -1333,8 +1246,7 @@ fn on_a_terminal_a_restore_needs_the_database_name_typed() {
     assert_eq!(code, 1, "{screen}");
     assert!(screen.contains("Type the database name"), "{screen}");
     assert!(screen.contains("nothing was changed"), "{screen}");
-    assert_eq!(checksums(&db.name), changed);
-    assert_eq!(databases_like(&db.name), std::slice::from_ref(&db.name));
+    live.assert_unchanged(&screen);
 
     let (code, screen) = crm_on_terminal(
         &[
@@ -1490,14 +1402,9 @@ fn a_session_that_arrives_during_the_restore_and_cannot_be_ended_leaves_the_live
         .arg(&file);
     let child = restore.spawn();
     let restoring = format!("{}_restoring_", owned.db.name);
-    let started = std::time::Instant::now();
-    while databases_like(&restoring).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no restore began"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(30), "the restore to begin", || {
+        !databases_like(&restoring).is_empty()
+    });
     let mut session = owned.other_session();
     let out = restore.wait(child);
     out.assert_code(1)
@@ -1515,7 +1422,6 @@ fn a_swap_whose_rename_fails_leaves_the_live_database_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
     sql(&db, CHANGE);
-    let live = checksums(&db.name);
     // The name the live database would be kept under is taken, for each second the restore
     // may reach its swap in.
     let now = time::OffsetDateTime::now_utc();
@@ -1535,12 +1441,9 @@ fn a_swap_whose_rename_fails_leaves_the_live_database_as_it_was() {
         })
         .collect();
 
-    let out = db.crm().args(["db", "restore", "--yes"]).arg(&file).run();
-    out.assert_code(1)
-        .assert_stderr_contains("already exists")
-        .assert_stderr_contains("is as it was");
+    let out = assert_restore_refused(&db, &["db", "restore", "--yes"], &file, 1, "already exists");
+    out.assert_stderr_contains("is as it was");
     assert_eq!(allows_connections(&db.name), Some(true), "{out}");
-    assert_eq!(checksums(&db.name), live);
     assert_eq!(
         databases_like(&format!("{}_restoring_", db.name)),
         Vec::<String>::new()
@@ -1708,7 +1611,6 @@ fn hostile_sql(planted: &Planted, evil: &str) -> (String, String) {
 #[test]
 fn a_plain_dump_runs_without_superuser_rights_so_its_programs_and_roles_are_refused() {
     let db = filled();
-    let live = checksums(&db.name);
     let planted = Planted::new();
     let evil = DropRole(format!("evil_{}", &db.name[2..]));
     let (program, role) = hostile_sql(&planted, &evil.0);
@@ -1744,15 +1646,11 @@ fn a_plain_dump_runs_without_superuser_rights_so_its_programs_and_roles_are_refu
         (&plain, vec!["db", "backup", "verify", "--restore-test"]),
         (&gz, vec!["db", "backup", "verify", "--restore-test"]),
     ] {
-        let out = run_leaving_no_scratch(db.crm().args(&args).arg(file));
-        out.assert_code(2)
-            .assert_stderr_contains("rights a restore does not have")
-            .assert_stderr_contains("nothing was kept");
+        let out = assert_restore_refused(&db, &args, file, 2, "rights a restore does not have");
+        out.assert_stderr_contains("nothing was kept");
         assert!(!planted.0.exists(), "the program ran\n{out}");
         assert!(!role_exists(&evil.0), "the role was made\n{out}");
         assert_temporary_role_dropped(&out);
-        assert_eq!(checksums(&db.name), live);
-        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
     }
 }
 
@@ -1779,7 +1677,6 @@ fn a_custom_archive_runs_without_superuser_rights_so_its_programs_and_roles_are_
     );
     let dir = tempfile::tempdir().unwrap();
     let file = backup(&db, dir.path());
-    let live = checksums(&db.name);
 
     let copy = format!("{}_t", db.name);
     let _copy = DropDb(copy.clone());
@@ -1787,16 +1684,12 @@ fn a_custom_archive_runs_without_superuser_rights_so_its_programs_and_roles_are_
         vec!["db", "restore", "--into", &copy],
         vec!["db", "backup", "verify", "--restore-test"],
     ] {
-        let out = run_leaving_no_scratch(db.crm().args(&args).arg(&file));
-        out.assert_code(2)
-            .assert_stderr_contains("rights a restore does not have")
-            .assert_stderr_contains("must be superuser to create superusers")
+        let out = assert_restore_refused(&db, &args, &file, 2, "rights a restore does not have");
+        out.assert_stderr_contains("must be superuser to create superusers")
             .assert_stderr_contains("nothing was kept");
         assert!(!planted.0.exists(), "the program ran\n{out}");
         assert!(!role_exists(&evil.0), "the role was made\n{out}");
         assert_temporary_role_dropped(&out);
-        assert_eq!(checksums(&db.name), live);
-        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
     }
 }
 
@@ -1809,7 +1702,7 @@ fn quote(text: &str) -> String {
 fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() {
     use rustix::process::Signal;
     let db = filled();
-    let live = checksums(&db.name);
+    let live = LiveDatabase::snapshot(&db.name);
     let dir = tempfile::tempdir().unwrap();
     // A slow plain dump: the signal arrives while psql is in the middle of it.
     let file = reference_dump(&db, dir.path(), |sql| {
@@ -1847,13 +1740,7 @@ fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() 
                 .get::<_, i64>(0)
                 > 0
         };
-        while !sleeping() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the dump never ran"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(Duration::from_secs(30), "the dump to run", sleeping);
         rustix::process::kill_process(pid, signal).unwrap();
         let out = restore.wait(child);
         out.assert_code(code)
@@ -1863,13 +1750,12 @@ fn sigterm_sighup_and_ctrl_c_during_a_restore_end_it_and_leave_nothing_behind() 
             "the restore ran on after the signal\n{out}"
         );
         assert_temporary_role_dropped(&out);
-        assert_eq!(databases_like(&db.name), vec![db.name.clone()], "{out}");
         let left = databases_like("crm_verify_")
             .into_iter()
             .filter(|name| name.ends_with(&format!("_{raw}")))
             .count();
         assert_eq!(left, 0, "{out}");
-        assert_eq!(checksums(&db.name), live);
+        live.assert_unchanged(&out);
     }
 }
 

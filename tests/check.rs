@@ -6,7 +6,7 @@
 //! exits 1 and writes nothing; `db check --fix` prints them as fixed and repairs the rows; a
 //! second `db check` finds nothing (or only what needs a person).
 
-use crate::harness::{TestDb, count, row_json, sql};
+use crate::harness::{TABLES, TestDb, count, row_json, sql};
 
 /// Two users, two customers, two products, three orders, five items (one of a deleted product,
 /// its productId NULL), a notification sent to one user, and a preference. Ada's
@@ -53,18 +53,6 @@ SELECT setval('"Users_id_seq"', 2), setval('"Customers_id_seq"', 2),
 "#;
 
 const HEADER: &str = "check,table,id,problem,fixed\n";
-
-/// Every table crm checks.
-const TABLES: [&str; 8] = [
-    "Users",
-    "Customers",
-    "Products",
-    "Orders",
-    "OrderItems",
-    "Notifications",
-    "UserNotifications",
-    "NotificationPreferences",
-];
 
 fn clean() -> TestDb {
     let db = TestDb::migrated();

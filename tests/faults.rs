@@ -1,7 +1,7 @@
 //! crm under faults: a lock held elsewhere never hangs a command (`--lock-timeout`), while
 //! waiting for another crm run stays unbounded.
 
-use crate::harness::{Crm, Output, PrivateServer, TestDb, count, sql};
+use crate::harness::{Crm, Output, PrivateServer, TestDb, count, sql, wait_for, wait_until};
 use std::time::Duration;
 
 const PRODUCT: &str = r#"INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "createdAt", "updatedAt")
@@ -136,22 +136,6 @@ fn a_bad_lock_timeout_is_bad_usage() {
     }
 }
 
-/// Waits (up to 30 s) until `sql`, run on `client`, returns true.
-fn wait_until(client: &mut postgres::Client, sql: &str, what: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let row = client.query_one(sql, &[]).unwrap();
-        if row.get::<_, bool>(0) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Whether crm's session runs a statement starting with `prefix` (case-insensitive).
 fn running(prefix: &str) -> String {
     format!(
@@ -192,7 +176,7 @@ fn customer_count(server: &PrivateServer) -> i64 {
 fn crash_during(server: &PrivateServer, crm: &mut Crm, busy: &str, what: &str) -> Output {
     let mut watcher = server.client("postgres");
     let child = crm.spawn();
-    wait_until(&mut watcher, busy, what);
+    wait_for(&mut watcher, busy, what, Duration::from_secs(30));
     drop(watcher);
     server.stop();
     let out = crm.wait(child);
@@ -387,7 +371,12 @@ fn interrupted_import(signal_name: &str) {
     let mut import = db.crm();
     import.args(["customers", "import"]).arg(&file);
     let child = import.spawn();
-    wait_until(&mut watcher, &running_in(&db, "COPY"), "the import's COPY");
+    wait_for(
+        &mut watcher,
+        &running_in(&db, "COPY"),
+        "the import's COPY",
+        Duration::from_secs(30),
+    );
     signal(&child, signal_name);
     let out = import.wait(child);
     if signal_name == "INT" {
@@ -396,7 +385,7 @@ fn interrupted_import(signal_name: &str) {
         assert_ne!(out.code(), 0);
     }
     // The server notices the closed connection and rolls back; give it a moment to.
-    wait_until(
+    wait_for(
         &mut watcher,
         &format!(
             "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = '{}' \
@@ -404,6 +393,7 @@ fn interrupted_import(signal_name: &str) {
             db.name
         ),
         "the interrupted session to end",
+        Duration::from_secs(30),
     );
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 0);
     db.crm()
@@ -467,17 +457,11 @@ fn interrupted_backup(signal_name: &str) {
         .args(["db", "backup", "--dir"])
         .arg(backups.path());
     let child = backup.spawn();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !files_in(backups.path())
-        .iter()
-        .any(|n| n.ends_with(".started"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pg_dump never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(30), "pg_dump to start", || {
+        files_in(backups.path())
+            .iter()
+            .any(|n| n.ends_with(".started"))
+    });
     signal(&child, signal_name);
     let out = backup.wait(child);
     let left = files_in(backups.path());

@@ -3,7 +3,7 @@
 //! low thresholds on the command line), the monitoring exit codes, JSON and Nagios output, an
 //! unreachable server, and a role that lacks pg_monitor.
 
-use crate::harness::{Schema, TestDb, TestRole, free_port, server, sql};
+use crate::harness::{Schema, TestDb, TestRole, free_port, insert_user, server, sql, wait_for};
 use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
@@ -47,20 +47,6 @@ fn row<'a>(rows: &'a [Json], name: &str) -> &'a Json {
     rows.iter()
         .find(|r| r["check"] == name)
         .unwrap_or_else(|| panic!("no row for check {name} in {rows:#?}"))
-}
-
-/// Polls `sql` (a boolean query) until it is true, for what the server does asynchronously.
-fn wait_for(db: &TestDb, sql: &str) {
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let done: bool = client.query_one(sql, &[]).expect(sql).get(0);
-        if done {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -275,9 +261,11 @@ fn a_session_blocked_on_a_row_lock_names_its_blocker() {
             .unwrap();
     });
     wait_for(
-        &db,
+        &mut db.client(),
         "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
          WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        "the update to wait for the lock",
+        Duration::from_secs(10),
     );
 
     let (code, rows) = health(&db, &["--check", "blocked", "--critical", "blocked=0s"]);
@@ -335,13 +323,8 @@ fn a_sequence_near_the_int4_maximum_warns_then_is_critical() {
 #[test]
 fn an_index_left_invalid_by_a_failed_concurrent_build_warns() {
     let db = TestDb::migrated();
-    sql(
-        &db,
-        r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role",
-                                "createdAt", "updatedAt") VALUES
-             ('Ada', 'L', 'ada@example.com', 'x', 'staff', now(), now()),
-             ('Bob', 'S', 'bob@example.com', 'x', 'staff', now(), now())"#,
-    );
+    insert_user(&db, "Ada", "L", "ada@example.com", "staff");
+    insert_user(&db, "Bob", "S", "bob@example.com", "staff");
     let failed = db.client().batch_execute(
         r#"CREATE UNIQUE INDEX CONCURRENTLY "users_role_unique" ON "Users" ("role")"#,
     );
@@ -415,8 +398,10 @@ fn dead_tuples_beyond_the_autovacuum_threshold_and_vacuum_age() {
            DELETE FROM "Products""#,
     );
     wait_for(
-        &db,
+        &mut db.client(),
         r#"SELECT n_dead_tup = 120 FROM pg_stat_user_tables WHERE relname = 'Products'"#,
+        "the statistics to count the dead tuples",
+        Duration::from_secs(10),
     );
     // 120 dead tuples against autovacuum's 50 + 20% of 0 (never analyzed).
     let (code, rows) = health(&db, &["--check", "dead-tuples,vacuum-age"]);
@@ -466,9 +451,11 @@ fn dead_tuples_beyond_the_autovacuum_threshold_and_vacuum_age() {
            DELETE FROM "Products""#,
     );
     wait_for(
-        &db,
+        &mut db.client(),
         r#"SELECT n_dead_tup > 0 AND last_vacuum IS NOT NULL FROM pg_stat_user_tables
            WHERE relname = 'Products'"#,
+        "the statistics to count the dead tuple and the vacuum",
+        Duration::from_secs(10),
     );
     let (code, rows) = health(
         &db,

@@ -2,7 +2,7 @@
 //! literally; formula-like cells are neutralised on request; no secret reaches any output or a
 //! child's command line.
 
-use crate::harness::{TestDb, TestRole, count, server, sql};
+use crate::harness::{TestDb, TestRole, count, create_user, server, sql};
 use std::os::unix::fs::PermissionsExt;
 
 const DROP_USERS: &str = r#"'; DROP TABLE "Users"; --"#;
@@ -50,18 +50,21 @@ fn sql_in_names_notes_searches_and_notification_data_is_stored_and_matched_liter
         ])
         .run()
         .assert_success();
-    db.crm()
-        .args(["users", "create", "--first-name", "A", "--last-name", "B"])
-        .args([
+    create_user(
+        &db,
+        &[
+            "--first-name",
+            "A",
+            "--last-name",
+            "B",
             "--email",
             "admin@example.com",
             "--role",
             "admin",
-            "--password-stdin",
-        ])
-        .stdin("long enough password")
-        .run()
-        .assert_success();
+        ],
+        "long enough password",
+    )
+    .assert_success();
     db.crm()
         .args(["notify", "send", "--type", "general", "--title", DROP_USERS])
         .args([

@@ -2,24 +2,11 @@
 //! and `--dry-run` do what they say, `--reindex` drops what a failed rebuild left and rebuilds
 //! the rest, and two runs at once queue on the maintenance lock.
 
-use crate::harness::{TestDb, count, sql};
-use std::time::{Duration, Instant};
+use crate::harness::{TABLES, TestDb, count, insert_user, sql, wait_for};
+use std::time::Duration;
 
 /// crm's advisory lock keys: 'crm' and the maintenance lock.
 const LOCK: &str = "SELECT pg_advisory_lock(x'0063726d'::int, 4)";
-
-/// Polls a boolean query until it is true: the statistics are updated asynchronously.
-fn wait_for(db: &TestDb, sql: &str) {
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if client.query_one(sql, &[]).expect(sql).get::<_, bool>(0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// 150 products inserted and deleted, autovacuum kept away: 150 dead tuples.
 fn with_dead_products(db: &TestDb) {
@@ -31,25 +18,16 @@ fn with_dead_products(db: &TestDb) {
            DELETE FROM "Products""#,
     );
     wait_for(
-        db,
+        &mut db.client(),
         "SELECT n_dead_tup = 150 FROM pg_stat_user_tables WHERE relname = 'Products'",
+        "the statistics to count the dead tuples",
+        Duration::from_secs(10),
     );
 }
 
 /// An index crm's migration V9 makes under this name on both schemas (crm's own index names and
 /// the application's differ, `users_email_idx` against `users_email`).
 const AN_INDEX: &str = "orders_customer_date_idx";
-
-const STATEMENTS: [&str; 8] = [
-    r#""Users""#,
-    r#""Customers""#,
-    r#""Products""#,
-    r#""Orders""#,
-    r#""OrderItems""#,
-    r#""Notifications""#,
-    r#""UserNotifications""#,
-    r#""NotificationPreferences""#,
-];
 
 #[test]
 fn maintain_vacuums_every_crm_table_and_leaves_fewer_dead_tuples() {
@@ -68,9 +46,9 @@ fn maintain_vacuums_every_crm_table_and_leaves_fewer_dead_tuples() {
         .iter()
         .map(|l| l.split(",").next().unwrap().to_string())
         .collect();
-    let expected: Vec<String> = STATEMENTS
+    let expected: Vec<String> = TABLES
         .iter()
-        .map(|t| format!("\"VACUUM (ANALYZE) {}\"", t.replace('"', "\"\"")))
+        .map(|t| format!(r#""VACUUM (ANALYZE) ""{t}""""#))
         .collect();
     assert_eq!(statements, expected, "{out}");
     assert!(
@@ -144,13 +122,8 @@ fn dry_run_lists_and_analyze_only_analyzes_without_vacuuming() {
 #[test]
 fn reindex_drops_what_a_failed_rebuild_left_and_rebuilds_the_rest() {
     let db = TestDb::migrated();
-    sql(
-        &db,
-        r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role",
-                                "createdAt", "updatedAt") VALUES
-             ('Ada', 'L', 'ada@example.com', 'x', 'staff', now(), now()),
-             ('Bob', 'S', 'bob@example.com', 'x', 'staff', now(), now())"#,
-    );
+    insert_user(&db, "Ada", "L", "ada@example.com", "staff");
+    insert_user(&db, "Bob", "S", "bob@example.com", "staff");
     // What an interrupted REINDEX ... CONCURRENTLY leaves: an invalid copy named *_ccnew.
     let failed = db.client().batch_execute(
         r#"CREATE UNIQUE INDEX CONCURRENTLY "users_role_idx_ccnew" ON "Users" ("role")"#,
@@ -234,8 +207,10 @@ fn a_second_run_waits_for_the_first_or_exits_5_with_no_wait() {
 
 fn wait_for_lock_waiter(db: &TestDb) {
     wait_for(
-        db,
+        &mut db.client(),
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
          AND objid = 4)",
+        "a second run to wait for the maintenance lock",
+        Duration::from_secs(10),
     );
 }

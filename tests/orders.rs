@@ -2,7 +2,7 @@
 //! concurrency, the lifecycle, and the rows left. Given these rows, running this command prints
 //! that and leaves those rows; every refusal writes nothing.
 
-use crate::harness::{Output, TestDb, count, sql};
+use crate::harness::{Output, TestDb, count, sql, wait_for};
 use serde_json::{Value, json};
 
 /// When the fixtures were made, as the database and the output show it.
@@ -1398,25 +1398,13 @@ fn an_order_that_loses_a_deadlock_with_another_client_is_placed_on_a_retry() {
     let child = crm.spawn();
     // ... waits until crm holds product 1 and waits for product 2 ...
     let mut watcher = db.client();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .expect("look at the sessions")
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "crm never waited for product 2"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for(
+        &mut watcher,
+        "SELECT count(*) > 0 FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        "crm to wait for product 2",
+        std::time::Duration::from_secs(30),
+    );
     std::thread::sleep(std::time::Duration::from_millis(200));
     // ... then asks for product 1: the deadlock. crm's session, waiting since earlier, runs the
     // deadlock check first and is aborted, so this lock is granted.

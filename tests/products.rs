@@ -1,7 +1,7 @@
 //! `crm products list | show | create | update | delete | stock | low-stock`: given these rows,
 //! running this command prints that and leaves those rows; every refusal writes nothing.
 
-use crate::harness::{TestDb, count, row_json, sql, table_exists};
+use crate::harness::{TestDb, count, row_json, sql, table_exists, wait_for};
 
 /// When the fixtures were made, as the database and the output show it.
 const THEN: &str = "2025-07-01T09:30:00Z";
@@ -561,26 +561,15 @@ fn concurrent_removals_never_oversell() {
 
 /// Waits until `n` sessions of this test's database wait for a lock.
 fn wait_for_lock_waiters(db: &TestDb, n: i64) {
-    let mut client = db.client();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let waiting: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if waiting >= n {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {waiting} of {n} sessions came to wait for the row"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(
+        &mut db.client(),
+        &format!(
+            "SELECT count(*) >= {n} FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ),
+        &format!("{n} sessions to wait for the row"),
+        std::time::Duration::from_secs(60),
+    );
 }
 
 #[test]

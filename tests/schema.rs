@@ -5,21 +5,9 @@
 //! Every expectation below was written by hand from the reference's DDL, in the form in which
 //! PostgreSQL 15 reports that DDL (`information_schema`, `pg_get_constraintdef`, `pg_indexes`).
 
-use crate::harness::{TestDb, server};
+use crate::harness::{TABLES, TestDb, server};
 use std::path::Path;
 use std::process::Command;
-
-/// The reference's eight tables, in the order the migrations create them.
-const TABLES: [&str; 8] = [
-    "Users",
-    "Customers",
-    "Products",
-    "Orders",
-    "OrderItems",
-    "Notifications",
-    "UserNotifications",
-    "NotificationPreferences",
-];
 
 /// crm's bookkeeping table, the one table besides the reference's.
 const HISTORY: &str = "refinery_schema_history";

@@ -2,9 +2,9 @@
 //! application's database once adopted, one drift row for each change made by hand, and no
 //! scratch database left behind whether the command succeeds, fails or is interrupted.
 
-use crate::harness::{Schema, TestDb, TestRole, count, crm, server, sql};
+use crate::harness::{Schema, TestDb, TestRole, count, crm, server, sql, wait_for};
 use crate::local::LocalHome;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const HEADER: &str = "object,kind,expected,actual,verdict\n";
 
@@ -146,15 +146,6 @@ fn hold_schema_lock(db: &TestDb) -> postgres::Client {
     holder
 }
 
-fn wait_until(db: &TestDb, query: &str, what: &str) {
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !client.query_one(query, &[]).unwrap().get::<_, bool>(0) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 const WAITING_FOR_THE_SCHEMA_LOCK: &str = "SELECT count(*) > 0 FROM pg_locks \
      WHERE locktype = 'advisory' AND NOT granted AND classid = x'63726d'::int::oid AND objid = 1";
 
@@ -181,10 +172,11 @@ fn the_scratch_database_is_dropped_when_the_diff_fails_or_is_interrupted() {
     let mut diff = db.crm();
     diff.args(["--lock-timeout", "0", "db", "schema", "diff"]);
     let child = diff.spawn();
-    wait_until(
-        &db,
+    wait_for(
+        &mut db.client(),
         WAITING_FOR_THE_SCHEMA_LOCK,
         "the diff to wait for the schema lock",
+        Duration::from_secs(20),
     );
     assert_eq!(
         scratch_databases(&db),

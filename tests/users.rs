@@ -3,8 +3,8 @@
 //! the rows left behind (none written on a refusal). Passwords go in through --password-stdin
 //! (the tests have no terminal) at bcrypt cost 10, and no output ever shows a hash or a password.
 
-use crate::harness::{Output, TestDb, label_type};
-use std::time::{Duration, Instant};
+use crate::harness::{Output, TestDb, create_user, insert_user, wait_for};
+use std::time::Duration;
 
 const HEADER: &str = "id,firstName,lastName,email,role,createdAt,updatedAt\n";
 
@@ -29,33 +29,6 @@ fn password_hash(db: &TestDb, id: i32) -> String {
         .get(0)
 }
 
-/// A user made with SQL, as the original system (or a test's "given") would have left it, with
-/// fixed timestamps and a hash nobody's password matches.
-fn insert_user(db: &TestDb, first: &str, last: &str, email: &str, role: &str) -> i32 {
-    let role_type = label_type(db, "Users", "role");
-    db.client()
-        .query_one(
-            &format!(
-                r#"INSERT INTO "Users" ("firstName", "lastName", "email", "password", "role", "createdAt", "updatedAt")
-                   VALUES ($1, $2, $3, 'not a hash', $4::text::{role_type}, '2025-07-01 09:30:00+00', '2025-07-02 10:00:00.25+00')
-                   RETURNING "id""#
-            ),
-            &[&first, &last, &email, &role],
-        )
-        .expect("insert a user")
-        .get(0)
-}
-
-/// `crm users create` with the password on stdin, at bcrypt cost 10.
-fn create(db: &TestDb, args: &[&str], password: &str) -> Output {
-    db.crm()
-        .args(["users", "create", "--password-stdin"])
-        .args(args)
-        .env("CRM_BCRYPT_COST", "10")
-        .stdin(format!("{password}\n"))
-        .run()
-}
-
 /// No output of a command shows a bcrypt hash or the password.
 #[track_caller]
 fn assert_no_secrets(out: &Output, password: &str) {
@@ -76,7 +49,7 @@ fn delete(db: &TestDb, who: &str) -> Output {
 #[test]
 fn create_stores_a_lower_cased_email_and_a_bcrypt_hash_and_prints_the_user_without_it() {
     let db = TestDb::migrated();
-    let out = create(
+    let out = create_user(
         &db,
         &[
             "--first-name",
@@ -154,7 +127,7 @@ fn create_makes_staff_by_default_reads_a_password_with_crlf_and_logs_no_secret()
 fn a_duplicate_email_in_another_case_exits_5_and_writes_nothing() {
     let db = TestDb::migrated();
     let names = ["--first-name", "Ada", "--last-name", "Lovelace"];
-    create(
+    create_user(
         &db,
         &[&names[..], &["--email", "ada@example.com"]].concat(),
         "password-1",
@@ -162,7 +135,7 @@ fn a_duplicate_email_in_another_case_exits_5_and_writes_nothing() {
     .assert_success();
     let before = snapshot(&db);
 
-    let out = create(
+    let out = create_user(
         &db,
         &[&names[..], &["--email", "ADA@example.com"]].concat(),
         "password-2",
@@ -175,7 +148,7 @@ fn a_duplicate_email_in_another_case_exits_5_and_writes_nothing() {
     // A mixed-case e-mail left by the original system counts too.
     insert_user(&db, "Grace", "Hopper", "Grace@Example.com", "staff");
     let before = snapshot(&db);
-    create(
+    create_user(
         &db,
         &[&names[..], &["--email", "grace@example.com"]].concat(),
         "password-3",
@@ -199,25 +172,25 @@ fn passwords_under_8_characters_or_over_72_bytes_are_refused_72_bytes_is_fine() 
         ]
     };
 
-    let out = create(&db, &args("a@example.com"), "1234567");
+    let out = create_user(&db, &args("a@example.com"), "1234567");
     out.assert_code(2)
         .assert_stderr_contains("at least 8 characters, got 7");
     assert_no_secrets(&out, "1234567");
 
     let long = format!("{}Z", "y".repeat(72));
-    let out = create(&db, &args("a@example.com"), &long);
+    let out = create_user(&db, &args("a@example.com"), &long);
     out.assert_code(2)
         .assert_stderr_contains("at most 72 bytes")
         .assert_stderr_contains("got 73");
     assert_no_secrets(&out, &long);
     // Multi-byte characters count as the bytes bcrypt sees: 37 × 2 bytes.
-    create(&db, &args("a@example.com"), &"é".repeat(37))
+    create_user(&db, &args("a@example.com"), &"é".repeat(37))
         .assert_code(2)
         .assert_stderr_contains("at most 72 bytes");
     assert!(snapshot(&db).is_empty());
 
     let exact = format!("{}Z", "y".repeat(71));
-    create(&db, &args("b@example.com"), &exact).assert_success();
+    create_user(&db, &args("b@example.com"), &exact).assert_success();
     let hash = password_hash(&db, 1);
     assert!(bcrypt::verify(&exact, &hash).unwrap());
     // Truncation would make this one verify too.
@@ -634,7 +607,7 @@ fn update_refusals_exit_2_or_5_and_change_nothing() {
 fn create_refuses_invalid_values_naming_the_flag_and_the_value() {
     let db = TestDb::migrated();
     let try_create = |first: &str, last: &str, email: &str| {
-        create(
+        create_user(
             &db,
             &["--first-name", first, "--last-name", last, "--email", email],
             "long enough",
@@ -652,7 +625,7 @@ fn create_refuses_invalid_values_naming_the_flag_and_the_value() {
         .assert_code(2)
         .assert_stderr_contains("--last-name")
         .assert_stderr_contains("at most 255 characters, got 256");
-    create(
+    create_user(
         &db,
         &[
             "--first-name",
@@ -721,23 +694,13 @@ fn the_last_admin_can_be_neither_deleted_nor_demoted() {
 
 /// Waits until a session of `db` other than the test's own waits for a row lock.
 fn wait_for_a_blocked_session(db: &TestDb) {
-    let mut client = db.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let blocked: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if blocked > 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "crm never waited for the lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        &mut db.client(),
+        "SELECT count(*) > 0 FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        "crm to wait for the lock",
+        Duration::from_secs(30),
+    );
 }
 
 #[test]

@@ -18,6 +18,19 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// crm's eight tables, the reference's, in the order its migrations create them: the one list
+/// every test that goes over all of them uses.
+pub const TABLES: [&str; 8] = [
+    "Users",
+    "Customers",
+    "Products",
+    "Orders",
+    "OrderItems",
+    "Notifications",
+    "UserNotifications",
+    "NotificationPreferences",
+];
+
 /// The `pg_advisory_lock` key that serialises building templates across test processes that
 /// share one server ("crm_tpl" in ASCII).
 const TEMPLATE_LOCK: i64 = 0x0063_726d_5f74_706c;
