@@ -3,7 +3,8 @@
 //! `lib.rs` imports `cli`, and no two modules need each other. A module and its own ancestors are
 //! one unit (a folder's `mod.rs` is its front door), so their mutual paths are not counted.
 //!
-//! `cargo test --test integration architecture:: -- --nocapture` also prints the module graph.
+//! `cargo test --test integration architecture:: -- --nocapture` also prints the module graph;
+//! with `CRM_ARCHITECTURE_SRC=DIR` it reads another `src/` (an older commit's, to compare).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -37,7 +38,10 @@ fn room(module: &[String]) -> String {
 
 fn layer(module: &str) -> Option<u8> {
     let top = module.split("::").next()?;
-    LAYERS.iter().find(|(name, _)| *name == top).map(|(_, l)| *l)
+    LAYERS
+        .iter()
+        .find(|(name, _)| *name == top)
+        .map(|(_, l)| *l)
 }
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -68,6 +72,25 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
         parts.push(stem.to_string());
     }
     parts
+}
+
+/// The modules declared `#[cfg(test)] mod name;` in `text`, the code of module `module`: files
+/// of tests, which may use what they test from anywhere.
+fn test_modules(text: &str, module: &[String]) -> Vec<Vec<String>> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == "#[cfg(test)]")
+        .filter_map(|w| {
+            let declared = w[1].strip_suffix(';')?;
+            let name = declared.rsplit(' ').next()?;
+            declared.contains("mod ").then(|| {
+                let mut path = module.to_vec();
+                path.push(name.to_string());
+                path
+            })
+        })
+        .collect()
 }
 
 /// The code of a file without its comments and string literals (a path in a doc comment or a
@@ -139,7 +162,10 @@ fn paths_in(code: &str, module: &[String]) -> Vec<Vec<String>> {
         let (segments, next) = read_path(&bytes, i);
         i = next;
         if i < bytes.len() && bytes[i] == '{' {
-            let close = bytes[i..].iter().position(|&c| c == '}').map_or(bytes.len(), |p| i + p);
+            let close = bytes[i..]
+                .iter()
+                .position(|&c| c == '}')
+                .map_or(bytes.len(), |p| i + p);
             let group: String = bytes[i + 1..close].iter().collect();
             for item in group.split(',') {
                 let item: Vec<char> = item.trim().chars().collect();
@@ -197,10 +223,19 @@ struct Graph {
 }
 
 fn graph() -> Graph {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = std::env::var_os("CRM_ARCHITECTURE_SRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     let mut files = Vec::new();
     source_files(&src, &mut files);
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+    let tests: Vec<Vec<String>> = files
+        .iter()
+        .flat_map(|f| {
+            let text = fs::read_to_string(f).expect("a readable source file");
+            test_modules(&text, &module_of(&src, f))
+        })
+        .collect();
     let mut graph = Graph {
         arrows: BTreeMap::new(),
         upward: Vec::new(),
@@ -211,7 +246,14 @@ fn graph() -> Graph {
         if module.is_empty() {
             continue; // lib.rs and main.rs sit above everything
         }
-        let shown = file.strip_prefix(&src).expect("under src/").display().to_string();
+        if tests.iter().any(|t| module.starts_with(t)) {
+            continue;
+        }
+        let shown = file
+            .strip_prefix(&src)
+            .expect("under src/")
+            .display()
+            .to_string();
         let text = fs::read_to_string(file).expect("a readable source file");
         let code = code_of(&text);
         let from = room(&module);
@@ -225,10 +267,15 @@ fn graph() -> Graph {
                 continue;
             }
             if target.first().map(String::as_str) == Some("cli") {
-                graph.cli_users.push(format!("src/{shown}: crate::{}", path.join("::")));
+                graph
+                    .cli_users
+                    .push(format!("src/{shown}: crate::{}", path.join("::")));
             }
             let to = room(&target);
-            if to == from || from.starts_with(&format!("{to}::")) || to.starts_with(&format!("{from}::")) {
+            if to == from
+                || from.starts_with(&format!("{to}::"))
+                || to.starts_with(&format!("{from}::"))
+            {
                 continue;
             }
             let (lf, lt) = (layer(&from), layer(&to));
