@@ -317,7 +317,7 @@ async fn show(ctx: &Context, id: i32) -> Result<()> {
     orders.footer = Some(format!(
         "the last {} of {}",
         last_orders.len(),
-        record::counted(order_count, "order", "orders")
+        crate::output::counted(order_count, "order", "orders")
     ));
     ctx.out
         .record_with(&columns, &values, &[("lastOrders", &orders)])

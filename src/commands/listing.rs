@@ -8,15 +8,12 @@ use crate::context::Context;
 use crate::db::label::Label;
 use crate::db::{self, quote_identifier};
 use crate::error;
-use crate::output::Value;
+use crate::output::{Value, thousands};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use futures_util::{TryStreamExt, pin_mut};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Row};
-
-/// Re-exported for the commands that still name it here; its home is [`crate::output`].
-pub use crate::output::thousands;
 
 #[derive(Debug, Args, Clone)]
 pub struct ListArgs {

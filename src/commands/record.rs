@@ -13,13 +13,10 @@ use crate::commands::table::{Referrers, Table};
 use crate::context::Context;
 use crate::db::{self, quote_identifier};
 use crate::error;
-use crate::output::Value;
+use crate::output::{Value, counted};
 use anyhow::{Context as _, Result};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
-
-/// Re-exported for the commands that still name it here; its home is [`crate::output`].
-pub use crate::output::counted;
 
 /// A typed row of a [`Table`], converted from a database row by column name.
 pub trait Record: Sized + for<'r> TryFrom<&'r Row, Error = anyhow::Error> {

@@ -37,8 +37,8 @@ impl Cell {
     pub fn of(value: &Value, column: &str) -> Cell {
         let text = match value {
             Value::Int(i) if is_identifier(column) => i.to_string(),
-            Value::Int(i) => thousands(&i.to_string()),
-            Value::Money(d) => thousands(&d.to_string()),
+            Value::Int(i) => separated(&i.to_string()),
+            Value::Money(d) => separated(&d.to_string()),
             Value::Time(t) => to_the_second(*t),
             other => other.text(),
         };
@@ -87,7 +87,7 @@ fn is_identifier(column: &str) -> bool {
 }
 
 /// `-1234567.5` → `-1,234,567.5`: commas between the thousands of the integer part.
-pub fn thousands(number: &str) -> String {
+pub fn separated(number: &str) -> String {
     let (sign, rest) = match number.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", number),
@@ -99,7 +99,7 @@ pub fn thousands(number: &str) -> String {
     let mut out = String::with_capacity(number.len() + int.len() / 3);
     out.push_str(sign);
     for (i, digit) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -330,13 +330,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thousands_go_in_the_integer_part_only() {
-        assert_eq!(thousands("0"), "0");
-        assert_eq!(thousands("999"), "999");
-        assert_eq!(thousands("1000"), "1,000");
-        assert_eq!(thousands("135002559.01"), "135,002,559.01");
-        assert_eq!(thousands("-1234567.5"), "-1,234,567.5");
-        assert_eq!(thousands("-100"), "-100");
+    fn separators_go_in_the_integer_part_only() {
+        assert_eq!(separated("0"), "0");
+        assert_eq!(separated("999"), "999");
+        assert_eq!(separated("1000"), "1,000");
+        assert_eq!(separated("135002559.01"), "135,002,559.01");
+        assert_eq!(separated("-1234567.5"), "-1,234,567.5");
+        assert_eq!(separated("-100"), "-100");
     }
 
     #[test]

@@ -11,7 +11,6 @@
 //! after the fixes of the checks before it: a `totalPurchases` is compared with the order totals
 //! as corrected. Without `--fix` every check reads one read-only snapshot, so they agree.
 
-use crate::commands::record;
 use crate::context::Context;
 use crate::db;
 use crate::db::tx::{retrying, snapshot};
@@ -447,7 +446,7 @@ async fn repair(
 /// `fixed 2 of 3 violations; 1 needs a person: negative-stock (crm products stock ID --set N)`.
 fn summary(tally: &Tally, fixing: bool) -> String {
     let total = tally.total();
-    let violations = record::counted(total as i64, "violation", "violations");
+    let violations = crate::output::counted(total as i64, "violation", "violations");
     let found: Vec<(&Check, usize)> = CHECKS.iter().zip(tally.0.iter().map(|t| t.0)).collect();
     if !fixing {
         return format!("found {violations}: {}", by_check(&found, false));

@@ -10,10 +10,10 @@
 
 use super::Priority;
 use super::deliver::{Audience, Delivery, NewNotification, deliver};
-use crate::commands::record::counted;
 use crate::commands::users::Role;
 use crate::context::Context;
 use crate::db::{self, AdvisoryLock};
+use crate::output::counted;
 use crate::output::{Value, rfc3339_utc};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};

@@ -123,7 +123,7 @@ impl Delivery {
             "sent notification {} ({}) to {}",
             self.id,
             self.kind,
-            crate::commands::record::counted(self.recipients, "user", "users")
+            crate::output::counted(self.recipients, "user", "users")
         );
         if self.skipped > 0 {
             text.push_str(&format!("; {} skipped by preference", self.skipped));

@@ -3,13 +3,13 @@
 //! marking read. Marking is idempotent: a read entry keeps its first `readAt`.
 
 use crate::commands::listing::{self, Filter, Listing, order_by};
-use crate::commands::record::counted;
 use crate::commands::users::{self, User};
 use crate::context::Context;
 use crate::db;
 use crate::db::label;
 use crate::db::tx::snapshot;
 use crate::error;
+use crate::output::counted;
 use crate::output::{Rows, Value};
 use crate::validate::flag;
 use anyhow::{Context as _, Result};

@@ -108,7 +108,7 @@ pub async fn run(ctx: &Context, args: PrefsArgs) -> Result<()> {
     if !changes.is_empty() {
         ctx.out.notice(format!(
             "updated {} of user {}",
-            crate::commands::record::counted(
+            crate::output::counted(
                 i64::try_from(changes.len()).unwrap_or(i64::MAX),
                 "preference",
                 "preferences"

@@ -298,7 +298,7 @@ fn report(ctx: &Context, detail: &Detail) {
     ctx.out.notice(format!(
         "created order {} for {customer}: {}, total {} ({})",
         order.id,
-        crate::commands::record::counted(order.item_count, "item", "items"),
+        crate::output::counted(order.item_count, "item", "items"),
         order.total,
         order.status.as_deref().unwrap_or("pending")
     ));

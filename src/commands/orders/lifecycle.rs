@@ -197,8 +197,8 @@ fn report(ctx: &Context, id: i32, to: OrderStatus, changed: &Changed) {
     if let Some((units, products)) = changed.restocked {
         message.push_str(&format!(
             "; {} of {} put back in stock",
-            crate::commands::record::counted(units, "unit", "units"),
-            crate::commands::record::counted(
+            crate::output::counted(units, "unit", "units"),
+            crate::output::counted(
                 i64::try_from(products).unwrap_or(i64::MAX),
                 "product",
                 "products"
@@ -208,7 +208,7 @@ fn report(ctx: &Context, id: i32, to: OrderStatus, changed: &Changed) {
     if changed.without_product > 0 {
         message.push_str(&format!(
             " ({} of deleted products had nothing to put back)",
-            crate::commands::record::counted(changed.without_product, "item", "items")
+            crate::output::counted(changed.without_product, "item", "items")
         ));
     }
     ctx.out.notice(message);

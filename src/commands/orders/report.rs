@@ -7,10 +7,11 @@
 //! `order-total` violation). Periods are calendar days, ISO weeks (from Monday) or months in UTC.
 
 use super::{DateRange, OrderStatus};
-use crate::commands::listing::{Filter, thousands};
+use crate::commands::listing::Filter;
 use crate::context::Context;
 use crate::db;
 use crate::output::Value;
+use crate::output::thousands;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use futures_util::{TryStreamExt, pin_mut};

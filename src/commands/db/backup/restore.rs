@@ -895,7 +895,7 @@ async fn inspect(client: &Client) -> Result<String> {
     Ok(format!(
         "{} tables, {}",
         db::CRM_TABLES.len(),
-        crate::commands::record::counted(rows, "row", "rows")
+        crate::output::counted(rows, "row", "rows")
     ))
 }
 
@@ -1212,12 +1212,12 @@ async fn copy_properties(admin: &Client, live: &str, target: &str) -> Result<Str
     )?;
     Ok(format!(
         "owner \"{owner}\", {}, {}",
-        crate::commands::record::counted(
+        crate::output::counted(
             i64::try_from(privileges.len()).unwrap_or(i64::MAX),
             "privilege",
             "privileges"
         ),
-        crate::commands::record::counted(
+        crate::output::counted(
             i64::try_from(settings.len()).unwrap_or(i64::MAX),
             "setting",
             "settings"
