@@ -157,8 +157,14 @@ impl Finished {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        // From its first error on (what follows is its context), else its last lines.
-        let tail = match said.iter().position(|l| l.contains("ERROR:")) {
+        // From its first error on (what follows is its context), or from where it lost the
+        // server (parallel pg_restore's last words are then only that a worker died), else its
+        // last lines.
+        let first = said
+            .iter()
+            .position(|l| l.contains("ERROR:"))
+            .or_else(|| said.iter().position(|l| lost_the_server(l)));
+        let tail = match first {
             Some(first) => said[first..said.len().min(first + 4)].join("; "),
             None => said[said.len().saturating_sub(3)..].join("; "),
         };
@@ -171,16 +177,20 @@ impl Finished {
         } else {
             format!("{} failed ({status}) {doing}: {tail}", tool.name)
         };
-        let lower = self.stderr.to_lowercase();
-        if lower.contains("connection to server")
-            || lower.contains("could not connect")
-            || lower.contains("server closed the connection")
-        {
+        if lost_the_server(&self.stderr) {
             error::connect(message)
         } else {
             anyhow::anyhow!(message)
         }
     }
+}
+
+/// Whether a tool's words say it could not reach the server or lost it.
+fn lost_the_server(said: &str) -> bool {
+    let lower = said.to_lowercase();
+    lower.contains("connection to server")
+        || lower.contains("could not connect")
+        || lower.contains("server closed the connection")
 }
 
 /// Waits for a spawned tool, collecting its stderr.
