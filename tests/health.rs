@@ -748,3 +748,83 @@ fn with_pg_stat_statements_a_statement_slower_than_the_threshold_warns() {
     assert_eq!(row(&rows, "slow-statements")["status"], "OK");
     assert_eq!(out.code(), 0);
 }
+
+/// Issue 15, item 8: a default server (no pg_stat_statements, as the test cluster) is OK: the
+/// check is skipped with a note, and UNKNOWN only when `--check` asks for it.
+#[test]
+fn without_pg_stat_statements_a_default_run_skips_the_check_with_a_note_and_exits_0() {
+    let db = TestDb::migrated();
+    // Every default check runs; only the cold cache of a fresh copy is allowed for.
+    let (code, rows) = health(&db, &["--warning", "cache-hit=0%"]);
+    let names: Vec<&str> = rows.iter().map(|r| r["check"].as_str().unwrap()).collect();
+    assert_eq!(names, CHECKS, "every default check has its row");
+    let r = row(&rows, "slow-statements");
+    assert_eq!(r["status"], "OK", "{r}");
+    assert_eq!(r["value"], "skipped", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().starts_with(
+            "skipped: pg_stat_statements is not installed in this database (add it to \
+             shared_preload_libraries and CREATE EXTENSION pg_stat_statements"
+        ),
+        "{r}"
+    );
+    for r in &rows {
+        assert_eq!(r["status"], "OK", "{r}");
+    }
+    assert_eq!(code, 0);
+
+    let nagios = db
+        .crm()
+        .args(["db", "health", "--nagios", "--warning", "cache-hit=0%"])
+        .run();
+    nagios.assert_code(0);
+    assert!(
+        nagios
+            .stdout
+            .starts_with("CRM OK - 17 checks ok; skipped: slow-statements |"),
+        "{nagios}"
+    );
+
+    let (code, rows) = health(&db, &["--check", "slow-statements"]);
+    assert_eq!(row(&rows, "slow-statements")["status"], "UNKNOWN");
+    assert_eq!(code, 3);
+}
+
+/// Issue 15, item 8: crm's local cluster preloads pg_stat_statements, so that creating the
+/// extension is all the check needs.
+#[test]
+fn the_local_cluster_preloads_pg_stat_statements() {
+    let home = crate::local::LocalHome::new();
+    let local = || {
+        let mut crm = crate::harness::crm();
+        crm.env("CRM_HOME", &home.crm_home);
+        crm
+    };
+    local().args(["-q", "db", "migrate"]).run().assert_success();
+    let out = local()
+        .args(["db", "health", "-o", "json", "--check", "slow-statements"])
+        .run();
+    out.assert_code(3);
+    let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        row(&rows, "slow-statements")["message"]
+            .as_str()
+            .unwrap()
+            .contains("the server preloads it: CREATE EXTENSION pg_stat_statements"),
+        "{out}"
+    );
+
+    let url = local().args(["db", "local", "url"]).run();
+    url.assert_success();
+    let mut client = postgres::Client::connect(url.stdout.trim(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", url.stdout));
+    client
+        .batch_execute("CREATE EXTENSION pg_stat_statements")
+        .unwrap();
+    let out = local()
+        .args(["db", "health", "-o", "json", "--check", "slow-statements"])
+        .run();
+    out.assert_code(0);
+    let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(row(&rows, "slow-statements")["status"], "OK", "{out}");
+}
