@@ -579,31 +579,31 @@ fn unknown_checks_thresholds_and_values_are_bad_usage() {
     db.crm()
         .args(["db", "health", "--warning", "nosuch=1"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains(
             "--warning nosuch: no such check (the checks are connection, migrations,",
         );
     db.crm()
         .args(["db", "health", "--critical", "connections=fast"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains(
             "--critical connections=fast: expected a non-negative number percent",
         );
     db.crm()
         .args(["db", "health", "--warning", "migrations=1"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains("--warning migrations: this check takes no threshold");
     db.crm()
         .args(["db", "health", "--check", "vacuum"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains("--check vacuum: no such check");
     db.crm()
         .args(["db", "health", "--check", "backup-age"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains("--check backup-age needs --backup-dir DIR");
 }
 
@@ -827,4 +827,61 @@ fn the_local_cluster_preloads_pg_stat_statements() {
     out.assert_code(0);
     let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(row(&rows, "slow-statements")["status"], "OK", "{out}");
+}
+
+/// Issue 15, item 9: bad arguments to `db health` are UNKNOWN (3), the monitoring convention,
+/// never 2, which Nagios reads as CRITICAL; clap's own refusals included. Other commands keep
+/// SPEC's 2.
+#[test]
+fn bad_arguments_to_db_health_exit_3_and_other_commands_still_exit_2() {
+    let db = TestDb::migrated();
+    db.crm()
+        .args(["db", "health", "--check", "bogus"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("error: --check bogus: no such check (the checks are connection,");
+    db.crm()
+        .args(["db", "health", "--bogus"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("unexpected argument '--bogus' found");
+    db.crm()
+        .args(["-o", "json", "db", "health", "--warning"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("a value is required for '--warning <NAME=VALUE>'");
+    db.crm()
+        .args(["db", "health", "--warning", "connections=fast"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("--warning connections=fast: expected a non-negative number");
+    db.crm()
+        .args(["db", "health", "-o", "yaml"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("invalid value 'yaml' for '--format <FORMAT>'");
+    crate::harness::crm()
+        .args(["--database-url", "postgresql://[", "db", "health"])
+        .run()
+        .assert_code(3);
+    db.crm()
+        .args(["db", "health", "--help"])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN");
+
+    db.crm()
+        .args(["customers", "list", "--bogus"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("unexpected argument '--bogus' found");
+    db.crm()
+        .args(["db", "check", "--bogus"])
+        .run()
+        .assert_code(2);
+    db.crm()
+        .args(["db", "healthy"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("unrecognized subcommand 'healthy'");
 }

@@ -32,7 +32,8 @@ struct Session {
 }
 
 /// Connects and runs every chosen check in order. A database that cannot be reached is one
-/// UNKNOWN `connection` row (exit 3); bad settings (a malformed URL) stay exit 2.
+/// UNKNOWN `connection` row (exit 3); bad settings (a malformed URL) are an error, which main
+/// makes exit 3 too.
 pub(super) async fn run_all(
     ctx: &Context,
     chosen: &[Chosen],

@@ -9,7 +9,8 @@
 //! connection under `statement_timeout` 5 s and `lock_timeout` 50 ms, so that a health check
 //! never adds to an incident. The exit code is the monitoring convention, not SPEC's usual
 //! table: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst of the checks, CRITICAL before
-//! WARNING before UNKNOWN; 3 alone when the database cannot be reached). This module owns the
+//! WARNING before UNKNOWN; 3 alone when the database cannot be reached, and for bad arguments,
+//! which `main` sees to). This module owns the
 //! checks' definitions, their thresholds and rendering; `checks` their SQL.
 
 mod checks;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
     invalid-indexes, unused-indexes, database-size, table-size, slow-statements (skipped, with a \
     note, where pg_stat_statements is not installed, unless named by --check), backup-age (with \
     --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database cannot \
-    be reached, or a check cannot run)."
+    be reached, a check cannot run, or the arguments are bad)."
 )]
 pub struct HealthArgs {
     /// Override a check's warning threshold, e.g. --warning connections=80% or
@@ -113,6 +114,21 @@ impl Status {
             Status::Critical => Tone::Bad,
             Status::Unknown => Tone::Unknown,
         }
+    }
+}
+
+/// The exit code of a `db health` run that ends without a verdict (bad arguments, a malformed
+/// setting, an error): UNKNOWN, as check_postgres and the plugin guidelines have it, since a
+/// monitoring system reads 1 as WARNING and 2 as CRITICAL. A signal's own code (130, 143, 129)
+/// stays: it says the run was stopped, and any code above 3 is UNKNOWN to Nagios anyway.
+pub fn unknown_unless_signalled(code: u8) -> u8 {
+    use error::Kind;
+    let signalled = [Kind::Interrupted, Kind::Terminated, Kind::HungUp]
+        .iter()
+        .any(|k| i32::from(code) == k.exit_code());
+    match signalled {
+        true => code,
+        false => 3,
     }
 }
 
