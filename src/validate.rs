@@ -115,6 +115,90 @@ pub fn stock(value: &str) -> Result<i32, String> {
     i32::try_from(n).map_err(|_| format!("at most {}, got {n}", i32::MAX))
 }
 
+/// A count of rows for `--limit`: a whole number, at least 1 (`--all` is for no limit).
+pub fn limit(value: &str) -> Result<i64, String> {
+    whole_number_from(value, 1)
+}
+
+/// A count of rows to skip for `--offset`: a whole number, 0 or more.
+pub fn offset(value: &str) -> Result<i64, String> {
+    whole_number_from(value, 0)
+}
+
+fn whole_number_from(value: &str, min: i64) -> Result<i64, String> {
+    let expected = format!("expected a whole number of at least {min}");
+    let trimmed = value.trim();
+    if trimmed.is_empty()
+        || !trimmed
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("{expected}, got \"{value}\""));
+    }
+    match trimmed.parse::<i64>() {
+        Ok(n) if n >= min => Ok(n),
+        Ok(n) => Err(format!("{expected}, got {n}")),
+        Err(_) if trimmed.starts_with('-') => Err(format!("{expected}, got {trimmed}")),
+        Err(_) => Err(format!(
+            "{expected} and at most {}, got {trimmed}",
+            i64::MAX
+        )),
+    }
+}
+
+/// What an id names, for the message of one that is not an id; with how to find the thing by
+/// what people type instead (an e-mail, a name), where crm has a way.
+#[derive(Debug, Clone, Copy)]
+pub enum Named {
+    Customer,
+    Product,
+    Order,
+    Notification,
+}
+
+/// An id (SERIAL: INTEGER): a whole number. One that exists is the database's question.
+pub fn id(value: &str, named: Named) -> Result<i32, String> {
+    let trimmed = value.trim();
+    let (noun, hint) = match named {
+        Named::Customer if trimmed.contains('@') => (
+            "a customer id",
+            format!(
+                "; to find a customer by e-mail: crm customers list --search {}",
+                shell_word(trimmed)
+            ),
+        ),
+        Named::Customer => ("a customer id", String::new()),
+        Named::Product if trimmed.chars().any(char::is_alphabetic) => (
+            "a product id",
+            format!(
+                "; to find a product by name: crm products list --search {}",
+                shell_word(trimmed)
+            ),
+        ),
+        Named::Product => ("a product id", String::new()),
+        Named::Order => ("an order id", String::new()),
+        Named::Notification => ("a notification id", String::new()),
+    };
+    let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("expected {noun} (a whole number){hint}"));
+    }
+    trimmed
+        .parse()
+        .map_err(|_| format!("expected {noun} (a whole number of at most {})", i32::MAX))
+}
+
+/// `text` as one word of a shell command to copy: as it is when that is safe, else in single
+/// quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "@._-+:,/=".contains(c);
+    match text.chars().all(plain) {
+        true => text.to_string(),
+        false => format!("'{}'", text.replace('\'', r"'\''")),
+    }
+}
+
 /// A point in time for `--since` and `--until`: an RFC 3339 timestamp (`2025-07-01T09:30:00Z`,
 /// any offset), or a date (`2025-07-01`), meaning its midnight in UTC.
 pub fn timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
@@ -223,10 +307,26 @@ pub mod flag {
     clap_parser!(phone, super::phone, String);
     clap_parser!(money, super::money, rust_decimal::Decimal);
     clap_parser!(stock, super::stock, i32);
+    clap_parser!(limit, super::limit, i64);
+    clap_parser!(offset, super::offset, i64);
     clap_parser!(timestamp, super::timestamp, time::OffsetDateTime);
     clap_parser!(age, super::age, i64);
     clap_parser!(lock_timeout, super::lock_timeout, u64);
     clap_parser!(notification_type, super::notification_type, String);
+
+    /// The id of the entity each parser's name says.
+    pub fn customer_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Customer)
+    }
+    pub fn product_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Product)
+    }
+    pub fn order_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Order)
+    }
+    pub fn notification_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Notification)
+    }
 }
 
 #[cfg(test)]
@@ -323,6 +423,73 @@ mod tests {
         assert!(timestamp("2025-13-01").is_err());
         assert!(timestamp("yesterday").is_err());
         assert!(timestamp("2025-07-01 09:30").is_err());
+    }
+
+    #[test]
+    fn limits_and_offsets_say_what_a_count_must_be() {
+        assert_eq!(limit("5"), Ok(5));
+        assert_eq!(offset("0"), Ok(0));
+        assert_eq!(
+            limit("-5"),
+            Err("expected a whole number of at least 1, got -5".into())
+        );
+        assert_eq!(
+            limit("0"),
+            Err("expected a whole number of at least 1, got 0".into())
+        );
+        assert_eq!(
+            offset("-1"),
+            Err("expected a whole number of at least 0, got -1".into())
+        );
+        assert_eq!(
+            limit("ten"),
+            Err("expected a whole number of at least 1, got \"ten\"".into())
+        );
+        assert!(limit("1.5").is_err());
+        assert!(limit("").is_err());
+        assert!(
+            limit("99999999999999999999")
+                .unwrap_err()
+                .contains("at most")
+        );
+    }
+
+    #[test]
+    fn ids_are_whole_numbers_and_an_e_mail_is_pointed_to_search() {
+        assert_eq!(id("42", Named::Order), Ok(42));
+        assert_eq!(id("-1", Named::Order), Ok(-1));
+        assert_eq!(
+            id("john.doe@example.com", Named::Customer),
+            Err(
+                "expected a customer id (a whole number); to find a customer by e-mail: crm \
+                 customers list --search john.doe@example.com"
+                    .into()
+            )
+        );
+        assert_eq!(
+            id("x", Named::Notification),
+            Err("expected a notification id (a whole number)".into())
+        );
+        assert!(
+            id("Lamp", Named::Product)
+                .unwrap_err()
+                .ends_with("crm products list --search Lamp")
+        );
+        assert!(
+            id("Desk lamp", Named::Product)
+                .unwrap_err()
+                .ends_with("crm products list --search 'Desk lamp'")
+        );
+        assert_eq!(
+            id("", Named::Product),
+            Err("expected a product id (a whole number)".into())
+        );
+        assert!(
+            id("2147483648", Named::Customer)
+                .unwrap_err()
+                .contains("at most 2147483647")
+        );
+        assert!(id("1.0", Named::Customer).is_err());
     }
 
     #[test]

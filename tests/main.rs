@@ -2,6 +2,7 @@
 //! against a real PostgreSQL server through the harness, one fresh database per test.
 
 mod app_role;
+mod arguments;
 mod backup;
 mod check;
 mod connect;

@@ -43,6 +43,7 @@ pub struct InboxArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The notification's id
+    #[arg(value_parser = flag::notification_id, allow_negative_numbers = true)]
     pub id: i32,
 }
 
@@ -50,6 +51,7 @@ pub struct ShowArgs {
 #[group(id = "which", required = true, multiple = false)]
 pub struct Which {
     /// The notification's id
+    #[arg(value_parser = flag::notification_id, allow_negative_numbers = true)]
     pub id: Option<i32>,
 
     /// Every unread notification of the user

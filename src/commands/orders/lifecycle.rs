@@ -11,6 +11,7 @@ use super::{OrderStatus, lock_customer_total, recompute_total_purchases, retryin
 use crate::context::Context;
 use crate::db;
 use crate::error;
+use crate::validate::flag;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use tokio_postgres::GenericClient;
@@ -18,6 +19,7 @@ use tokio_postgres::GenericClient;
 #[derive(Debug, Args)]
 pub struct SetStatusArgs {
     /// The order's id
+    #[arg(value_parser = flag::order_id, allow_negative_numbers = true)]
     pub id: i32,
 
     /// The new status
@@ -28,6 +30,7 @@ pub struct SetStatusArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The order's id
+    #[arg(value_parser = flag::order_id, allow_negative_numbers = true)]
     pub id: i32,
 }
 

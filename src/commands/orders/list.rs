@@ -10,6 +10,7 @@ use crate::commands::listing::{Filter, ListArgs, Listing, order_by};
 use crate::commands::record;
 use crate::commands::transfer::{Cell, CopyExport, copy_out};
 use crate::context::Context;
+use crate::validate::flag;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ pub struct OrderFilters {
     pub status: Option<OrderStatus>,
 
     /// Only orders of this customer (an id)
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = flag::customer_id, allow_negative_numbers = true)]
     pub customer: Option<i32>,
 
     #[command(flatten)]
@@ -41,6 +42,7 @@ pub struct ListOrdersArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The order's id
+    #[arg(value_parser = flag::order_id, allow_negative_numbers = true)]
     pub id: i32,
 }
 
