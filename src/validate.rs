@@ -200,19 +200,44 @@ fn shell_word(text: &str) -> String {
 }
 
 /// A point in time for `--since` and `--until`: an RFC 3339 timestamp (`2025-07-01T09:30:00Z`,
-/// any offset), or a date (`2025-07-01`), meaning its midnight in UTC.
+/// any offset), a date (`2025-07-01`, meaning its midnight in UTC), `today` or `yesterday` (that
+/// day's midnight in UTC), or an age as `--older-than` takes it (`7d`, `24h`: that long before
+/// now).
 pub fn timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
+    timestamp_at(value, time::OffsetDateTime::now_utc())
+}
+
+/// [`timestamp`], with relative forms counted back from `now`.
+fn timestamp_at(value: &str, now: time::OffsetDateTime) -> Result<time::OffsetDateTime, String> {
     use time::format_description::well_known::Rfc3339;
     let trimmed = value.trim();
     if let Ok(t) = time::OffsetDateTime::parse(trimmed, &Rfc3339) {
         return Ok(t);
     }
     let date_format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(trimmed, date_format)
-        .map(|d| d.midnight().assume_utc())
-        .map_err(|_| {
-            format!("not a date or time: \"{value}\" (expected 2025-07-01 or 2025-07-01T09:30:00Z)")
-        })
+    if let Ok(d) = time::Date::parse(trimmed, date_format) {
+        return Ok(d.midnight().assume_utc());
+    }
+    let today = now
+        .to_offset(time::UtcOffset::UTC)
+        .date()
+        .midnight()
+        .assume_utc();
+    match trimmed {
+        "today" => return Ok(today),
+        "yesterday" => return Ok(today - time::Duration::DAY),
+        _ => {}
+    }
+    let starts_with_digit = trimmed.starts_with(|c: char| c.is_ascii_digit());
+    match age(trimmed) {
+        Ok(seconds) => Ok(now - time::Duration::seconds(seconds)),
+        // An age whose number is wrong (0d, beyond 100 years) says so.
+        Err(why) if starts_with_digit && !why.starts_with("not an age") => Err(why),
+        Err(_) => Err(format!(
+            "not a date or time: \"{value}\" (expected 2025-07-01, 2025-07-01T09:30:00Z, today, \
+             yesterday, or an age before now such as 7d or 24h)"
+        )),
+    }
 }
 
 /// An age for `--older-than`: a whole number and a unit, `s`, `m` (minutes), `h`, `d` or `w`
@@ -421,8 +446,31 @@ mod tests {
             Ok("2025-07-01T09:30:00Z".into())
         );
         assert!(timestamp("2025-13-01").is_err());
-        assert!(timestamp("yesterday").is_err());
         assert!(timestamp("2025-07-01 09:30").is_err());
+    }
+
+    #[test]
+    fn timestamps_may_be_today_yesterday_or_an_age_before_now() {
+        let now = time::macros::datetime!(2026-12-06 04:30:15 UTC);
+        let t = |s: &str| timestamp_at(s, now).map(crate::output::rfc3339_utc);
+        assert_eq!(t("today"), Ok("2026-12-06T00:00:00Z".into()));
+        assert_eq!(t("yesterday"), Ok("2026-12-05T00:00:00Z".into()));
+        assert_eq!(t("7d"), Ok("2026-11-29T04:30:15Z".into()));
+        assert_eq!(t("24h"), Ok("2026-12-05T04:30:15Z".into()));
+        assert_eq!(t("90m"), Ok("2026-12-06T03:00:15Z".into()));
+        assert_eq!(t("2w"), Ok("2026-11-22T04:30:15Z".into()));
+        // Midnight in UTC whatever the offset of now.
+        let later = time::macros::datetime!(2026-12-06 23:30:00 -05:00);
+        assert_eq!(
+            timestamp_at("today", later).map(crate::output::rfc3339_utc),
+            Ok("2026-12-07T00:00:00Z".into())
+        );
+        assert!(t("0d").unwrap_err().contains("more than zero"));
+        for bad in ["tomorrow", "Today", "7", "-7d", "7 days", "d", ""] {
+            let err = t(bad).unwrap_err();
+            assert!(err.starts_with("not a date or time"), "{bad}: {err}");
+            assert!(err.contains("today, yesterday, or an age"), "{bad}: {err}");
+        }
     }
 
     #[test]

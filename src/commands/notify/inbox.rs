@@ -34,8 +34,8 @@ pub struct InboxArgs {
     #[arg(long = "type", value_name = "TYPE", value_parser = flag::notification_type)]
     pub kind: Option<String>,
 
-    /// Only notifications created at or after this time (2025-07-01 is its midnight UTC, or RFC
-    /// 3339)
+    /// Only notifications created at or after this time: a date (2025-07-01, its midnight UTC),
+    /// an RFC 3339 time, today or yesterday (midnight UTC), or an age before now (7d, 24h)
     #[arg(long, value_name = "WHEN", value_parser = flag::timestamp)]
     pub since: Option<OffsetDateTime>,
 }
