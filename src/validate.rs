@@ -115,20 +115,129 @@ pub fn stock(value: &str) -> Result<i32, String> {
     i32::try_from(n).map_err(|_| format!("at most {}, got {n}", i32::MAX))
 }
 
+/// A count of rows for `--limit`: a whole number, at least 1 (`--all` is for no limit).
+pub fn limit(value: &str) -> Result<i64, String> {
+    whole_number_from(value, 1)
+}
+
+/// A count of rows to skip for `--offset`: a whole number, 0 or more.
+pub fn offset(value: &str) -> Result<i64, String> {
+    whole_number_from(value, 0)
+}
+
+fn whole_number_from(value: &str, min: i64) -> Result<i64, String> {
+    let expected = format!("expected a whole number of at least {min}");
+    let trimmed = value.trim();
+    if trimmed.is_empty()
+        || !trimmed
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("{expected}, got \"{value}\""));
+    }
+    match trimmed.parse::<i64>() {
+        Ok(n) if n >= min => Ok(n),
+        Ok(n) => Err(format!("{expected}, got {n}")),
+        Err(_) if trimmed.starts_with('-') => Err(format!("{expected}, got {trimmed}")),
+        Err(_) => Err(format!(
+            "{expected} and at most {}, got {trimmed}",
+            i64::MAX
+        )),
+    }
+}
+
+/// What an id names, for the message of one that is not an id; with how to find the thing by
+/// what people type instead (an e-mail, a name), where crm has a way.
+#[derive(Debug, Clone, Copy)]
+pub enum Named {
+    Customer,
+    Product,
+    Order,
+    Notification,
+}
+
+/// An id (SERIAL: INTEGER): a whole number. One that exists is the database's question.
+pub fn id(value: &str, named: Named) -> Result<i32, String> {
+    let trimmed = value.trim();
+    let (noun, hint) = match named {
+        Named::Customer if trimmed.contains('@') => (
+            "a customer id",
+            format!(
+                "; to find a customer by e-mail: crm customers list --search {}",
+                shell_word(trimmed)
+            ),
+        ),
+        Named::Customer => ("a customer id", String::new()),
+        Named::Product if trimmed.chars().any(char::is_alphabetic) => (
+            "a product id",
+            format!(
+                "; to find a product by name: crm products list --search {}",
+                shell_word(trimmed)
+            ),
+        ),
+        Named::Product => ("a product id", String::new()),
+        Named::Order => ("an order id", String::new()),
+        Named::Notification => ("a notification id", String::new()),
+    };
+    let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("expected {noun} (a whole number){hint}"));
+    }
+    trimmed
+        .parse()
+        .map_err(|_| format!("expected {noun} (a whole number of at most {})", i32::MAX))
+}
+
+/// `text` as one word of a shell command to copy: as it is when that is safe, else in single
+/// quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "@._-+:,/=".contains(c);
+    match text.chars().all(plain) {
+        true => text.to_string(),
+        false => format!("'{}'", text.replace('\'', r"'\''")),
+    }
+}
+
 /// A point in time for `--since` and `--until`: an RFC 3339 timestamp (`2025-07-01T09:30:00Z`,
-/// any offset), or a date (`2025-07-01`), meaning its midnight in UTC.
+/// any offset), a date (`2025-07-01`, meaning its midnight in UTC), `today` or `yesterday` (that
+/// day's midnight in UTC), or an age as `--older-than` takes it (`7d`, `24h`: that long before
+/// now).
 pub fn timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
+    timestamp_at(value, time::OffsetDateTime::now_utc())
+}
+
+/// [`timestamp`], with relative forms counted back from `now`.
+fn timestamp_at(value: &str, now: time::OffsetDateTime) -> Result<time::OffsetDateTime, String> {
     use time::format_description::well_known::Rfc3339;
     let trimmed = value.trim();
     if let Ok(t) = time::OffsetDateTime::parse(trimmed, &Rfc3339) {
         return Ok(t);
     }
     let date_format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(trimmed, date_format)
-        .map(|d| d.midnight().assume_utc())
-        .map_err(|_| {
-            format!("not a date or time: \"{value}\" (expected 2025-07-01 or 2025-07-01T09:30:00Z)")
-        })
+    if let Ok(d) = time::Date::parse(trimmed, date_format) {
+        return Ok(d.midnight().assume_utc());
+    }
+    let today = now
+        .to_offset(time::UtcOffset::UTC)
+        .date()
+        .midnight()
+        .assume_utc();
+    match trimmed {
+        "today" => return Ok(today),
+        "yesterday" => return Ok(today - time::Duration::DAY),
+        _ => {}
+    }
+    let starts_with_digit = trimmed.starts_with(|c: char| c.is_ascii_digit());
+    match age(trimmed) {
+        Ok(seconds) => Ok(now - time::Duration::seconds(seconds)),
+        // An age whose number is wrong (0d, beyond 100 years) says so.
+        Err(why) if starts_with_digit && !why.starts_with("not an age") => Err(why),
+        Err(_) => Err(format!(
+            "not a date or time: \"{value}\" (expected 2025-07-01, 2025-07-01T09:30:00Z, today, \
+             yesterday, or an age before now such as 7d or 24h)"
+        )),
+    }
 }
 
 /// An age for `--older-than`: a whole number and a unit, `s`, `m` (minutes), `h`, `d` or `w`
@@ -223,10 +332,26 @@ pub mod flag {
     clap_parser!(phone, super::phone, String);
     clap_parser!(money, super::money, rust_decimal::Decimal);
     clap_parser!(stock, super::stock, i32);
+    clap_parser!(limit, super::limit, i64);
+    clap_parser!(offset, super::offset, i64);
     clap_parser!(timestamp, super::timestamp, time::OffsetDateTime);
     clap_parser!(age, super::age, i64);
     clap_parser!(lock_timeout, super::lock_timeout, u64);
     clap_parser!(notification_type, super::notification_type, String);
+
+    /// The id of the entity each parser's name says.
+    pub fn customer_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Customer)
+    }
+    pub fn product_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Product)
+    }
+    pub fn order_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Order)
+    }
+    pub fn notification_id(value: &str) -> Result<i32, String> {
+        super::id(value, super::Named::Notification)
+    }
 }
 
 #[cfg(test)]
@@ -321,8 +446,98 @@ mod tests {
             Ok("2025-07-01T09:30:00Z".into())
         );
         assert!(timestamp("2025-13-01").is_err());
-        assert!(timestamp("yesterday").is_err());
         assert!(timestamp("2025-07-01 09:30").is_err());
+    }
+
+    #[test]
+    fn timestamps_may_be_today_yesterday_or_an_age_before_now() {
+        let now = time::macros::datetime!(2026-12-06 04:30:15 UTC);
+        let t = |s: &str| timestamp_at(s, now).map(crate::output::rfc3339_utc);
+        assert_eq!(t("today"), Ok("2026-12-06T00:00:00Z".into()));
+        assert_eq!(t("yesterday"), Ok("2026-12-05T00:00:00Z".into()));
+        assert_eq!(t("7d"), Ok("2026-11-29T04:30:15Z".into()));
+        assert_eq!(t("24h"), Ok("2026-12-05T04:30:15Z".into()));
+        assert_eq!(t("90m"), Ok("2026-12-06T03:00:15Z".into()));
+        assert_eq!(t("2w"), Ok("2026-11-22T04:30:15Z".into()));
+        // Midnight in UTC whatever the offset of now.
+        let later = time::macros::datetime!(2026-12-06 23:30:00 -05:00);
+        assert_eq!(
+            timestamp_at("today", later).map(crate::output::rfc3339_utc),
+            Ok("2026-12-07T00:00:00Z".into())
+        );
+        assert!(t("0d").unwrap_err().contains("more than zero"));
+        for bad in ["tomorrow", "Today", "7", "-7d", "7 days", "d", ""] {
+            let err = t(bad).unwrap_err();
+            assert!(err.starts_with("not a date or time"), "{bad}: {err}");
+            assert!(err.contains("today, yesterday, or an age"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_and_offsets_say_what_a_count_must_be() {
+        assert_eq!(limit("5"), Ok(5));
+        assert_eq!(offset("0"), Ok(0));
+        assert_eq!(
+            limit("-5"),
+            Err("expected a whole number of at least 1, got -5".into())
+        );
+        assert_eq!(
+            limit("0"),
+            Err("expected a whole number of at least 1, got 0".into())
+        );
+        assert_eq!(
+            offset("-1"),
+            Err("expected a whole number of at least 0, got -1".into())
+        );
+        assert_eq!(
+            limit("ten"),
+            Err("expected a whole number of at least 1, got \"ten\"".into())
+        );
+        assert!(limit("1.5").is_err());
+        assert!(limit("").is_err());
+        assert!(
+            limit("99999999999999999999")
+                .unwrap_err()
+                .contains("at most")
+        );
+    }
+
+    #[test]
+    fn ids_are_whole_numbers_and_an_e_mail_is_pointed_to_search() {
+        assert_eq!(id("42", Named::Order), Ok(42));
+        assert_eq!(id("-1", Named::Order), Ok(-1));
+        assert_eq!(
+            id("john.doe@example.com", Named::Customer),
+            Err(
+                "expected a customer id (a whole number); to find a customer by e-mail: crm \
+                 customers list --search john.doe@example.com"
+                    .into()
+            )
+        );
+        assert_eq!(
+            id("x", Named::Notification),
+            Err("expected a notification id (a whole number)".into())
+        );
+        assert!(
+            id("Lamp", Named::Product)
+                .unwrap_err()
+                .ends_with("crm products list --search Lamp")
+        );
+        assert!(
+            id("Desk lamp", Named::Product)
+                .unwrap_err()
+                .ends_with("crm products list --search 'Desk lamp'")
+        );
+        assert_eq!(
+            id("", Named::Product),
+            Err("expected a product id (a whole number)".into())
+        );
+        assert!(
+            id("2147483648", Named::Customer)
+                .unwrap_err()
+                .contains("at most 2147483647")
+        );
+        assert!(id("1.0", Named::Customer).is_err());
     }
 
     #[test]

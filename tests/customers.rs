@@ -516,3 +516,65 @@ fn delete_with_yes_keeps_the_orders_without_a_customer() {
         .assert_stderr_contains("customer 1 does not exist");
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 1);
 }
+
+/// Issue 15, item 12: a negative or zero count, and an e-mail where an id goes, are refused
+/// (exit 2) saying what was expected, in the user's words, and the hint given works.
+#[test]
+fn bad_counts_and_ids_say_what_was_expected() {
+    let db = TestDb::migrated();
+    sql(&db, CUSTOMERS);
+    let refused = |args: &[&str], message: &str| {
+        db.crm()
+            .arg("customers")
+            .args(args)
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(message);
+    };
+    refused(
+        &["list", "--limit", "-5"],
+        "invalid value '-5' for '--limit <N>': expected a whole number of at least 1, got -5",
+    );
+    refused(
+        &["list", "--limit", "0"],
+        "invalid value '0' for '--limit <N>': expected a whole number of at least 1, got 0",
+    );
+    refused(
+        &["list", "--offset", "-1"],
+        "invalid value '-1' for '--offset <N>': expected a whole number of at least 0, got -1",
+    );
+    refused(
+        &["list", "--limit", "ten"],
+        "expected a whole number of at least 1, got \"ten\"",
+    );
+    refused(
+        &["show", "ada@example.com"],
+        "invalid value 'ada@example.com' for '<ID>': expected a customer id (a whole number); \
+         to find a customer by e-mail: crm customers list --search ada@example.com",
+    );
+    refused(
+        &["update", "ada", "--phone", "1"],
+        "invalid value 'ada' for '<ID>': expected a customer id (a whole number)",
+    );
+    refused(
+        &["delete", "2147483648", "--yes"],
+        "expected a customer id (a whole number of at most 2147483647)",
+    );
+    // The hint, as printed, finds her.
+    db.crm()
+        .args(["customers", "list", "--search", "ada@example.com"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&format!("{HEADER}{}", ada()));
+    // A negative id is an id that does not exist, not an unknown flag.
+    db.crm()
+        .args(["customers", "show", "-1"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("customer -1 does not exist");
+    db.crm()
+        .args(["customers", "list", "--limit", "1", "--offset", "2"])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("alan@example.org");
+}

@@ -566,31 +566,31 @@ fn unknown_checks_thresholds_and_values_are_bad_usage() {
     db.crm()
         .args(["db", "health", "--warning", "nosuch=1"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains(
             "--warning nosuch: no such check (the checks are connection, migrations,",
         );
     db.crm()
         .args(["db", "health", "--critical", "connections=fast"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains(
             "--critical connections=fast: expected a non-negative number percent",
         );
     db.crm()
         .args(["db", "health", "--warning", "migrations=1"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains("--warning migrations: this check takes no threshold");
     db.crm()
         .args(["db", "health", "--check", "vacuum"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains("--check vacuum: no such check");
     db.crm()
         .args(["db", "health", "--check", "backup-age"])
         .run()
-        .assert_code(2)
+        .assert_code(3)
         .assert_stderr_contains("--check backup-age needs --backup-dir DIR");
 }
 
@@ -734,4 +734,141 @@ fn with_pg_stat_statements_a_statement_slower_than_the_threshold_warns() {
     let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(row(&rows, "slow-statements")["status"], "OK");
     assert_eq!(out.code(), 0);
+}
+
+/// Issue 15, item 8: a default server (no pg_stat_statements, as the test cluster) is OK: the
+/// check is skipped with a note, and UNKNOWN only when `--check` asks for it.
+#[test]
+fn without_pg_stat_statements_a_default_run_skips_the_check_with_a_note_and_exits_0() {
+    let db = TestDb::migrated();
+    // Every default check runs; only the cold cache of a fresh copy is allowed for.
+    let (code, rows) = health(&db, &["--warning", "cache-hit=0%"]);
+    let names: Vec<&str> = rows.iter().map(|r| r["check"].as_str().unwrap()).collect();
+    assert_eq!(names, CHECKS, "every default check has its row");
+    let r = row(&rows, "slow-statements");
+    assert_eq!(r["status"], "OK", "{r}");
+    assert_eq!(r["value"], "skipped", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().starts_with(
+            "skipped: pg_stat_statements is not installed in this database (add it to \
+             shared_preload_libraries and CREATE EXTENSION pg_stat_statements"
+        ),
+        "{r}"
+    );
+    for r in &rows {
+        assert_eq!(r["status"], "OK", "{r}");
+    }
+    assert_eq!(code, 0);
+
+    let nagios = db
+        .crm()
+        .args(["db", "health", "--nagios", "--warning", "cache-hit=0%"])
+        .run();
+    nagios.assert_code(0);
+    assert!(
+        nagios
+            .stdout
+            .starts_with("CRM OK - 17 checks ok; skipped: slow-statements |"),
+        "{nagios}"
+    );
+
+    let (code, rows) = health(&db, &["--check", "slow-statements"]);
+    assert_eq!(row(&rows, "slow-statements")["status"], "UNKNOWN");
+    assert_eq!(code, 3);
+}
+
+/// Issue 15, item 8: crm's local cluster preloads pg_stat_statements, so that creating the
+/// extension is all the check needs.
+#[test]
+fn the_local_cluster_preloads_pg_stat_statements() {
+    let home = crate::local::LocalHome::new();
+    let local = || {
+        let mut crm = crate::harness::crm();
+        crm.env("CRM_HOME", &home.crm_home);
+        crm
+    };
+    local().args(["-q", "db", "migrate"]).run().assert_success();
+    let out = local()
+        .args(["db", "health", "-o", "json", "--check", "slow-statements"])
+        .run();
+    out.assert_code(3);
+    let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        row(&rows, "slow-statements")["message"]
+            .as_str()
+            .unwrap()
+            .contains("the server preloads it: CREATE EXTENSION pg_stat_statements"),
+        "{out}"
+    );
+
+    let url = local().args(["db", "local", "url"]).run();
+    url.assert_success();
+    let mut client = postgres::Client::connect(url.stdout.trim(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", url.stdout));
+    client
+        .batch_execute("CREATE EXTENSION pg_stat_statements")
+        .unwrap();
+    let out = local()
+        .args(["db", "health", "-o", "json", "--check", "slow-statements"])
+        .run();
+    out.assert_code(0);
+    let rows: Vec<Json> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(row(&rows, "slow-statements")["status"], "OK", "{out}");
+}
+
+/// Issue 15, item 9: bad arguments to `db health` are UNKNOWN (3), the monitoring convention,
+/// never 2, which Nagios reads as CRITICAL; clap's own refusals included. Other commands keep
+/// SPEC's 2.
+#[test]
+fn bad_arguments_to_db_health_exit_3_and_other_commands_still_exit_2() {
+    let db = TestDb::migrated();
+    db.crm()
+        .args(["db", "health", "--check", "bogus"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("error: --check bogus: no such check (the checks are connection,");
+    db.crm()
+        .args(["db", "health", "--bogus"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("unexpected argument '--bogus' found");
+    db.crm()
+        .args(["-o", "json", "db", "health", "--warning"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("a value is required for '--warning <NAME=VALUE>'");
+    db.crm()
+        .args(["db", "health", "--warning", "connections=fast"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("--warning connections=fast: expected a non-negative number");
+    db.crm()
+        .args(["db", "health", "-o", "yaml"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("invalid value 'yaml' for '--format <FORMAT>'");
+    crate::harness::crm()
+        .args(["--database-url", "postgresql://[", "db", "health"])
+        .run()
+        .assert_code(3);
+    db.crm()
+        .args(["db", "health", "--help"])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN");
+
+    db.crm()
+        .args(["customers", "list", "--bogus"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("unexpected argument '--bogus' found");
+    db.crm()
+        .args(["db", "check", "--bogus"])
+        .run()
+        .assert_code(2);
+    db.crm()
+        .args(["db", "healthy"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("unrecognized subcommand 'healthy'");
 }

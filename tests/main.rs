@@ -3,6 +3,7 @@
 
 mod app_role;
 mod architecture;
+mod arguments;
 mod backup;
 mod check;
 mod connect;

@@ -609,3 +609,79 @@ fn low_stock_lists_products_below_the_threshold_lowest_first() {
         .assert_code(2)
         .assert_stderr_contains("invalid value '-1' for '--threshold <N>'");
 }
+
+/// Issue 15, item 12: a negative price, stock or threshold written with a space (`--price -1`)
+/// is refused for being negative, not taken for an unknown flag; a name where an id goes points
+/// to `--search`. Nothing is written.
+#[test]
+fn negative_numbers_and_names_for_ids_say_what_is_wrong() {
+    let db = with_products();
+    let before: Vec<String> = (1..=4).map(|id| row_json(&db, "Products", id)).collect();
+    let refused = |args: &[&str], message: &str| {
+        db.crm()
+            .arg("products")
+            .args(args)
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(message);
+    };
+    refused(
+        &["create", "--name", "X", "--price", "-1"],
+        "invalid value '-1' for '--price <PRICE>': must not be negative, got -1",
+    );
+    refused(
+        &["create", "--name", "X", "--price", "1", "--stock", "-3"],
+        "invalid value '-3' for '--stock <N>': must not be negative, got -3",
+    );
+    refused(
+        &["update", "1", "--price", "-0.01"],
+        "invalid value '-0.01' for '--price <PRICE>': must not be negative",
+    );
+    refused(
+        &["stock", "1", "--add", "-3"],
+        "invalid value '-3' for '--add <N>': must not be negative, got -3",
+    );
+    refused(
+        &["stock", "1", "--set", "-1"],
+        "invalid value '-1' for '--set <N>': must not be negative",
+    );
+    refused(
+        &["low-stock", "--threshold", "-1"],
+        "invalid value '-1' for '--threshold <N>': must not be negative",
+    );
+    refused(
+        &["list", "--limit", "-5"],
+        "invalid value '-5' for '--limit <N>': expected a whole number of at least 1, got -5",
+    );
+    refused(
+        &["list", "--limit", "0"],
+        "expected a whole number of at least 1, got 0",
+    );
+    refused(
+        &["show", "Widget"],
+        "invalid value 'Widget' for '<ID>': expected a product id (a whole number); to find a \
+         product by name: crm products list --search Widget",
+    );
+    refused(
+        &["delete", "snake_case mug", "--yes"],
+        "to find a product by name: crm products list --search 'snake_case mug'",
+    );
+    refused(
+        &["stock", "1.5", "--add", "1"],
+        "invalid value '1.5' for '<ID>': expected a product id (a whole number)",
+    );
+    let after: Vec<String> = (1..=4).map(|id| row_json(&db, "Products", id)).collect();
+    assert_eq!(after, before);
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Products""#), 4);
+    // The hint, as printed, finds it.
+    db.crm()
+        .args(["products", "list", "--search", "Widget"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(&csv(&[1]));
+    db.crm()
+        .args(["products", "show", "-1"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("product -1 does not exist");
+}

@@ -76,6 +76,7 @@ pub enum CustomersCommand {
     /// Show a customer with its order count, its last five orders and totalPurchases
     Show {
         /// The customer's id
+        #[arg(value_parser = flag::customer_id, allow_negative_numbers = true)]
         id: i32,
     },
 
@@ -93,6 +94,7 @@ pub enum CustomersCommand {
         .multiple(true)))]
     Update {
         /// The customer's id
+        #[arg(value_parser = flag::customer_id, allow_negative_numbers = true)]
         id: i32,
         #[command(flatten)]
         fields: CustomerFields,
@@ -101,6 +103,7 @@ pub enum CustomersCommand {
     /// Delete a customer; its orders are kept, with customerId set to NULL
     Delete {
         /// The customer's id
+        #[arg(value_parser = flag::customer_id, allow_negative_numbers = true)]
         id: i32,
         #[command(flatten)]
         confirm: ConfirmArgs,

@@ -18,7 +18,7 @@ use tokio_postgres::{GenericClient, Row};
 #[derive(Debug, Args, Clone)]
 pub struct ListArgs {
     /// Show at most N rows
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = crate::validate::flag::limit, allow_negative_numbers = true)]
     pub limit: i64,
 
     /// Show every row (no limit)
@@ -26,7 +26,7 @@ pub struct ListArgs {
     pub all: bool,
 
     /// Skip the first N rows
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = crate::validate::flag::offset, allow_negative_numbers = true)]
     pub offset: i64,
 
     /// Only rows containing TEXT (case-insensitive; % _ and \ are matched literally)

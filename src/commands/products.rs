@@ -94,6 +94,7 @@ pub enum ProductsCommand {
     /// Show a product with the units sold and the revenue of orders not cancelled
     Show {
         /// The product's id
+        #[arg(value_parser = flag::product_id, allow_negative_numbers = true)]
         id: i32,
     },
 
@@ -111,6 +112,7 @@ pub enum ProductsCommand {
         .multiple(true)))]
     Update {
         /// The product's id
+        #[arg(value_parser = flag::product_id, allow_negative_numbers = true)]
         id: i32,
         #[command(flatten)]
         fields: ProductFields,
@@ -119,6 +121,7 @@ pub enum ProductsCommand {
     /// Delete a product; order items of it are kept, with productId set to NULL
     Delete {
         /// The product's id
+        #[arg(value_parser = flag::product_id, allow_negative_numbers = true)]
         id: i32,
         #[command(flatten)]
         confirm: ConfirmArgs,
@@ -127,6 +130,7 @@ pub enum ProductsCommand {
     /// Set, add to or remove from a product's stock, never below zero
     Stock {
         /// The product's id
+        #[arg(value_parser = flag::product_id, allow_negative_numbers = true)]
         id: i32,
         #[command(flatten)]
         change: StockChange,
@@ -135,7 +139,7 @@ pub enum ProductsCommand {
     /// List products whose stock is below a threshold, lowest first
     LowStock {
         /// Products with fewer than N in stock (or no stock recorded)
-        #[arg(long, value_name = "N", default_value_t = 10, value_parser = flag::stock)]
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = flag::stock, allow_negative_numbers = true)]
         threshold: i32,
         #[command(flatten)]
         filters: ProductFilters,
@@ -165,11 +169,11 @@ pub struct ProductFields {
     pub description: Option<String>,
 
     /// Price, not negative, at most two decimals (e.g. 19.99)
-    #[arg(long, value_name = "PRICE", value_parser = flag::money)]
+    #[arg(long, value_name = "PRICE", value_parser = flag::money, allow_negative_numbers = true)]
     pub price: Option<Decimal>,
 
     /// Units in stock, a whole number from 0 [create: 0]
-    #[arg(long, value_name = "N", value_parser = flag::stock)]
+    #[arg(long, value_name = "N", value_parser = flag::stock, allow_negative_numbers = true)]
     pub stock: Option<i32>,
 
     /// Category (at most 255 characters)
@@ -198,15 +202,15 @@ impl ProductFields {
 #[group(required = true, multiple = false)]
 pub struct StockChange {
     /// Set the stock to N
-    #[arg(long, value_name = "N", value_parser = flag::stock)]
+    #[arg(long, value_name = "N", value_parser = flag::stock, allow_negative_numbers = true)]
     pub set: Option<i32>,
 
     /// Add N to the stock
-    #[arg(long, value_name = "N", value_parser = flag::stock)]
+    #[arg(long, value_name = "N", value_parser = flag::stock, allow_negative_numbers = true)]
     pub add: Option<i32>,
 
     /// Remove N from the stock (refused, exit 5, when fewer are in stock)
-    #[arg(long, value_name = "N", value_parser = flag::stock)]
+    #[arg(long, value_name = "N", value_parser = flag::stock, allow_negative_numbers = true)]
     pub remove: Option<i32>,
 }
 

@@ -298,7 +298,7 @@ impl Cluster {
             initdb.arg("--no-locale");
         }
         let result = self.run_server_tool(&mut initdb, "initdb").and_then(|()| {
-            let conf = format!(
+            let mut conf = format!(
                 "\n# crm's local cluster: Unix socket only, private to the server's account.\n\
                  listen_addresses = ''\n\
                  unix_socket_directories = '{}'\n\
@@ -306,6 +306,15 @@ impl Cluster {
                  port = {PORT}\n",
                 self.socket_dir().display().to_string().replace('\'', "''")
             );
+            // So that `db health` can name the slowest statements (after CREATE EXTENSION
+            // pg_stat_statements). Only when the server ships the library: a preload it cannot
+            // find would stop the server from starting.
+            if ships_pg_stat_statements(&bin) {
+                conf.push_str(
+                    "# The slowest statements, for crm db health.\n\
+                     shared_preload_libraries = 'pg_stat_statements'\n",
+                );
+            }
             let path = staging.join("postgresql.conf");
             let mut text = fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -460,6 +469,24 @@ pub fn server_bin_dir() -> Result<PathBuf> {
                  on PATH or under /usr/lib/postgresql/*/bin): install PostgreSQL (Debian: apt-get \
                  install postgresql), or set DATABASE_URL to use an existing server"
             )
+        })
+}
+
+/// Whether the server of `bin` ships pg_stat_statements: Debian's postgresql-NN package does,
+/// in `/usr/lib/postgresql/NN/lib`; source builds and most packages put it in `../lib` or
+/// `../lib/postgresql` beside the real `postgres` (`bin` may hold only links to it).
+fn ships_pg_stat_statements(bin: &Path) -> bool {
+    let real_bin = fs::canonicalize(bin.join("postgres"))
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    [Some(bin.to_path_buf()), real_bin]
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b.parent().map(Path::to_path_buf))
+        .any(|prefix| {
+            ["lib", "lib/postgresql", "lib64/pgsql", "lib/pgsql"]
+                .iter()
+                .any(|lib| prefix.join(lib).join("pg_stat_statements.so").is_file())
         })
 }
 

@@ -27,7 +27,7 @@ use tokio_postgres::GenericClient;
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Delete notifications created longer ago than this: a number and s, m, h, d or w (90d)
-    #[arg(long, value_name = "AGE", value_parser = flag::age)]
+    #[arg(long, value_name = "AGE", value_parser = flag::age, allow_hyphen_values = true)]
     pub older_than: i64,
 
     /// Only notifications that every recipient has read
@@ -42,14 +42,14 @@ pub struct PruneArgs {
 #[derive(Debug, Args)]
 pub struct LowStockArgs {
     /// Products with fewer than this many in stock (or an unknown stock) are low
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = flag::stock)]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = flag::stock, allow_negative_numbers = true)]
     pub threshold: i32,
 }
 
 #[derive(Debug, Args)]
 pub struct StaleOrdersArgs {
     /// Pending orders created longer ago than this are stale: a number and s, m, h, d or w
-    #[arg(long, value_name = "AGE", default_value = "3d", value_parser = flag::age)]
+    #[arg(long, value_name = "AGE", default_value = "3d", value_parser = flag::age, allow_hyphen_values = true)]
     pub older_than: i64,
 }
 

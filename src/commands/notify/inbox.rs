@@ -34,8 +34,8 @@ pub struct InboxArgs {
     #[arg(long = "type", value_name = "TYPE", value_parser = flag::notification_type)]
     pub kind: Option<String>,
 
-    /// Only notifications created at or after this time (2025-07-01 is its midnight UTC, or RFC
-    /// 3339)
+    /// Only notifications created at or after this time: a date (2025-07-01, its midnight UTC),
+    /// an RFC 3339 time, today or yesterday (midnight UTC), or an age before now (7d, 24h)
     #[arg(long, value_name = "WHEN", value_parser = flag::timestamp)]
     pub since: Option<OffsetDateTime>,
 }
@@ -43,6 +43,7 @@ pub struct InboxArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The notification's id
+    #[arg(value_parser = flag::notification_id, allow_negative_numbers = true)]
     pub id: i32,
 }
 
@@ -50,6 +51,7 @@ pub struct ShowArgs {
 #[group(id = "which", required = true, multiple = false)]
 pub struct Which {
     /// The notification's id
+    #[arg(value_parser = flag::notification_id, allow_negative_numbers = true)]
     pub id: Option<i32>,
 
     /// Every unread notification of the user

@@ -25,12 +25,12 @@ use tokio_postgres::GenericClient;
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The customer's id
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = flag::customer_id, allow_negative_numbers = true)]
     pub customer: i32,
 
     /// A product's id and how many: PRODUCT:QTY (repeat for more; one product given twice is
     /// one item of both quantities)
-    #[arg(long = "item", value_name = "PRODUCT:QTY", required = true, value_parser = parse_item)]
+    #[arg(long = "item", value_name = "PRODUCT:QTY", required = true, value_parser = parse_item, allow_hyphen_values = true)]
     pub items: Vec<ItemRequest>,
 
     /// Notes on the order

@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::db;
 use crate::db::tx::retrying;
 use crate::error;
+use crate::validate::flag;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use tokio_postgres::GenericClient;
@@ -19,6 +20,7 @@ use tokio_postgres::GenericClient;
 #[derive(Debug, Args)]
 pub struct SetStatusArgs {
     /// The order's id
+    #[arg(value_parser = flag::order_id, allow_negative_numbers = true)]
     pub id: i32,
 
     /// The new status
@@ -29,6 +31,7 @@ pub struct SetStatusArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The order's id
+    #[arg(value_parser = flag::order_id, allow_negative_numbers = true)]
     pub id: i32,
 }
 

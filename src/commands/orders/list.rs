@@ -11,6 +11,7 @@ use crate::commands::table::{Column, ColumnKind, Table};
 use crate::commands::transfer::copy_out;
 use crate::context::Context;
 use crate::db::tx::snapshot;
+use crate::validate::flag;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ pub struct OrderFilters {
     pub status: Option<OrderStatus>,
 
     /// Only orders of this customer (an id)
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = flag::customer_id, allow_negative_numbers = true)]
     pub customer: Option<i32>,
 
     #[command(flatten)]
@@ -42,6 +43,7 @@ pub struct ListOrdersArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The order's id
+    #[arg(value_parser = flag::order_id, allow_negative_numbers = true)]
     pub id: i32,
 }
 

@@ -132,11 +132,12 @@ impl std::fmt::Display for OrderStatus {
 /// `--since` and `--until`: which orders by `createdAt`, shared by list, export and the reports.
 #[derive(Debug, Args, Clone, Copy, Default)]
 pub struct DateRange {
-    /// Only orders created at or after this time (2025-07-01 is its midnight UTC, or RFC 3339)
+    /// Only orders created at or after this time: a date (2025-07-01, its midnight UTC), an RFC
+    /// 3339 time, today or yesterday (midnight UTC), or an age before now (7d, 24h, 30m, 2w)
     #[arg(long, value_name = "WHEN", value_parser = flag::timestamp)]
     pub since: Option<OffsetDateTime>,
 
-    /// Only orders created before this time (2025-08-01 is its midnight UTC, or RFC 3339)
+    /// Only orders created before this time, written as for --since (2025-08-01, today, 24h)
     #[arg(long, value_name = "WHEN", value_parser = flag::timestamp)]
     pub until: Option<OffsetDateTime>,
 }

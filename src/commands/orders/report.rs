@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::db;
 use crate::output::Value;
 use crate::output::thousands;
+use crate::validate::flag;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use futures_util::{TryStreamExt, pin_mut};
@@ -64,7 +65,7 @@ pub struct WhichOrders {
 #[derive(Debug, Args, Clone, Copy)]
 pub struct Top {
     /// Show the best N
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = flag::limit, allow_negative_numbers = true)]
     pub limit: i64,
 
     /// Show every one

@@ -248,7 +248,7 @@ fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs, made: &P
     let entries = match manifest::inventory(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            ctx.out.warn(format!("warning: retention skipped: {e:#}"));
+            ctx.out.warn(format!("retention skipped: {e:#}"));
             return 0;
         }
     };
@@ -276,7 +276,7 @@ fn expire(ctx: &Context, dir: &Path, database: &str, args: &CreateArgs, made: &P
                 let _ = std::fs::remove_file(&manifest);
             }
             Err(e) => ctx.out.warn(format!(
-                "warning: cannot remove expired backup {}: {e}",
+                "cannot remove expired backup {}: {e}",
                 entry.path.display()
             )),
         }

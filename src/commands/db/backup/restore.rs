@@ -333,7 +333,7 @@ async fn warn_of_leftovers(ctx: &Context, admin: &Client, live: &str) {
         for row in rows {
             let name: String = row.get(0);
             ctx.out.warn(format!(
-                "warning: role \"{name}\" is the temporary role of an earlier restore that was \
+                "role \"{name}\" is the temporary role of an earlier restore that was \
                  cut short; drop it: DROP ROLE \"{name}\"; (after the partial copy it owns, if any)"
             ));
         }
@@ -344,7 +344,7 @@ async fn warn_of_leftovers(ctx: &Context, admin: &Client, live: &str) {
     for row in rows {
         let name: String = row.get(0);
         ctx.out.warn(format!(
-            "warning: database \"{name}\" is the partial copy of an earlier restore that was cut \
+            "database \"{name}\" is the partial copy of an earlier restore that was cut \
              short; once no restore is running, drop it: DROP DATABASE {};",
             db::quote_identifier(&name)
         ));
@@ -1039,7 +1039,7 @@ async fn swap(
     // The kept database accepts connections again, as it did.
     if let Err(e) = db::batch_execute(admin, &allow_connections(old, allowed)).await {
         ctx.out.warn(format!(
-            "warning: the previous database \"{old}\" still refuses connections ({}): {};",
+            "the previous database \"{old}\" still refuses connections ({}): {};",
             error::render(&anyhow::Error::from(e)),
             allow_connections(old, allowed)
         ));

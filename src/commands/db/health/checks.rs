@@ -32,7 +32,8 @@ struct Session {
 }
 
 /// Connects and runs every chosen check in order. A database that cannot be reached is one
-/// UNKNOWN `connection` row (exit 3); bad settings (a malformed URL) stay exit 2.
+/// UNKNOWN `connection` row (exit 3); bad settings (a malformed URL) are an error, which main
+/// makes exit 3 too.
 pub(super) async fn run_all(
     ctx: &Context,
     chosen: &[Chosen],
@@ -42,6 +43,7 @@ pub(super) async fn run_all(
         spec: &SPECS[0],
         warning: SPECS[0].warning,
         critical: SPECS[0].critical,
+        asked: false,
     };
     let (client, connected) = match connect(ctx).await {
         Ok(pair) => pair,
@@ -79,7 +81,7 @@ pub(super) async fn run_all(
             "unused-indexes" => unused_indexes(&client).await,
             "database-size" => database_size(&client).await,
             "table-size" => table_size(&client).await,
-            "slow-statements" => slow_statements(&client).await,
+            "slow-statements" => slow_statements(&client, c.asked).await,
             "backup-age" => match backup_dir {
                 Some(dir) => backup_age(dir),
                 None => continue,
@@ -741,8 +743,11 @@ async fn table_size(client: &Client) -> Result<Finding> {
     ))
 }
 
-const STATEMENTS_INSTALLED: &str =
-    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')";
+/// Whether the extension is created in this database, and whether the server preloads its
+/// library (without which the view cannot be read).
+const STATEMENTS_INSTALLED: &str = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), \
+       'pg_stat_statements' = ANY (string_to_array( \
+         replace(current_setting('shared_preload_libraries'), ' ', ''), ','))";
 
 /// pghero's slow queries: at least 100 calls, by mean time (PostgreSQL 13's column names).
 const SLOW_STATEMENTS: &str = "SELECT mean_exec_time / 1000.0, calls, \
@@ -752,19 +757,26 @@ const SLOW_STATEMENTS: &str = "SELECT mean_exec_time / 1000.0, calls, \
        AND calls >= 100 \
      ORDER BY mean_exec_time DESC LIMIT 3";
 
-async fn slow_statements(client: &Client) -> Result<Finding> {
-    let installed: bool = db::query_one(client, STATEMENTS_INSTALLED, &[])
-        .await?
-        .get(0);
+/// The slowest statements. Without pg_stat_statements (a default server) the check is skipped
+/// with a note, or UNKNOWN when `--check` asked for it (`asked`).
+async fn slow_statements(client: &Client, asked: bool) -> Result<Finding> {
+    let row = db::query_one(client, STATEMENTS_INSTALLED, &[]).await?;
+    let (installed, preloaded): (bool, bool) = (row.get(0), row.get(1));
     if !installed {
-        return Ok(Finding::new(
-            None,
-            "",
-            "pg_stat_statements is not installed in this database (add it to \
-             shared_preload_libraries and CREATE EXTENSION pg_stat_statements), or leave this \
-             check out with --exclude slow-statements",
-        )
-        .at_least(Status::Unknown));
+        let how = match preloaded {
+            true => {
+                "the server preloads it: CREATE EXTENSION pg_stat_statements enables this check"
+            }
+            false => {
+                "add it to shared_preload_libraries and CREATE EXTENSION pg_stat_statements to \
+                 enable this check"
+            }
+        };
+        let why = format!("pg_stat_statements is not installed in this database ({how})");
+        return Ok(match asked {
+            false => Finding::skipped(why),
+            true => Finding::new(None, "", why).at_least(Status::Unknown),
+        });
     }
     let rows = db::query(client, SLOW_STATEMENTS, &[]).await?;
     let slowest: Vec<(f64, String)> = rows

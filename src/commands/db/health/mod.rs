@@ -3,11 +3,14 @@
 //!
 //! Each check measures one figure and grades it OK, WARNING or CRITICAL against its thresholds
 //! (the anchors' defaults, overridden with `--warning NAME=VALUE` / `--critical NAME=VALUE`), or
-//! UNKNOWN when it cannot run (a missing privilege, a timeout). Every query runs on one dedicated
+//! UNKNOWN when it cannot run (a missing privilege, a timeout). A check of an optional feature
+//! the server lacks (`slow-statements` without pg_stat_statements) is skipped instead, OK with a
+//! note, unless `--check` names it: a default server must be able to be OK. Every query runs on one dedicated
 //! connection under `statement_timeout` 5 s and `lock_timeout` 50 ms, so that a health check
 //! never adds to an incident. The exit code is the monitoring convention, not SPEC's usual
 //! table: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst of the checks, CRITICAL before
-//! WARNING before UNKNOWN; 3 alone when the database cannot be reached). This module owns the
+//! WARNING before UNKNOWN; 3 alone when the database cannot be reached, and for bad arguments,
+//! which `main` sees to). This module owns the
 //! checks' definitions, their thresholds and rendering; `checks` their SQL.
 
 mod checks;
@@ -25,9 +28,10 @@ use std::path::PathBuf;
 #[command(
     after_help = "Checks: connection, migrations, schema, connections, cache-hit, long-queries, \
     idle-in-transaction, blocked, dead-tuples, vacuum-age, analyze-age, xid-age, sequences, \
-    invalid-indexes, unused-indexes, database-size, table-size, slow-statements, backup-age \
-    (with --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database \
-    cannot be reached, or a check cannot run)."
+    invalid-indexes, unused-indexes, database-size, table-size, slow-statements (skipped, with a \
+    note, where pg_stat_statements is not installed, unless named by --check), backup-age (with \
+    --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database cannot \
+    be reached, a check cannot run, or the arguments are bad)."
 )]
 pub struct HealthArgs {
     /// Override a check's warning threshold, e.g. --warning connections=80% or
@@ -43,7 +47,7 @@ pub struct HealthArgs {
     #[arg(long = "check", value_name = "NAME", value_delimiter = ',', num_args = 1..)]
     pub check: Vec<String>,
 
-    /// Leave out these checks (e.g. --exclude slow-statements without pg_stat_statements)
+    /// Leave out these checks (e.g. --exclude unused-indexes)
     #[arg(long, value_name = "NAME", value_delimiter = ',', num_args = 1..)]
     pub exclude: Vec<String>,
 
@@ -110,6 +114,21 @@ impl Status {
             Status::Critical => Tone::Bad,
             Status::Unknown => Tone::Unknown,
         }
+    }
+}
+
+/// The exit code of a `db health` run that ends without a verdict (bad arguments, a malformed
+/// setting, an error): UNKNOWN, as check_postgres and the plugin guidelines have it, since a
+/// monitoring system reads 1 as WARNING and 2 as CRITICAL. A signal's own code (130, 143, 129)
+/// stays: it says the run was stopped, and any code above 3 is UNKNOWN to Nagios anyway.
+pub fn unknown_unless_signalled(code: u8) -> u8 {
+    use error::Kind;
+    let signalled = [Kind::Interrupted, Kind::Terminated, Kind::HungUp]
+        .iter()
+        .any(|k| i32::from(code) == k.exit_code());
+    match signalled {
+        true => code,
+        false => 3,
     }
 }
 
@@ -201,6 +220,8 @@ struct Chosen {
     spec: &'static Spec,
     warning: Option<f64>,
     critical: Option<f64>,
+    /// Named by `--check`: a check that cannot run here is then UNKNOWN, never skipped.
+    asked: bool,
 }
 
 impl Chosen {
@@ -249,6 +270,9 @@ pub(crate) struct Finding {
     message: String,
     /// At least this status, whatever the figure (partial visibility, a pending migration).
     floor: Status,
+    /// Not run, for a reason the message gives (an optional extension absent): OK, and named
+    /// as skipped.
+    skipped: bool,
 }
 
 impl Finding {
@@ -258,6 +282,16 @@ impl Finding {
             value: value.into(),
             message: message.into(),
             floor: Status::Ok,
+            skipped: false,
+        }
+    }
+
+    /// A check that does not apply here, with why: OK, its value `skipped`, so that a server
+    /// without an optional feature is not forever UNKNOWN to the monitoring system.
+    fn skipped(why: impl std::fmt::Display) -> Self {
+        Finding {
+            skipped: true,
+            ..Finding::new(None, "skipped", format!("skipped: {why}"))
         }
     }
 
@@ -319,6 +353,7 @@ fn choose(args: &HealthArgs) -> Result<Vec<Chosen>> {
             spec,
             warning: spec.warning,
             critical: spec.critical,
+            asked: args.check.iter().any(|n| n == spec.name),
         })
         .collect();
     for (flag, given, critical) in [
@@ -467,11 +502,22 @@ fn nagios_line(outcomes: &[Outcome]) -> String {
             )
         })
         .collect();
-    let ok = outcomes.iter().filter(|o| o.status == Status::Ok).count();
-    let summary = match problems.is_empty() {
+    let ok = outcomes
+        .iter()
+        .filter(|o| o.status == Status::Ok && !o.finding.skipped)
+        .count();
+    let mut summary = match problems.is_empty() {
         true => format!("{ok} checks ok"),
         false => format!("{}; {ok} ok", problems.join("; ")),
     };
+    let skipped: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.finding.skipped)
+        .map(|o| o.chosen.spec.name)
+        .collect();
+    if !skipped.is_empty() {
+        summary.push_str(&format!("; skipped: {}", skipped.join(", ")));
+    }
     let perfdata: Vec<String> = outcomes
         .iter()
         .filter_map(|o| {
@@ -566,6 +612,7 @@ mod tests {
             spec,
             warning: Some(99.0),
             critical: Some(90.0),
+            asked: false,
         };
         assert_eq!(chosen.grade(99.5), Status::Ok);
         assert_eq!(chosen.grade(95.0), Status::Warning);
