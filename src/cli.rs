@@ -27,9 +27,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Output format [default: table on a terminal, csv otherwise]
+    /// Output format [default: table on a terminal, csv otherwise]; a table leaves out
+    /// description, image, address and updatedAt, which wide shows
     #[arg(short = 'o', long, global = true, value_enum)]
     pub format: Option<crate::output::Format>,
+
+    /// The columns to show, in this order (e.g. id,email,totalPurchases), in any format
+    #[arg(long, global = true, value_name = "A,B,C", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
 
     /// Silence notices (errors are still printed)
     #[arg(short, long, global = true)]

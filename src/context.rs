@@ -13,6 +13,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// `-o`; absent means table on a terminal, CSV otherwise.
     pub format: Option<Format>,
+    /// `--columns`: the columns a list shows, in this order.
+    pub columns: Option<Vec<String>>,
     pub quiet: bool,
     /// `-v`: log each SQL statement and its timing to stderr.
     pub log_sql: bool,
@@ -34,7 +36,7 @@ impl Context {
         crate::db::set_log_sql(settings.log_sql);
         crate::session::set_lock_timeout_ms(settings.lock_timeout_ms);
         Context {
-            out: Output::new(settings.format, settings.quiet),
+            out: Output::new(settings.format, settings.quiet).with_columns(settings.columns),
             acting_user: settings.acting_user,
             database_url: settings.database_url,
             db: OnceCell::new(),

@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let ctx = Context::new(context::Settings {
         database_url: global.database_url,
         format: global.format,
+        columns: global.columns,
         quiet: global.quiet,
         log_sql: global.verbose > 0,
         lock_timeout_ms: global.lock_timeout,

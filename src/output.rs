@@ -338,8 +338,12 @@ fn write_json_object<W: Write + ?Sized>(
 /// table once its first block of rows has set the columns' widths (see [`table`]).
 pub struct RowWriter<W: Write> {
     sink: Sink<W>,
+    /// The columns shown, by their index in the rows given.
+    shown: Vec<usize>,
     columns: Vec<String>,
     written: u64,
+    /// What a table says instead of an empty table.
+    empty: Option<String>,
 }
 
 enum Sink<W: Write> {
@@ -349,8 +353,21 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> RowWriter<W> {
+    /// A writer of rows of `columns`, showing all of them.
     pub fn new(out: W, format: Format, style: Style, columns: &[&str]) -> io::Result<Self> {
-        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let all: Vec<usize> = (0..columns.len()).collect();
+        Self::selecting(out, format, style, columns, &all)
+    }
+
+    /// A writer of rows of `columns`, showing those of `shown` (indices), in that order.
+    pub fn selecting(
+        out: W,
+        format: Format,
+        style: Style,
+        columns: &[&str],
+        shown: &[usize],
+    ) -> io::Result<Self> {
+        let columns: Vec<String> = shown.iter().map(|&i| columns[i].to_string()).collect();
         let sink = match format {
             Format::Csv => {
                 let mut csv = csv::Writer::from_writer(out);
@@ -365,13 +382,31 @@ impl<W: Write> RowWriter<W> {
         };
         Ok(RowWriter {
             sink,
+            shown: shown.to_vec(),
             columns,
             written: 0,
+            empty: None,
         })
     }
 
+    /// What a table says instead of an empty one (`no customers match`); CSV and JSON still
+    /// print their header or `[]`.
+    pub fn when_empty(&mut self, sentence: impl Into<String>) {
+        self.empty = Some(sentence.into());
+    }
+
     pub fn row(&mut self, row: Vec<Value>) -> io::Result<()> {
-        debug_assert_eq!(row.len(), self.columns.len());
+        let row: Vec<Value> = if self.shown.len() == row.len()
+            && self.shown.iter().enumerate().all(|(i, &s)| i == s)
+        {
+            row
+        } else {
+            let mut row: Vec<Option<Value>> = row.into_iter().map(Some).collect();
+            self.shown
+                .iter()
+                .map(|&i| row.get_mut(i).and_then(Option::take).unwrap_or(Value::Null))
+                .collect()
+        };
         match &mut self.sink {
             Sink::Csv(csv) => csv.write_record(row.iter().map(Value::text))?,
             Sink::Json(out) => {
@@ -405,7 +440,10 @@ impl<W: Write> RowWriter<W> {
                 out
             }
             Sink::Table(mut out, table) => {
-                table.finish(&mut out, footer.as_deref())?;
+                match self.empty {
+                    Some(sentence) if self.written == 0 => writeln!(out, "{sentence}")?,
+                    _ => table.finish(&mut out, footer.as_deref())?,
+                }
                 out
             }
         };
@@ -420,6 +458,10 @@ pub struct Style {
     pub color: bool,
     pub width: Option<usize>,
 }
+
+/// Columns a reader rarely needs at a terminal: a table leaves them out unless `-o wide` or
+/// `--columns` asks for them. CSV and JSON keep every column.
+const WIDE_COLUMNS: &[&str] = &["description", "image", "address", "updatedAt"];
 
 /// The width tables fit: `COLUMNS` when it is a number (as `ls` and other tools read it), else
 /// the terminal's when stdout is one; none otherwise, so that a table written to a file or a
@@ -438,7 +480,7 @@ fn table_width(stdout_tty: bool) -> Option<usize> {
 }
 
 /// How this run prints: the format of data on stdout, and whether notices go to stderr.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Output {
     pub format: Format,
     pub quiet: bool,
@@ -446,6 +488,8 @@ pub struct Output {
     pub color: bool,
     /// The width a table fits: `COLUMNS` if set, else the terminal's; none when piped.
     pub width: Option<usize>,
+    /// `--columns`: the columns to show, in this order, instead of the default ones.
+    pub columns: Option<Vec<String>>,
 }
 
 impl Output {
@@ -462,6 +506,36 @@ impl Output {
             quiet,
             color: stdout_tty && !no_color,
             width: table_width(stdout_tty),
+            columns: None,
+        }
+    }
+
+    /// The same, showing only `columns` (`--columns`), in that order.
+    pub fn with_columns(mut self, columns: Option<Vec<String>>) -> Self {
+        self.columns = columns;
+        self
+    }
+
+    /// The indices of `columns` to show: those `--columns` names, in its order; else, in a
+    /// table (not `-o wide`), all but the ones a reader rarely needs; else all. A name that is
+    /// not one of `columns` is bad usage.
+    fn shown(&self, columns: &[&str]) -> Result<Vec<usize>> {
+        match &self.columns {
+            Some(asked) => asked
+                .iter()
+                .map(|name| {
+                    columns.iter().position(|c| c == name).ok_or_else(|| {
+                        crate::error::usage(format!(
+                            "--columns {name}: no such column here (expected some of {})",
+                            columns.join(", ")
+                        ))
+                    })
+                })
+                .collect(),
+            None if self.format == Format::Table => Ok((0..columns.len())
+                .filter(|&i| !WIDE_COLUMNS.contains(&columns[i]))
+                .collect()),
+            None => Ok((0..columns.len()).collect()),
         }
     }
 
@@ -474,9 +548,14 @@ impl Output {
 
     /// Writes rows to stdout.
     pub fn rows(&self, rows: &Rows) -> Result<()> {
-        let mut out = io::stdout().lock();
-        write_rows(&mut out, self.format, rows, self.style())
-            .and_then(|()| out.flush())
+        let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
+        let mut out = self.row_writer(&columns)?;
+        for row in &rows.rows {
+            out.row(row.clone())
+                .context("cannot write to standard output")?;
+        }
+        out.finish(rows.footer.clone())
+            .map(drop)
             .context("cannot write to standard output")
     }
 
@@ -509,8 +588,15 @@ impl Output {
 
     /// A writer of rows to stdout, one at a time.
     pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
-        RowWriter::new(io::stdout().lock(), self.format, self.style(), columns)
-            .context("cannot write to standard output")
+        let shown = self.shown(columns)?;
+        RowWriter::selecting(
+            io::stdout().lock(),
+            self.format,
+            self.style(),
+            columns,
+            &shown,
+        )
+        .context("cannot write to standard output")
     }
 
     /// One line of text to stdout, for formats of a command's own (`db health --nagios`) and

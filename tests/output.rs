@@ -224,3 +224,185 @@ fn a_closed_pipe_ends_every_list_export_and_report_quietly() {
         failed.join("\n")
     );
 }
+
+/// Customers whose text is longer than an 80-column terminal shows.
+const WIDE_CUSTOMERS: &str = r#"
+INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "address", "totalPurchases",
+                         "createdAt", "updatedAt")
+  SELECT 'Maximiliana', 'Featherstonehaugh-Cholmondeley ' || i,
+         'maximiliana.featherstonehaugh' || i || '@a-rather-long-domain.example.com',
+         '+44 20 7946 0' || lpad(i::text, 3, '0'),
+         i || ' Long Street, Little Snoring, Norfolk, United Kingdom',
+         1234567.5, timestamptz '2026-12-06T04:19:28.123456Z', now()
+  FROM generate_series(1, 3) AS i"#;
+
+/// The display width of a line: box-drawing characters and `…` are one column each, and a
+/// terminal's escape sequences (bold, colours) none.
+fn columns_of(line: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in line.chars() {
+        match c {
+            '\u{1b}' => in_escape = true,
+            'm' if in_escape => in_escape = false,
+            _ if in_escape => {}
+            _ => width += 1,
+        }
+    }
+    width
+}
+
+#[test]
+fn a_table_fits_an_80_column_terminal_and_leaves_out_the_wide_columns() {
+    let db = TestDb::migrated();
+    crate::harness::sql(&db, WIDE_CUSTOMERS);
+    let out = db
+        .crm()
+        .env("COLUMNS", "80")
+        .args(["-o", "table", "customers", "list"])
+        .run();
+    out.assert_success();
+    for line in out.stdout.lines() {
+        assert!(columns_of(line) <= 80, "{line:?} is wider than 80\n{out}");
+    }
+    assert!(out.stdout.contains('…'), "{out}");
+    // Figures as a person reads them, whole, and the timestamp to the second.
+    assert!(out.stdout.contains("1,234,567.50"), "{out}");
+    assert!(out.stdout.contains("2026-12-06T04:19:28Z"), "{out}");
+    assert!(!out.stdout.contains("address"), "{out}");
+    assert!(!out.stdout.contains("updatedAt"), "{out}");
+    assert!(out.stdout.ends_with("3 of 3 customers\n"), "{out}");
+
+    // -o wide shows every column; without COLUMNS nothing is cut.
+    let wide = db.crm().args(["-o", "wide", "customers", "list"]).run();
+    wide.assert_success();
+    assert!(wide.stdout.contains("address"), "{wide}");
+    assert!(wide.stdout.contains("updatedAt"), "{wide}");
+    assert!(
+        wide.stdout.contains("1 Long Street, Little Snoring"),
+        "{wide}"
+    );
+    assert!(!wide.stdout.contains('…'), "{wide}");
+
+    // CSV keeps every column, as it was.
+    let csv = db
+        .crm()
+        .env("COLUMNS", "80")
+        .args(["customers", "list"])
+        .run();
+    csv.assert_success();
+    assert!(
+        csv.stdout.starts_with(
+            "id,firstName,lastName,email,phone,address,totalPurchases,createdAt,updatedAt\n"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.stdout
+            .contains(",1234567.50,2026-12-06T04:19:28.123456Z,"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_table_on_a_terminal_fits_its_width() {
+    let db = TestDb::migrated();
+    crate::harness::sql(&db, WIDE_CUSTOMERS);
+    // The harness's terminal is 100 columns wide.
+    let (code, screen) =
+        crate::harness::crm_on_terminal(&["--database-url", &db.url(), "customers", "list"], "");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("╞════╪"), "not a table: {screen}");
+    for line in screen.lines() {
+        assert!(
+            columns_of(line.trim_end_matches('\r')) <= 100,
+            "{line:?}\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn columns_chooses_the_columns_in_any_format_and_an_unknown_one_is_bad_usage() {
+    let db = TestDb::migrated();
+    crate::harness::sql(&db, WIDE_CUSTOMERS);
+    db.crm()
+        .args([
+            "customers",
+            "list",
+            "--columns",
+            "id,address",
+            "--limit",
+            "1",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(
+            "id,address\n1,\"1 Long Street, Little Snoring, Norfolk, United Kingdom\"\n",
+        );
+    let table = db
+        .crm()
+        .args([
+            "-o",
+            "table",
+            "--columns",
+            "email,id",
+            "customers",
+            "list",
+            "--limit",
+            "1",
+        ])
+        .run();
+    table.assert_success();
+    assert!(table.stdout.contains("│ email "), "{table}");
+    assert!(table.stdout.contains("┆ id │"), "{table}");
+    db.crm()
+        .args(["customers", "list", "--columns", "id,nickname"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "--columns nickname: no such column here (expected some of id, firstName",
+        )
+        .assert_stdout_eq("");
+}
+
+#[test]
+fn an_empty_list_is_a_sentence_in_a_table_and_a_header_in_csv() {
+    let db = TestDb::migrated();
+    crate::harness::sql(&db, WIDE_CUSTOMERS);
+    db.crm()
+        .args([
+            "-o",
+            "table",
+            "customers",
+            "list",
+            "--search",
+            "nobody-at-all",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_eq("no customers match\n");
+    db.crm()
+        .args(["-o", "table", "customers", "list", "--offset", "10"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq("no customers past --offset 10 (there are 3)\n");
+    db.crm()
+        .args(["customers", "list", "--search", "nobody-at-all"])
+        .run()
+        .assert_success()
+        .assert_stdout_eq(
+            "id,firstName,lastName,email,phone,address,totalPurchases,createdAt,updatedAt\n",
+        );
+    db.crm()
+        .args([
+            "-o",
+            "json",
+            "customers",
+            "list",
+            "--search",
+            "nobody-at-all",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_eq("[]\n");
+}

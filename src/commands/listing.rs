@@ -374,6 +374,16 @@ impl Listing<'_> {
             let total: i64 = db::query_one(client, &count_sql, &filter.params())
                 .await?
                 .get(0);
+            out.when_empty(if total == 0 {
+                format!("no {} match", self.noun)
+            } else {
+                format!(
+                    "no {} past --offset {} (there are {})",
+                    self.noun,
+                    args.offset,
+                    thousands(u64::try_from(total).unwrap_or(0))
+                )
+            });
             Some(format!(
                 "{} of {} {}",
                 thousands(out.count()),

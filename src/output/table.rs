@@ -15,7 +15,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 pub const BLOCK: usize = 1000;
 
 /// The narrowest a text column is cut to, to fit the terminal.
-const MIN_WIDTH: usize = 6;
+const MIN_WIDTH: usize = 4;
 
 /// The borders of comfy-table's `UTF8_FULL_CONDENSED`, which crm's tables have always used.
 const TOP: [&str; 4] = ["┌─", "─┬─", "─┐", "─"];
@@ -29,6 +29,8 @@ const RIGHT: &str = " │";
 pub struct Cell {
     lines: Vec<String>,
     right: bool,
+    /// Never cut: a number or a timestamp cut short would read as another one.
+    whole: bool,
     tone: Option<Tone>,
 }
 
@@ -45,6 +47,7 @@ impl Cell {
         Cell {
             lines: text.lines().map(str::to_string).collect(),
             right: value.is_numeric(),
+            whole: value.is_numeric() || matches!(value, Value::Time(_)),
             tone: match value {
                 Value::Status(_, tone) => Some(*tone),
                 _ => None,
@@ -57,6 +60,7 @@ impl Cell {
         Cell {
             lines: text.lines().map(str::to_string).collect(),
             right: false,
+            whole: false,
             tone: None,
         }
     }
@@ -69,11 +73,7 @@ impl Cell {
     }
 
     fn header(name: &str) -> Cell {
-        Cell {
-            lines: vec![name.to_string()],
-            right: false,
-            tone: None,
-        }
+        Cell::text(name)
     }
 
     fn width(&self) -> usize {
@@ -137,13 +137,17 @@ fn cut(text: &str, width: usize) -> String {
         out.push(c);
         used += w;
     }
+    // `a name …` reads as a word and a gap: `a name…` as a cut.
+    let kept = out.trim_end().len();
+    out.truncate(kept);
     out.push('…');
     out
 }
 
-/// The columns' widths: each its widest cell, then the widest text columns narrowed one at a
-/// time until the table fits `limit` (or none can be narrowed further).
-fn fit(natural: &[usize], numeric: &[bool], limit: Option<usize>) -> Vec<usize> {
+/// The columns' widths: each its widest cell (header included), then the widest columns
+/// narrowed one at a time, down to their `least`, until the table fits `limit` (or none can
+/// be narrowed further).
+fn fit(natural: &[usize], least: &[usize], limit: Option<usize>) -> Vec<usize> {
     let mut widths = natural.to_vec();
     let Some(limit) = limit else {
         return widths;
@@ -156,7 +160,7 @@ fn fit(natural: &[usize], numeric: &[bool], limit: Option<usize>) -> Vec<usize> 
             return widths;
         }
         let widest = (0..widths.len())
-            .filter(|&i| !numeric[i] && widths[i] > MIN_WIDTH)
+            .filter(|&i| widths[i] > least[i])
             .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
         match widest {
             Some(i) => widths[i] -= 1,
@@ -205,14 +209,25 @@ impl TableWriter {
     fn start<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
         let n = self.headers.len();
         let mut natural: Vec<usize> = self.headers.iter().map(Cell::width).collect();
-        let mut numeric = vec![false; n];
+        // A text column gives way down to a few characters; a column of numbers or times only
+        // down to its widest value (its header is cut instead).
+        let mut least: Vec<usize> = natural.iter().map(|&w| w.min(MIN_WIDTH)).collect();
+        let mut widest_whole = vec![None::<usize>; n];
         for row in &self.held {
             for (i, cell) in row.iter().enumerate().take(n) {
                 natural[i] = natural[i].max(cell.width());
-                numeric[i] |= cell.right;
+                if cell.whole {
+                    let w = widest_whole[i].unwrap_or(0).max(cell.width());
+                    widest_whole[i] = Some(w);
+                }
             }
         }
-        let widths = fit(&natural, &numeric, self.limit);
+        for (i, whole) in widest_whole.iter().enumerate() {
+            if let Some(w) = whole {
+                least[i] = (*w).max(1);
+            }
+        }
+        let widths = fit(&natural, &least, self.limit);
         rule(out, &widths, TOP)?;
         write_header(out, &widths, &self.headers, self.color)?;
         rule(out, &widths, HEADER_RULE)?;
@@ -298,8 +313,9 @@ fn write_row<W: Write + ?Sized>(
                 line.push_str(BETWEEN);
             }
             let raw = cell.lines.get(l).map_or("", String::as_str);
-            // A number is never cut: a wider one than the first block set overflows its cell.
-            let text = if cell.right {
+            // A number or a time is never cut: a wider one than the first block set overflows
+            // its cell.
+            let text = if cell.whole {
                 raw.to_string()
             } else {
                 cut(raw, w)
@@ -347,18 +363,12 @@ mod tests {
     }
 
     #[test]
-    fn the_widest_text_columns_give_way_first_and_numbers_never() {
+    fn the_widest_columns_give_way_first_down_to_their_least() {
         // 3 columns: borders take 10.
-        assert_eq!(
-            fit(&[4, 30, 20], &[true, false, false], Some(50)),
-            [4, 18, 18]
-        );
-        assert_eq!(fit(&[4, 30, 20], &[true, false, false], None), [4, 30, 20]);
-        // Cannot fit: text columns stop at the minimum, numbers keep their width.
-        assert_eq!(
-            fit(&[12, 30, 20], &[true, false, false], Some(10)),
-            [12, MIN_WIDTH, MIN_WIDTH]
-        );
+        assert_eq!(fit(&[4, 30, 20], &[4, 6, 6], Some(50)), [4, 18, 18]);
+        assert_eq!(fit(&[4, 30, 20], &[4, 6, 6], None), [4, 30, 20]);
+        // Cannot fit: every column stops at its least width.
+        assert_eq!(fit(&[12, 30, 20], &[10, 6, 6], Some(10)), [10, 6, 6]);
     }
 
     #[test]
@@ -368,5 +378,52 @@ mod tests {
             .replace_nanosecond(123_456_000)
             .expect("nanoseconds");
         assert_eq!(to_the_second(t), "2025-07-01T09:30:00Z");
+    }
+
+    fn render(rows: Vec<Vec<Value>>, limit: Option<usize>) -> String {
+        let columns = ["id".to_string(), "name".to_string(), "total".to_string()];
+        let mut table = TableWriter::new(&columns, false, limit);
+        let mut out = Vec::new();
+        for row in rows {
+            let cells = row
+                .iter()
+                .zip(&columns)
+                .map(|(v, c)| Cell::of(v, c))
+                .collect();
+            table.row(&mut out, cells).expect("a row");
+        }
+        table.finish(&mut out, None).expect("the end");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    fn row(id: i64, name: &str, total: i64) -> Vec<Value> {
+        vec![Value::Int(id), Value::Text(name.into()), Value::Int(total)]
+    }
+
+    #[test]
+    fn past_the_first_block_rows_keep_its_widths_and_print_as_they_come() {
+        let mut rows: Vec<Vec<Value>> = (1..=BLOCK as i64).map(|i| row(i, "Ada", 5)).collect();
+        rows.push(row(1_000_001, "Ada Lovelace, Countess", 1_234_567));
+        let text = render(rows, None);
+        let lines: Vec<&str> = text.lines().collect();
+        // The header and every row of the first block are as wide as the first block needs.
+        assert_eq!(lines[1], "│ id   ┆ name ┆ total │");
+        assert_eq!(lines[3], "│    1 ┆ Ada  ┆     5 │");
+        // The late row's text is cut to that width; its numbers are never cut.
+        assert_eq!(lines[3 + BLOCK], "│ 1000001 ┆ Ada… ┆ 1,234,567 │");
+        assert_eq!(lines.len(), BLOCK + 5);
+    }
+
+    #[test]
+    fn a_table_fits_the_width_given_cutting_text_only() {
+        let text = render(
+            vec![row(1, "a name much longer than the terminal is wide", 12)],
+            Some(30),
+        );
+        for line in text.lines() {
+            assert!(line.width() <= 30, "{line:?} is wider than 30");
+        }
+        assert!(text.contains("a name much…"), "{text}");
+        assert!(text.contains("12"), "{text}");
     }
 }
