@@ -238,3 +238,51 @@ fn no_orders_is_an_empty_report_not_an_error() {
     report(&db, &["products"], "productId,name,unitsSold,revenue\n");
     report(&db, &["customers", "-o", "json"], "[]\n");
 }
+
+#[test]
+fn a_table_names_each_period_and_shows_the_empty_ones_as_zero() {
+    let db = with_orders();
+    let table = |by: &str| {
+        let out = db
+            .crm()
+            .args(["-o", "table", "orders", "report", "sales", "--by", by])
+            .run();
+        out.assert_success();
+        out.stdout
+    };
+    // Weeks 27 and 33 of 2025 had orders; the five between them had none.
+    let weeks = table("week");
+    assert!(
+        weeks.contains("│ 2025-W27 ┆      3 ┆   42.50 ┆             14.17 │"),
+        "{weeks}"
+    );
+    for week in 28..=32 {
+        assert!(
+            weeks.contains(&format!(
+                "│ 2025-W{week} ┆      0 ┆    0.00 ┆                   │"
+            )),
+            "week {week} is missing: {weeks}"
+        );
+    }
+    assert!(
+        weeks.contains("│ 2025-W33 ┆      1 ┆    4.00 ┆              4.00 │"),
+        "{weeks}"
+    );
+    assert!(
+        weeks.ends_with("7 weeks; 4 completed orders, revenue 46.50\n"),
+        "{weeks}"
+    );
+    let months = table("month");
+    assert!(months.contains("│ 2025-06 ┆"), "{months}");
+    assert!(months.contains("│ 2025-08 ┆"), "{months}");
+    let days = table("day");
+    assert!(days.contains("│ 2025-07-02 ┆      0 ┆    0.00 ┆"), "{days}");
+    // CSV keeps the first day of each period that had orders, as scripts read it.
+    report(
+        &db,
+        &["sales", "--by", "week"],
+        "period,orders,revenue,averageOrderValue\n\
+         2025-06-30,3,42.50,14.17\n\
+         2025-08-11,1,4.00,4.00\n",
+    );
+}

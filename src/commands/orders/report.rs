@@ -17,6 +17,8 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use futures_util::{TryStreamExt, pin_mut};
 use rust_decimal::Decimal;
+use time::Date;
+use time::macros::format_description;
 use tokio_postgres::Row;
 
 #[derive(Debug, Subcommand)]
@@ -126,18 +128,26 @@ async fn sales(ctx: &Context, by: Period, which: WhichOrders) -> Result<()> {
     let mut orders: i64 = 0;
     let mut revenue = Decimal::ZERO;
     let mut periods: u64 = 0;
+    // A person reads periods by their names, and a gap as a period without orders; a script
+    // reads the first day of each period that had some, as it always has.
+    let mut named = ctx.out.format.is_table().then(|| Periods::new(by));
     let out = print(ctx, SALES_COLUMNS, &sql, filter.params(), |row| {
         let n: i64 = row.try_get("orders")?;
         let r: Decimal = row.try_get("revenue")?;
+        let start: String = row.try_get("period")?;
         orders += n;
         revenue += r;
-        periods += 1;
-        Ok(vec![
-            Value::Text(row.try_get("period")?),
+        let figures = vec![
             Value::Int(n),
             Value::Money(r),
             Value::Money(row.try_get("averageOrderValue")?),
-        ])
+        ];
+        let rows = match named.as_mut() {
+            Some(named) => named.up_to(&start, figures)?,
+            None => vec![[vec![Value::Text(start)], figures].concat()],
+        };
+        periods += rows.len() as u64;
+        Ok(rows)
     })
     .await
     .context("cannot report sales")?;
@@ -248,7 +258,7 @@ async fn ranked(
     which: WhichOrders,
     top: Top,
     ranking: Ranking,
-    to_values: impl FnMut(&Row) -> Result<Vec<Value>>,
+    mut to_values: impl FnMut(&Row) -> Result<Vec<Value>>,
 ) -> Result<()> {
     let filter = filter(which)?;
     let (limit, params) = limit(&filter, &top);
@@ -256,9 +266,11 @@ async fn ranked(
         .sql
         .replace("{where}", &filter.sql())
         .replace("{limit}", &limit);
-    let out = print(ctx, ranking.columns, &sql, params, to_values)
-        .await
-        .with_context(|| format!("cannot report {}", ranking.plural))?;
+    let out = print(ctx, ranking.columns, &sql, params, |row| {
+        Ok(vec![to_values(row)?])
+    })
+    .await
+    .with_context(|| format!("cannot report {}", ranking.plural))?;
     let shown = out.count();
     let noun = if shown == 1 {
         ranking.singular
@@ -288,14 +300,14 @@ fn limit<'a>(
     (format!(" LIMIT ${}", filter.next_param()), params)
 }
 
-/// Streams the report's rows to stdout, and returns the writer for [`finish`] to end once the
-/// footer (which sums the rows) is known.
+/// Streams the report's rows to stdout (each database row gives one or more), and returns the
+/// writer for [`finish`] to end once the footer (which sums the rows) is known.
 async fn print(
     ctx: &Context,
     columns: &[&str],
     sql: &str,
     params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)>,
-    mut to_values: impl FnMut(&Row) -> Result<Vec<Value>>,
+    mut to_values: impl FnMut(&Row) -> Result<Vec<Vec<Value>>>,
 ) -> Result<Writer> {
     let mut client = ctx.db().await?.get().await?;
     let tx = client.build_transaction().read_only(true).start().await?;
@@ -304,13 +316,84 @@ async fn print(
     pin_mut!(rows);
     let mut out = ctx.out.row_writer(columns)?;
     while let Some(row) = rows.try_next().await? {
-        out.row(to_values(&row)?)?;
+        for values in to_values(&row)? {
+            out.row(values)?;
+        }
     }
     tx.commit().await?;
     Ok(out)
 }
 
 type Writer = crate::output::RowWriter<std::io::StdoutLock<'static>>;
+
+/// The periods of a sales report as a table shows them: named (`2026-12`, `2026-W49`,
+/// `2026-12-06`), and every period between two that had orders shown, with zero orders.
+struct Periods {
+    by: Period,
+    /// The first day of the period after the last one shown.
+    next: Option<Date>,
+}
+
+impl Periods {
+    fn new(by: Period) -> Self {
+        Periods { by, next: None }
+    }
+
+    /// The rows for the periods up to the one starting on `start` (`YYYY-MM-DD`, as the query
+    /// gives it), which has `figures`: the empty ones before it, then it.
+    fn up_to(&mut self, start: &str, figures: Vec<Value>) -> Result<Vec<Vec<Value>>> {
+        let start = Date::parse(start, format_description!("[year]-[month]-[day]"))
+            .with_context(|| format!("the report gave a period that is not a date: {start}"))?;
+        let mut rows = Vec::new();
+        if let Some(mut empty) = self.next {
+            while empty < start {
+                rows.push(vec![
+                    Value::Text(self.name(empty)),
+                    Value::Int(0),
+                    Value::Money(Decimal::new(0, 2)),
+                    Value::Null,
+                ]);
+                empty = self.after(empty);
+            }
+        }
+        rows.push([vec![Value::Text(self.name(start))], figures].concat());
+        self.next = Some(self.after(start));
+        Ok(rows)
+    }
+
+    fn name(&self, start: Date) -> String {
+        match self.by {
+            Period::Day => format!(
+                "{:04}-{:02}-{:02}",
+                start.year(),
+                u8::from(start.month()),
+                start.day()
+            ),
+            Period::Week => {
+                let (year, week, _) = start.to_iso_week_date();
+                format!("{year:04}-W{week:02}")
+            }
+            Period::Month => format!("{:04}-{:02}", start.year(), u8::from(start.month())),
+        }
+    }
+
+    /// The first day of the period after the one starting on `start`.
+    fn after(&self, start: Date) -> Date {
+        let next = match self.by {
+            Period::Day => start.next_day(),
+            Period::Week => start.checked_add(time::Duration::days(7)),
+            Period::Month => {
+                let (year, month) = match start.month() {
+                    time::Month::December => (start.year() + 1, time::Month::January),
+                    m => (start.year(), m.next()),
+                };
+                Date::from_calendar_date(year, month, 1).ok()
+            }
+        };
+        // Past the last date there is: no period comes after it.
+        next.unwrap_or(Date::MAX)
+    }
+}
 
 /// Ends the output, with `footer` under a table (the writer leaves it out of CSV and JSON).
 fn finish(out: Writer, footer: String) -> Result<()> {
