@@ -4,7 +4,7 @@
 //! item count; `export --items` reads the items with their orders' columns beside them, so that
 //! the same filters pick the items of the same orders. Exports stream through COPY.
 
-use super::order::{self, Order};
+use super::order::{self, Order, TABLE};
 use super::{DateRange, OrderStatus};
 use crate::commands::listing::{self, Filter, ListArgs, order_by};
 use crate::commands::table::{Column, ColumnKind, Table};
@@ -84,27 +84,6 @@ fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Res
     Ok(filter)
 }
 
-/// The orders as `list` and `export` read them: through [`order::FROM`], with each order's
-/// customer's name and item count beside its own columns (the columns are [`order::COLUMNS`]).
-pub const TABLE: Table = Table::new(
-    "Orders",
-    "order",
-    "orders",
-    &[
-        Column::new("id", ColumnKind::Id),
-        Column::new("customerId", ColumnKind::Reference),
-        Column::new("customerName", ColumnKind::Text),
-        Column::new("status", ColumnKind::Label),
-        Column::new("total", ColumnKind::Money),
-        Column::new("itemCount", ColumnKind::Count),
-        Column::new("createdBy", ColumnKind::Reference),
-        Column::new("notes", ColumnKind::LongText),
-        Column::new("createdAt", ColumnKind::Time),
-        Column::new("updatedAt", ColumnKind::Time),
-    ],
-)
-.reading(order::FROM)
-.searching(order::SEARCH);
 
 pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
     let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;
@@ -174,23 +153,5 @@ pub async fn export(ctx: &Context, args: ExportOrdersArgs) -> Result<()> {
     } else {
         let filter = filter(&args.filters, search, r#""createdAt""#)?;
         copy_out(ctx, file, &TABLE, &filter, r#""id""#, args.spreadsheet).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `show` (in `order`) prints the order's columns from its own list; they are `list`'s.
-    #[test]
-    fn show_and_list_print_the_same_columns() {
-        assert_eq!(TABLE.column_names(), order::COLUMNS);
-        assert_eq!(
-            TABLE.select_list(),
-            order::SELECT
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
     }
 }

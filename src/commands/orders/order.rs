@@ -2,6 +2,7 @@
 //! count, as `list` and `export` show it), its [`Item`]s, and [`print`], which `show`, `create`
 //! and `set-status` share so that each prints an order the same way.
 
+use crate::commands::table::{Column, ColumnKind, Table};
 use crate::context::Context;
 use crate::db;
 use crate::db::label;
@@ -11,20 +12,6 @@ use anyhow::{Context as _, Result};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use tokio_postgres::{GenericClient, Row};
-
-/// The columns of `list` and `export`, in order.
-pub const COLUMNS: &[&str] = &[
-    "id",
-    "customerId",
-    "customerName",
-    "status",
-    "total",
-    "itemCount",
-    "createdBy",
-    "notes",
-    "createdAt",
-    "updatedAt",
-];
 
 /// The orders with what `list`, `show` and `export` add to them, as one relation whose column
 /// names are the output's, so that filters and `--sort` name them plainly. `customerEmail` is
@@ -47,12 +34,30 @@ macro_rules! orders_relation {
 
 pub const FROM: &str = orders_relation!();
 
-/// The SELECT list of [`COLUMNS`] over [`FROM`].
-pub const SELECT: &str = r#""id", "customerId", "customerName", "status", "total", "itemCount",
-    "createdBy", "notes", "createdAt", "updatedAt""#;
-
 /// What `--search` matches: the customer's name and e-mail, and the notes.
 pub const SEARCH: &[&str] = &[r#""customerName""#, r#""customerEmail""#, r#""notes""#];
+
+/// The orders as `list` and `export` read them: through [`FROM`], with each order's
+/// customer's name and item count beside its own columns.
+pub const TABLE: Table = Table::new(
+    "Orders",
+    "order",
+    "orders",
+    &[
+        Column::new("id", ColumnKind::Id),
+        Column::new("customerId", ColumnKind::Reference),
+        Column::new("customerName", ColumnKind::Text),
+        Column::new("status", ColumnKind::Label),
+        Column::new("total", ColumnKind::Money),
+        Column::new("itemCount", ColumnKind::Count),
+        Column::new("createdBy", ColumnKind::Reference),
+        Column::new("notes", ColumnKind::LongText),
+        Column::new("createdAt", ColumnKind::Time),
+        Column::new("updatedAt", ColumnKind::Time),
+    ],
+)
+.reading(FROM)
+.searching(SEARCH);
 
 /// One order, as `list` shows it.
 #[derive(Debug, Clone)]
@@ -89,7 +94,7 @@ impl TryFrom<&Row> for Order {
 }
 
 impl Order {
-    /// The values of [`COLUMNS`].
+    /// The values of [`TABLE`]'s columns.
     pub fn values(&self) -> Vec<Value> {
         vec![
             self.id.into(),
@@ -207,7 +212,8 @@ pub async fn fetch_detail(client: &impl GenericClient, id: i32) -> Result<Detail
 /// own; in CSV and JSON one record whose `items` field holds them as a JSON array (so that CSV
 /// stays one header and one row).
 pub fn print(ctx: &Context, detail: &Detail) -> Result<()> {
-    let mut columns = COLUMNS.to_vec();
+    let names = TABLE.column_names();
+    let mut columns = names.clone();
     let mut values = detail.order.values();
     // Beside the ids they name.
     columns.insert(3, "customerEmail");

@@ -265,7 +265,7 @@ mod tests {
     /// The orders' and items' exports read the types that their relations' columns have.
     #[test]
     fn the_orders_exports_read_their_columns_types() {
-        use crate::commands::orders::list::{ITEMS, TABLE};
+        use crate::commands::orders::{list::ITEMS, order::TABLE};
         let cells = |table: &Table| -> Vec<Cell> {
             table.columns.iter().map(|c| Cell::of(c.kind)).collect()
         };
