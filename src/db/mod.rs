@@ -1,8 +1,10 @@
 //! Connecting to PostgreSQL and the mechanisms every command uses on a connection: the pool and
 //! the logged query helpers here; connection strings parsed (`conninfo`) and resolved against
 //! the environment and `.pgpass` (`settings`, `pgpass`) as libpq does; the TLS connector; crm's
-//! advisory locks (`lock`); label columns (`label`); scratch databases; and the private local
-//! cluster used when nothing is configured.
+//! advisory locks (`lock`); the migration library that migrate, seed, health and backups use
+//! (`schema`); transactions that read one snapshot or retry on a serialization failure (`tx`);
+//! label columns (`label`); scratch databases; and the private local cluster used when nothing
+//! is configured.
 
 mod conninfo;
 pub mod label;
