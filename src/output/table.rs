@@ -7,6 +7,7 @@
 use super::{Tone, Value};
 use std::io::{self, Write};
 use time::OffsetDateTime;
+use time::macros::format_description;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Rows held to measure the columns before any is printed. A shorter table is laid out to fit
@@ -110,16 +111,11 @@ pub fn separated(number: &str) -> String {
 
 /// A timestamp in UTC to the second, always 20 characters: `2026-12-06T04:19:28Z`.
 fn to_the_second(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    t.to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default()
 }
 
 /// `text` cut to `width` columns, ending with `…` when it was cut.

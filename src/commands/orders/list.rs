@@ -84,7 +84,6 @@ fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Res
     Ok(filter)
 }
 
-
 pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
     let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;
     let order = order_by(args.list.sort.as_deref(), &TABLE.column_names(), "id")?;

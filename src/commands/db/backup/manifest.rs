@@ -177,16 +177,11 @@ fn not_regular(kind: &std::fs::FileType) -> String {
 
 /// `backup_YYYYMMDD_HHMMSS` in UTC, the reference script's naming.
 pub fn stamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}_{:02}{:02}{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    t.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year][month][day]_[hour][minute][second]"
+        ))
+        .unwrap_or_default()
 }
 
 /// The SHA-256 of a file, in lower-case hex, reading it in 1 MiB blocks.
