@@ -15,6 +15,10 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// is cut with `…`, a wider number overflows its cell rather than lose a digit).
 pub const BLOCK: usize = 1000;
 
+/// The digits (and a separator) a column of numbers is given past its widest value when the
+/// table goes on beyond its first block.
+const NUMBER_ROOM: usize = 3;
+
 /// The narrowest a text column is cut to, to fit the terminal.
 const MIN_WIDTH: usize = 4;
 
@@ -218,9 +222,15 @@ impl TableWriter {
                 }
             }
         }
+        // Past the first block the rows go on: ids and counts grow (1,000 to 200,006), so a
+        // column of numbers gets room for three more digits than the block has.
+        let more = self.held.len() >= BLOCK;
         for (i, whole) in widest_whole.iter().enumerate() {
             if let Some(w) = whole {
-                least[i] = (*w).max(1);
+                let numbers = self.held.iter().any(|row| row.get(i).is_some_and(|c| c.right));
+                let room = if more && numbers { NUMBER_ROOM } else { 0 };
+                natural[i] = natural[i].max(w + room);
+                least[i] = (*w + room).max(1);
             }
         }
         let widths = fit(&natural, &least, self.limit);
@@ -402,9 +412,10 @@ mod tests {
         rows.push(row(1_000_001, "Ada Lovelace, Countess", 1_234_567));
         let text = render(rows, None);
         let lines: Vec<&str> = text.lines().collect();
-        // The header and every row of the first block are as wide as the first block needs.
-        assert_eq!(lines[1], "│ id   ┆ name ┆ total │");
-        assert_eq!(lines[3], "│    1 ┆ Ada  ┆     5 │");
+        // The header and every row of the first block are as wide as the first block needs,
+        // with room for three more digits in the columns of numbers.
+        assert_eq!(lines[1], "│ id      ┆ name ┆ total │");
+        assert_eq!(lines[3], "│       1 ┆ Ada  ┆     5 │");
         // The late row's text is cut to that width; its numbers are never cut.
         assert_eq!(lines[3 + BLOCK], "│ 1000001 ┆ Ada… ┆ 1,234,567 │");
         assert_eq!(lines.len(), BLOCK + 5);
