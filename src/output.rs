@@ -542,7 +542,8 @@ impl Output {
 
     /// A progress indicator on stderr when it is a terminal (and not `--quiet`); hidden
     /// otherwise, so that logs and tests see nothing of it. With a length, a bar with its
-    /// percentage and time left (of bytes, or of `db maintain`'s statements), named by its
+    /// percentage and time left (of a file's bytes, `db maintain`'s relations' bytes, or
+    /// `db restore`'s archive items), named by its
     /// prefix; without, a spinner with the prefix, the message and the time spent.
     pub fn progress(&self, len: Option<u64>) -> ProgressBar {
         let template = match len {
