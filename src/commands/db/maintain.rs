@@ -175,6 +175,7 @@ async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result
     // Weighted by size, so that the bar and its time left follow the bytes to go through
     // rather than the count of statements (a large table's rebuild is most of a run).
     let bar = ctx.out.progress(Some(steps.iter().map(|s| s.weight).sum()));
+    bar.set_prefix("maintain");
     let mut rows = Rows::new(&["statement", "deadTuplesBefore", "deadTuplesAfter", "ms"]);
     let (mut dead_before, mut dead_after) = (0_i64, 0_i64);
     for step in &steps {
