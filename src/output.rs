@@ -10,7 +10,7 @@
 pub mod table;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use rust_decimal::Decimal;
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
@@ -628,7 +628,8 @@ impl Output {
 
     /// A progress indicator on stderr when it is a terminal (and not `--quiet`); hidden
     /// otherwise, so that logs and tests see nothing of it. With a length, a bar with its
-    /// percentage and time left (of bytes, or of `db maintain`'s statements), named by its
+    /// percentage and time left (of a file's bytes, `db maintain`'s relations' bytes, or
+    /// `db restore`'s archive items), named by its
     /// prefix; without, a spinner with the prefix, the message and the time spent.
     pub fn progress(&self, len: Option<u64>) -> ProgressBar {
         let template = match len {
@@ -649,16 +650,67 @@ impl Output {
         )
     }
 
-    fn progress_bar(&self, len: Option<u64>, template: &str) -> ProgressBar {
-        if self.quiet || !io::stderr().is_terminal() {
+    /// The progress of rows written as they come (`export`), of about `estimate` rows (the
+    /// planner's estimate, which the bar says is one: `12,288 of about 300,000`), or a spinner
+    /// counting them without one. When the rows go to stdout (`data_to_stdout`), there is none
+    /// unless stdout is a file: on a terminal, or through a pipe whose reader may print to
+    /// the same terminal (`export - | head`), a bar redrawn on stderr would land among the rows.
+    pub fn row_progress(&self, estimate: Option<u64>, data_to_stdout: bool) -> ProgressBar {
+        if !self.shows_row_progress(data_to_stdout) {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+        match estimate {
+            Some(len) => self.progress_bar(
+                Some(len),
+                // Short enough for 80 columns.
+                "{spinner} {prefix} [{bar:16}] {human_pos} of about {human_len}, {eta} left",
+            ),
+            None => self.progress(None),
+        }
+    }
+
+    /// Whether [`Output::row_progress`] would show anything: a caller spares the work of an
+    /// estimate that nobody sees.
+    pub fn shows_row_progress(&self, data_to_stdout: bool) -> bool {
+        self.shows_progress() && !(data_to_stdout && stdout_may_reach_a_terminal())
+    }
+
+    /// Whether progress is shown at all: on a terminal (stderr), and not `--quiet`.
+    pub fn shows_progress(&self) -> bool {
+        !self.quiet && io::stderr().is_terminal()
+    }
+
+    fn progress_bar(&self, len: Option<u64>, template: &str) -> ProgressBar {
+        if !self.shows_progress() {
+            return ProgressBar::hidden();
+        }
+        // Cleared however it ends: a command that fails (or meets a closed pipe) leaves no
+        // half-drawn bar on the terminal.
+        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr())
+            .with_finish(ProgressFinish::AndClear);
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+}
+
+/// Whether what crm writes to stdout may reach a terminal: stdout is one, or a pipe or a
+/// socket (whose reader, `head` or `less`, may show it on one). A regular file or a device
+/// such as /dev/null does not.
+fn stdout_may_reach_a_terminal() -> bool {
+    let stdout = io::stdout();
+    if stdout.is_terminal() {
+        return true;
+    }
+    match rustix::fs::fstat(&stdout) {
+        Ok(stat) => matches!(
+            rustix::fs::FileType::from_raw_mode(stat.st_mode),
+            rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
+        ),
+        // Unknown: assume the worst, and draw nothing among the data.
+        Err(_) => true,
     }
 }
 

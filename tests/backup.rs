@@ -1988,3 +1988,42 @@ fn no_message_handed_to_warn_carries_its_own_prefix() {
         "warn(\"warning: ...\") at {offending:?}"
     );
 }
+
+/// A restore on a terminal shows a bar of the archive's items (pg_restore's `--verbose` lines
+/// move it), serially and with parallel jobs, where it showed only a spinner; piped, it says
+/// only its summary (the other tests here).
+#[test]
+fn on_a_terminal_a_restore_shows_a_bar_of_the_archives_items() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup(&db, dir.path());
+    for jobs in ["1", "2"] {
+        let into = format!("{}_bar{jobs}", db.name);
+        let (code, screen) = crm_on_terminal(
+            &[
+                "--database-url",
+                &db.url(),
+                "db",
+                "restore",
+                &file.display().to_string(),
+                "--into",
+                &into,
+                "--jobs",
+                jobs,
+                "--yes",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{screen}");
+        assert!(screen.contains("restore ["), "no bar: {screen}");
+        assert!(screen.contains("% into"), "{screen}");
+        assert!(
+            screen.contains(&format!("into new database \"{into}\"")),
+            "{screen}"
+        );
+        // pg_restore's chatter is not shown.
+        assert!(!screen.contains("pg_restore: creating"), "{screen}");
+        assert_eq!(checksums(&into), checksums(&db.name));
+        sql(&db, &format!("DROP DATABASE \"{into}\" WITH (FORCE)"));
+    }
+}

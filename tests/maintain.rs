@@ -214,3 +214,32 @@ fn wait_for_lock_waiter(db: &TestDb) {
         Duration::from_secs(10),
     );
 }
+
+/// On a terminal, a run shows a named bar (its length the bytes of the tables and indexes it
+/// goes through), cleared before the statements are printed.
+#[test]
+fn on_a_terminal_maintain_shows_a_named_bar_and_clears_it() {
+    let db = TestDb::migrated();
+    sql(
+        &db,
+        r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+           SELECT 'Ada', 'Lovelace', 'ada' || i || '@example.com', now(), now()
+           FROM generate_series(1, 50000) AS i"#,
+    );
+    let (code, screen) = crate::harness::crm_on_terminal(
+        &[
+            "--database-url",
+            &db.url(),
+            "db",
+            "maintain",
+            "--reindex",
+            "-o",
+            "csv",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("maintain ["), "no bar: {screen}");
+    assert!(screen.contains("% REINDEX INDEX CONCURRENTLY"), "{screen}");
+    assert!(screen.contains("ran "), "{screen}");
+}

@@ -189,11 +189,22 @@ fn undo_refuses_while_an_order_placed_since_refers_to_seeded_rows() {
         .assert_stderr_contains("nothing was removed");
     assert_eq!(snapshot(&db), before);
 
-    db.crm()
-        .args(["db", "seed", "undo"])
-        .run()
-        .assert_code(2)
-        .assert_stderr_contains("--yes");
+    // Checked before asking: without --yes and without a terminal the refusal comes, not the
+    // request for confirmation it would have been pointless to answer.
+    let unasked = db.crm().args(["db", "seed", "undo"]).run();
+    unasked
+        .assert_code(5)
+        .assert_stderr_contains(&format!("Orders {order}"));
+    assert!(!unasked.stderr.contains("needs confirmation"), "{unasked}");
+    // On a terminal, no [y/N] question precedes it.
+    let (code, screen) = crate::harness::crm_on_terminal(
+        &["--database-url", &db.url(), "db", "seed", "undo"],
+        "y\n",
+    );
+    assert_eq!(code, 5, "{screen}");
+    assert!(screen.contains("cannot undo the seeds"), "{screen}");
+    assert!(!screen.contains("[y/N]"), "asked before refusing: {screen}");
+    assert_eq!(snapshot(&db), before);
     sql(
         &db,
         &format!(r#"DELETE FROM "Orders" WHERE "id" = {order}"#),

@@ -913,3 +913,110 @@ fn a_piped_import_prints_only_its_summary() {
     assert_eq!(quiet.stderr, "");
     assert!(Path::new(env!("CARGO_BIN_EXE_crm")).exists());
 }
+
+/// `count` customers, and the planner's statistics of them exact (VACUUM counts every row).
+fn many_customers(db: &TestDb, count: u32) {
+    sql(
+        db,
+        &format!(
+            r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+               SELECT 'Ada', 'Lovelace', 'ada' || i || '@example.com', now(), now()
+               FROM generate_series(1, {count}) AS i"#
+        ),
+    );
+    sql(db, r#"VACUUM ANALYZE "Customers""#);
+}
+
+/// Runs `shell` (a command line naming crm as `crm`) on a pseudo-terminal, as a person would
+/// type it, pipes and all: the screen, as the terminal shows it (stdout and stderr).
+fn screen_of(shell: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let crm = env!("CARGO_BIN_EXE_crm");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &shell.replace("crm ", &format!("'{crm}' ")),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TERM", "xterm")
+        .env("COLUMNS", "100")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the terminal tests need util-linux's script");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Rows written to stdout reach the terminal, directly or through the pipe's reader: no
+/// progress is drawn among them (it used to leave `exporting customers: 0 rows` among the
+/// lines `head` printed).
+#[test]
+fn an_export_to_stdout_draws_no_progress_among_its_rows_on_a_terminal() {
+    let db = TestDb::migrated();
+    many_customers(&db, 50_000);
+
+    let screen = screen_of(&format!(
+        "crm --database-url '{}' customers export - | head -3",
+        db.url()
+    ));
+    assert!(!screen.contains("exporting"), "{screen}");
+    let lines: Vec<&str> = screen.lines().collect();
+    assert_eq!(lines.len(), 3, "{screen}");
+    assert!(lines[0].starts_with("id,firstName,lastName"), "{screen}");
+    assert!(lines[1].contains("@example.com"), "{screen}");
+
+    let (code, screen) = crate::harness::crm_on_terminal(
+        &["--database-url", &db.url(), "customers", "export", "-"],
+        "",
+    );
+    assert_eq!(code, 0, "{}", &screen[screen.len().saturating_sub(500)..]);
+    assert!(!screen.contains("exporting"), "a bar among the rows");
+    assert!(screen.contains("exported 50,000 customers"));
+
+    // Into a file, through a redirection, the bar is back.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    let screen = screen_of(&format!(
+        "crm --database-url '{}' customers export - > '{}'",
+        db.url(),
+        file.display()
+    ));
+    assert!(screen.contains("exporting customers"), "{screen}");
+    assert_eq!(fs::read_to_string(&file).unwrap().lines().count(), 50_001);
+}
+
+/// The bar's length is the planner's estimate of the rows, said to be one.
+#[test]
+fn an_export_on_a_terminal_shows_the_planners_estimate_of_the_rows() {
+    let db = TestDb::migrated();
+    many_customers(&db, 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv").display().to_string();
+
+    let (code, screen) = crate::harness::crm_on_terminal(
+        &["--database-url", &db.url(), "customers", "export", &file],
+        "",
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("exporting customers ["), "{screen}");
+    assert!(screen.contains(" of about 50,000"), "{screen}");
+    assert!(screen.contains("exported 50,000 customers"), "{screen}");
+
+    // A filter's estimate is the planner's for the filtered query (every row matches here).
+    let (code, screen) = crate::harness::crm_on_terminal(
+        &[
+            "--database-url",
+            &db.url(),
+            "customers",
+            "export",
+            &file,
+            "--search",
+            "Lovelace",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains(" of about "), "{screen}");
+}

@@ -35,8 +35,10 @@ pub struct MaintainArgs {
     pub lock: LockArgs,
 }
 
-/// The crm tables this database has, in [`CRM_TABLES`]' order.
-const PRESENT_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
+/// The crm tables this database has, in [`CRM_TABLES`]' order, with their sizes on disk: the
+/// heap alone (what ANALYZE samples), and with its indexes and TOAST (what VACUUM reads).
+const PRESENT_TABLES: &str = "SELECT c.relname::text, pg_relation_size(c.oid), \
+       pg_total_relation_size(c.oid) FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
        AND c.relname::text = ANY($1::text[]) \
@@ -44,9 +46,9 @@ const PRESENT_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
 
 /// The crm tables' indexes; `leftover`: an invalid one that a failed `REINDEX CONCURRENTLY`
 /// left (PostgreSQL names its copies `<index>_ccnew` and `<index>_ccold`, with a digit when
-/// taken).
+/// taken); and its size on disk.
 const INDEXES: &str = "SELECT n.nspname::text, ic.relname::text, \
-       NOT i.indisvalid AND ic.relname ~ '_cc(new|old)[0-9]*$' \
+       NOT i.indisvalid AND ic.relname ~ '_cc(new|old)[0-9]*$', pg_relation_size(ic.oid) \
      FROM pg_index i \
      JOIN pg_class ic ON ic.oid = i.indexrelid \
      JOIN pg_class t ON t.oid = i.indrelid \
@@ -66,6 +68,16 @@ struct Step {
     sql: String,
     /// For a VACUUM: the table whose dead tuples are counted before and after.
     table: Option<String>,
+    /// Its share of the run's progress: the bytes of the relation it reads (at least a page),
+    /// since a statement's time grows with them.
+    weight: u64,
+}
+
+/// A statement's weight: the bytes of its relation, at least one page (an empty table's VACUUM
+/// or the DROP of an index still costs a round trip).
+fn weight(bytes: i64) -> u64 {
+    const PAGE: u64 = 8192;
+    u64::try_from(bytes).unwrap_or(0).max(PAGE)
 }
 
 pub async fn run(ctx: &Context, args: MaintainArgs) -> Result<()> {
@@ -99,11 +111,11 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> Result<()> {
 /// The statements to run: leftovers of a failed rebuild dropped first, then each table
 /// vacuumed (or analyzed), then each index rebuilt.
 async fn plan(client: &Client, args: &MaintainArgs) -> Result<Vec<Step>> {
-    let tables: Vec<String> = db::query(client, PRESENT_TABLES, &[&&CRM_TABLES[..]])
+    let tables: Vec<(String, i64, i64)> = db::query(client, PRESENT_TABLES, &[&&CRM_TABLES[..]])
         .await
         .context("cannot list the crm tables")?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let mut steps = Vec::new();
     let mut rebuilds = Vec::new();
@@ -112,24 +124,39 @@ async fn plan(client: &Client, args: &MaintainArgs) -> Result<Vec<Step>> {
             .await
             .context("cannot list the crm tables' indexes")?;
         for r in &indexes {
-            let (schema, name, leftover): (String, String, bool) = (r.get(0), r.get(1), r.get(2));
+            let (schema, name, leftover, bytes): (String, String, bool, i64) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
             let qualified = format!("{}.{}", quote_identifier(&schema), quote_identifier(&name));
-            let step = |sql: String| Step { sql, table: None };
             match leftover {
-                true => steps.push(step(format!(
-                    "DROP INDEX CONCURRENTLY IF EXISTS {qualified}"
-                ))),
-                false => rebuilds.push(step(format!("REINDEX INDEX CONCURRENTLY {qualified}"))),
+                true => steps.push(Step {
+                    sql: format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"),
+                    table: None,
+                    weight: weight(0),
+                }),
+                // REINDEX CONCURRENTLY reads the table to build the index anew; the index's
+                // size is what grows with it and tells one rebuild's share from another's.
+                false => rebuilds.push(Step {
+                    sql: format!("REINDEX INDEX CONCURRENTLY {qualified}"),
+                    table: None,
+                    weight: weight(bytes),
+                }),
             }
         }
     }
-    for table in tables {
-        let sql = match args.analyze_only {
-            true => format!("ANALYZE {}", quote_identifier(&table)),
-            false => format!("VACUUM (ANALYZE) {}", quote_identifier(&table)),
+    for (table, heap, total) in tables {
+        let (sql, bytes) = match args.analyze_only {
+            true => (format!("ANALYZE {}", quote_identifier(&table)), heap),
+            false => (
+                format!("VACUUM (ANALYZE) {}", quote_identifier(&table)),
+                total,
+            ),
         };
         let table = (!args.analyze_only).then_some(table);
-        steps.push(Step { sql, table });
+        steps.push(Step {
+            sql,
+            table,
+            weight: weight(bytes),
+        });
     }
     steps.extend(rebuilds);
     Ok(steps)
@@ -145,7 +172,10 @@ async fn dead_tuples(client: &Client, table: &str) -> Result<Option<i64>> {
 async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result<()> {
     let steps = plan(client, args).await?;
     let started = Instant::now();
-    let bar = ctx.out.progress(Some(steps.len() as u64));
+    // Weighted by size, so that the bar and its time left follow the bytes to go through
+    // rather than the count of statements (a large table's rebuild is most of a run).
+    let bar = ctx.out.progress(Some(steps.iter().map(|s| s.weight).sum()));
+    bar.set_prefix("maintain");
     let mut rows = Rows::new(&["statement", "deadTuplesBefore", "deadTuplesAfter", "ms"]);
     let (mut dead_before, mut dead_after) = (0_i64, 0_i64);
     for step in &steps {
@@ -174,7 +204,7 @@ async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result
             after.map_or(Value::Null, Value::Int),
             Value::Int(ms),
         ]);
-        bar.inc(1);
+        bar.inc(step.weight);
     }
     bar.finish_and_clear();
     ctx.out.rows(&rows)?;
@@ -193,4 +223,18 @@ async fn maintain(ctx: &Context, client: &Client, args: &MaintainArgs) -> Result
     }
     ctx.out.notice(summary);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_weighs_the_bytes_of_its_relation_and_at_least_a_page() {
+        assert_eq!(weight(0), 8192);
+        assert_eq!(weight(-1), 8192);
+        assert_eq!(weight(8192 * 1000), 8_192_000);
+        // A 1 GB index is 100,000 times a small one's share, not one statement among many.
+        assert_eq!(weight(1 << 30) / weight(8192), 131_072);
+    }
 }

@@ -720,9 +720,7 @@ fn scale_text() -> String {
 }
 
 /// Every table's ids inserted by any seed, as one int4multirange per table ('{}' for none).
-const UNDO_PREPARE: &str = r#"
-    LOCK TABLE "Users", "Customers", "Products", "Orders", "OrderItems", "Notifications",
-        "UserNotifications", "NotificationPreferences" IN SHARE ROW EXCLUSIVE MODE;
+const UNSEED: &str = r#"
     CREATE TEMP TABLE crm_unseed ON COMMIT DROP AS
     SELECT t."table", COALESCE(s."ids", '{}'::int4multirange) AS "ids"
     FROM (VALUES ('Users'), ('Customers'), ('Products'), ('Orders'), ('OrderItems'),
@@ -730,6 +728,11 @@ const UNDO_PREPARE: &str = r#"
     LEFT JOIN (SELECT e.key AS "table", range_agg(e.value::int4multirange) AS "ids"
                FROM crm_seed_history h CROSS JOIN LATERAL jsonb_each_text(h."inserted") e
                GROUP BY e.key) s ON s."table" = t."table";"#;
+
+/// What undo holds while it deletes: no one adds a row referring to a seeded one meanwhile.
+const UNDO_LOCK: &str = r#"
+    LOCK TABLE "Users", "Customers", "Products", "Orders", "OrderItems", "Notifications",
+        "UserNotifications", "NotificationPreferences" IN SHARE ROW EXCLUSIVE MODE"#;
 
 /// Rows the seeds did not insert that refer to rows they did: removing the seeded rows would
 /// delete them or set their references to NULL.
@@ -774,6 +777,12 @@ async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<()> {
             ctx.out.notice("nothing to undo: no seed is loaded");
             return Ok(());
         }
+        // Checked before asking, so that no one answers a question whose answer is a refusal;
+        // checked again under the lock, since rows may be added while the question waits.
+        let check = client.transaction().await?;
+        db::batch_execute(&check, UNSEED).await?;
+        refuse_if_referred(&check).await?;
+        check.rollback().await?;
         confirm(
             args.confirm,
             &format!(
@@ -786,23 +795,9 @@ async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<()> {
         let tx = client.transaction().await?;
         db::batch_execute(&tx, "SET LOCAL synchronous_commit = off").await?;
         db::batch_execute(&tx, db::LARGE_WORK_MEM).await?;
-        db::batch_execute(&tx, UNDO_PREPARE).await?;
-        let dependents = db::query(&tx, DEPENDENTS, &[]).await?;
-        if !dependents.is_empty() {
-            let mut named: Vec<String> = dependents
-                .iter()
-                .take(10)
-                .map(|r| format!("{} {}", r.get::<_, &str>(0), r.get::<_, i32>(1)))
-                .collect();
-            if dependents.len() > 10 {
-                named.push("and more".into());
-            }
-            return Err(error::conflict(format!(
-                "cannot undo the seeds: rows added since refer to rows they inserted ({}); \
-                 delete those first; nothing was removed",
-                named.join(", ")
-            )));
-        }
+        db::batch_execute(&tx, UNDO_LOCK).await?;
+        db::batch_execute(&tx, UNSEED).await?;
+        refuse_if_referred(&tx).await?;
         let mut removed = Vec::new();
         for table in TABLES {
             let sql = format!(
@@ -832,6 +827,28 @@ async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<()> {
         Ok(())
     })
     .await
+}
+
+/// Fails (exit 5) naming up to ten rows the seeds did not insert that refer to rows they did,
+/// as [`DEPENDENTS`] finds them in `crm_unseed`.
+async fn refuse_if_referred(tx: &Transaction<'_>) -> Result<()> {
+    let dependents = db::query(tx, DEPENDENTS, &[]).await?;
+    if dependents.is_empty() {
+        return Ok(());
+    }
+    let mut named: Vec<String> = dependents
+        .iter()
+        .take(10)
+        .map(|r| format!("{} {}", r.get::<_, &str>(0), r.get::<_, i32>(1)))
+        .collect();
+    if dependents.len() > 10 {
+        named.push("and more".into());
+    }
+    Err(error::conflict(format!(
+        "cannot undo the seeds: rows added since refer to rows they inserted ({}); \
+         delete those first; nothing was removed",
+        named.join(", ")
+    )))
 }
 
 #[cfg(test)]

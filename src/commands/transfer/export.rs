@@ -69,7 +69,9 @@ impl Cell {
 /// Streams the rows of `table` that `filter` matches, in `order` (SQL the code controls), to
 /// `file` (or stdout) as CSV through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`: the header
 /// is the table's columns, each written as its [`ColumnKind`] says. Atomic for a regular file,
-/// with a progress spinner on a terminal and a notice of how many rows went out.
+/// with a progress bar on a terminal (of the planner's estimate of the rows; none among rows
+/// written to stdout, see [`crate::output::Output::row_progress`]) and a notice of how many
+/// rows went out.
 pub async fn copy_out(
     ctx: &Context,
     file: Option<&Path>,
@@ -94,6 +96,13 @@ pub async fn copy_out(
         .await
         .with_context(|| format!("cannot export {noun}"))?;
     filter.set_copy_params(&tx).await?;
+    let to_stdout = target.is_stdout();
+    let estimate = match ctx.out.shows_row_progress(to_stdout) {
+        true => estimate_rows(&tx, table, filter, order)
+            .await
+            .with_context(|| format!("cannot export {noun}"))?,
+        false => None,
+    };
     let sql = copy_sql(table, filter, order);
     let started = std::time::Instant::now();
     let raw = tx
@@ -105,11 +114,10 @@ pub async fn copy_out(
     let stream = BinaryCopyOutStream::new(raw, &types);
     pin_mut!(stream);
 
-    let bar = ctx.out.progress(None);
+    let bar = ctx.out.row_progress(estimate, to_stdout);
     bar.set_prefix(format!("exporting {noun}"));
     bar.set_message("0 rows");
     let name = target.name.clone();
-    let to_stdout = target.is_stdout();
     let write_failed = || format!("cannot write {name}");
     let mut csv = csv::WriterBuilder::new()
         // Target buffers already.
@@ -136,6 +144,11 @@ pub async fn copy_out(
         rows += 1;
         if rows.is_multiple_of(PROGRESS_EVERY) {
             bar.set_message(format!("{} rows", thousands(rows)));
+            bar.set_position(rows);
+            // An estimate may fall short: the bar grows rather than pass its end.
+            if estimate.is_some_and(|e| rows > e) {
+                bar.set_length(rows);
+            }
         }
     }
     let target = csv
@@ -208,14 +221,39 @@ fn render(
     Ok(())
 }
 
+/// The planner's estimate of the rows the export's query returns (the table's `reltuples`
+/// scaled to its current size, or the filter's selectivity applied to it), for the length of
+/// the progress bar; none for an empty estimate. Planning only: nothing is run.
+async fn estimate_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &Table,
+    filter: &Filter,
+    order: &str,
+) -> Result<Option<u64>> {
+    let sql = format!("EXPLAIN (FORMAT JSON) {}", select_sql(table, filter, order));
+    let plan: serde_json::Value = crate::db::query_one(tx, &sql, &[]).await?.get(0);
+    let rows = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
+    // A float of the planner's, rounded; an estimate beyond u64 is no estimate.
+    Ok((1.0..1e18).contains(&rows).then(|| rows.round() as u64))
+}
+
+/// `SELECT <the columns> FROM <table> WHERE <filter> ORDER BY <order>`, every part
+/// code-controlled, the filter's values read from settings.
+fn select_sql(table: &Table, filter: &Filter, order: &str) -> String {
+    format!(
+        "SELECT {} FROM {}{} ORDER BY {order}",
+        table.select_list(),
+        table.from_sql(),
+        filter.copy_sql()
+    )
+}
+
 /// `COPY (SELECT <the columns> FROM <table> WHERE <filter> ORDER BY <order>) TO STDOUT (FORMAT
 /// binary)`, every part code-controlled, the filter's values read from settings.
 fn copy_sql(table: &Table, filter: &Filter, order: &str) -> String {
     format!(
-        "COPY (SELECT {} FROM {}{} ORDER BY {order}) TO STDOUT (FORMAT binary)",
-        table.select_list(),
-        table.from_sql(),
-        filter.copy_sql()
+        "COPY ({}) TO STDOUT (FORMAT binary)",
+        select_sql(table, filter, order)
     )
 }
 

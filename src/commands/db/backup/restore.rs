@@ -17,6 +17,7 @@ use crate::db::settings::ConnSettings;
 use crate::output::Value;
 use crate::{db, error, interrupt};
 use anyhow::{Context as _, Result};
+use indicatif::ProgressBar;
 use std::io::BufRead;
 use std::path::Path;
 use time::OffsetDateTime;
@@ -604,11 +605,17 @@ async fn restore_checked(
     let client = restorer.connect(database, target).await?;
     drop(client);
     let settings = restorer.settings(&database.settings);
-    let bar = ctx.out.progress(None);
+    // A custom archive's items drive a bar (pg_restore says each as it goes); a plain dump,
+    // one transaction through psql, has only a spinner.
+    let items = match kind {
+        ArchiveKind::Custom if ctx.out.shows_progress() => archive_items(&settings, file).await,
+        _ => None,
+    };
+    let bar = ctx.out.progress(items);
     bar.set_prefix("restore");
     bar.set_message(format!("into \"{target}\""));
     let result = match kind {
-        ArchiveKind::Custom => pg_restore(&settings, file, target, jobs).await,
+        ArchiveKind::Custom => pg_restore(&settings, file, target, jobs, &bar).await,
         ArchiveKind::PlainGzip | ArchiveKind::Plain => psql(&settings, file, kind, target).await,
     };
     bar.finish_and_clear();
@@ -641,9 +648,21 @@ fn more_rights(e: anyhow::Error) -> anyhow::Error {
 /// `pg_restore` into the new, empty `target`. Not in one transaction (which parallel jobs
 /// cannot share): a failed restore drops `target`, which nobody else uses until it is checked
 /// and swapped in, so a half-restored database is never seen.
-async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str, jobs: u16) -> Result<()> {
+/// When `bar` has a length (the archive's items), pg_restore runs `--verbose` and each item it
+/// says it restored moves the bar; its chatter is kept out of the stderr an error quotes.
+async fn pg_restore(
+    settings: &ConnSettings,
+    file: &Path,
+    target: &str,
+    jobs: u16,
+    bar: &ProgressBar,
+) -> Result<()> {
     let tool = Tool::find("pg_restore").await?;
     let mut cmd = tool.command(settings);
+    let verbose = bar.length().is_some();
+    if verbose {
+        cmd.arg("--verbose");
+    }
     cmd.arg("--exit-on-error")
         .arg(format!("--jobs={jobs}"))
         .arg("--no-password")
@@ -654,7 +673,26 @@ async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str, jobs: u1
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot run {}", tool.path.display()))?;
-    let finished = tools::finish(child).await?;
+    let finished = match verbose {
+        false => tools::finish(child).await?,
+        true => {
+            let parallel = jobs > 1;
+            let items = bar.length().unwrap_or(0);
+            let mut done = 0;
+            tools::finish_reading(child, |line| match restore_said(line, parallel) {
+                Said::ItemDone => {
+                    done += 1;
+                    // Kept short of the end until pg_restore has finished, should it say more
+                    // items than the list had.
+                    bar.set_position(done.min(items.saturating_sub(1)));
+                    false
+                }
+                Said::Chatter => false,
+                Said::Other => true,
+            })
+            .await?
+        }
+    };
     if !finished.status.success() {
         let e = finished.failure(&tool, &format!("restoring into \"{target}\""));
         if needs_more_rights(&finished.stderr) {
@@ -663,6 +701,79 @@ async fn pg_restore(settings: &ConnSettings, file: &Path, target: &str, jobs: u1
         return Err(e);
     }
     Ok(())
+}
+
+/// The number of items in a custom archive's table of contents (`pg_restore --list`), the
+/// length of the restore's bar; none if the list cannot be read (the restore then says why).
+async fn archive_items(settings: &ConnSettings, file: &Path) -> Option<u64> {
+    let tool = Tool::find("pg_restore").await.ok()?;
+    let output = tool
+        .command(settings)
+        .arg("--list")
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .await
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let items = toc_items(&String::from_utf8_lossy(&output.stdout));
+    (items > 0).then_some(items)
+}
+
+/// The entries of a `pg_restore --list`: its lines that are not comments (`;`) or empty.
+fn toc_items(list: &str) -> u64 {
+    list.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(';'))
+        .count() as u64
+}
+
+/// What one line of `pg_restore --verbose` says.
+#[derive(Debug, PartialEq, Eq)]
+enum Said {
+    /// An item of the archive restored (or, serially, being restored).
+    ItemDone,
+    /// Another progress line (`launching item`, `connecting to database`, ...).
+    Chatter,
+    /// Anything else: a warning, an error and its context, which an error quotes.
+    Other,
+}
+
+/// Serially, pg_restore names each item as it begins it (`creating TABLE`, `processing data
+/// for table`, `executing SEQUENCE SET`); with `--jobs` above 1, the items before the parallel
+/// part as `processing item N` (followed by their `creating` line), and the parallel ones as
+/// `launching item N` and `finished item N`.
+fn restore_said(line: &str, parallel: bool) -> Said {
+    let Some(said) = line.strip_prefix("pg_restore: ") else {
+        return Said::Other;
+    };
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| said.starts_with(p));
+    let done = match parallel {
+        true => starts(&[
+            "processing item ",
+            "processing missed item ",
+            "finished item ",
+        ]),
+        false => starts(&["creating ", "processing data for table ", "executing "]),
+    };
+    if done {
+        Said::ItemDone
+    } else if starts(&[
+        "connecting to database",
+        "creating ",
+        "processing ",
+        "executing ",
+        "launching item ",
+        "finished item ",
+        "entering main parallel loop",
+        "finished main parallel loop",
+    ]) {
+        Said::Chatter
+    } else {
+        Said::Other
+    }
 }
 
 /// A plain dump through psql, fed by crm (decompressing a `.gz` itself) without a shell.
@@ -1267,6 +1378,65 @@ fn list_setting(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines as pg_restore 15 prints them with --verbose, serially and with --jobs=2.
+    #[test]
+    fn each_item_pg_restore_says_it_restored_moves_the_bar_once() {
+        let serial = "pg_restore: connecting to database for restore
+pg_restore: creating EXTENSION \"pg_trgm\"
+pg_restore: creating TABLE \"public.Customers\"
+pg_restore: creating SEQUENCE OWNED BY \"public.Customers_id_seq\"
+pg_restore: processing data for table \"public.Customers\"
+pg_restore: executing SEQUENCE SET Customers_id_seq
+pg_restore: creating INDEX \"public.customers_email_idx\"
+pg_restore: creating FK CONSTRAINT \"public.Orders Orders_customerId_fkey\"";
+        let done = |text: &str, parallel| {
+            text.lines()
+                .filter(|l| restore_said(l, parallel) == Said::ItemDone)
+                .count()
+        };
+        assert_eq!(done(serial, false), 7);
+        let parallel = "pg_restore: connecting to database for restore
+pg_restore: processing item 3540 ENCODING ENCODING
+pg_restore: processing item 223 TABLE Customers
+pg_restore: creating TABLE \"public.Customers\"
+pg_restore: entering main parallel loop
+pg_restore: launching item 3529 TABLE DATA Customers
+pg_restore: launching item 3340 INDEX customers_email_idx
+pg_restore: processing data for table \"public.Customers\"
+pg_restore: creating INDEX \"public.customers_email_idx\"
+pg_restore: finished item 3529 TABLE DATA Customers
+pg_restore: finished item 3340 INDEX customers_email_idx
+pg_restore: finished main parallel loop";
+        assert_eq!(done(parallel, true), 4);
+        for line in parallel.lines() {
+            assert_ne!(restore_said(line, true), Said::Other, "{line}");
+        }
+        // What an error quotes stays.
+        for line in [
+            "pg_restore: error: could not execute query: ERROR:  permission denied",
+            "pg_restore: from TOC entry 223; 1259 16408 TABLE Customers postgres",
+            "Command was: CREATE TABLE public.x ();",
+            "pg_restore: warning: errors ignored on restore: 1",
+        ] {
+            assert_eq!(restore_said(line, true), Said::Other, "{line}");
+            assert_eq!(restore_said(line, false), Said::Other, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_archive_items_are_the_lists_lines_that_are_not_comments() {
+        let list = ";
+; Archive created at 2026-12-06 05:03:55 UTC
+;     TOC Entries: 111
+;
+2; 3079 16532 EXTENSION - pg_trgm
+3544; 0 0 COMMENT - EXTENSION pg_trgm
+
+223; 1259 16408 TABLE public Customers postgres
+";
+        assert_eq!(toc_items(list), 3);
+    }
 
     #[test]
     fn list_settings_are_given_back_element_by_element() {

@@ -209,6 +209,34 @@ pub async fn finish(mut child: tokio::process::Child) -> Result<Finished> {
     Ok(Finished { status, stderr })
 }
 
+/// Waits for a spawned tool as [`finish`] does, handing each line of its stderr to `line` as
+/// it comes (for progress); the lines `line` returns false for (the tool's chatter, such as
+/// `--verbose`'s) are left out of the stderr kept for [`Finished::failure`].
+pub async fn finish_reading(
+    mut child: tokio::process::Child,
+    mut line: impl FnMut(&str) -> bool,
+) -> Result<Finished> {
+    use tokio::io::AsyncBufReadExt;
+    let mut stderr = String::new();
+    if let Some(pipe) = child.stderr.take() {
+        let mut pipe = tokio::io::BufReader::new(pipe);
+        let mut bytes = Vec::new();
+        // A read error ends the reading, as in `finish`: the status still says how it went.
+        while pipe.read_until(b'\n', &mut bytes).await.unwrap_or(0) > 0 {
+            let text = String::from_utf8_lossy(&bytes);
+            if line(text.trim_end_matches(['\n', '\r'])) {
+                stderr.push_str(&text);
+            }
+            bytes.clear();
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .context("cannot wait for a child process")?;
+    Ok(Finished { status, stderr })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
