@@ -52,6 +52,9 @@ pub enum Value {
     /// A list of words (a delivery's e-mail recipients): a JSON array in JSON, separated by
     /// spaces in a table and in CSV, where a cell holds one text.
     Words(Vec<String>),
+    /// A size in bytes: the number in CSV and JSON, where scripts read it; [`byte_size`]'s
+    /// `34.2 MiB` in a table.
+    Bytes(u64),
 }
 
 /// How a [`Value::Status`] is coloured on a terminal.
@@ -88,6 +91,7 @@ impl Value {
             Value::Json(j) => j.to_string(),
             Value::Status(s, _) => s.clone(),
             Value::Words(words) => words.join(" "),
+            Value::Bytes(n) => n.to_string(),
         }
     }
 
@@ -102,11 +106,12 @@ impl Value {
             Value::Json(j) => j.clone(),
             Value::Status(s, _) => s.clone().into(),
             Value::Words(words) => words.clone().into(),
+            Value::Bytes(n) => (*n).into(),
         }
     }
 
     fn is_numeric(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Money(_))
+        matches!(self, Value::Int(_) | Value::Money(_) | Value::Bytes(_))
     }
 }
 
@@ -584,6 +589,24 @@ pub fn thousands(n: u64) -> String {
     table::separated(&n.to_string())
 }
 
+/// 35836158 -> `34.2 MiB`: a size for a person, in IEC units (powers of 1024, as PostgreSQL's
+/// `pg_size_pretty` and `ls -lh` count) with one decimal; below 1 KiB, whole bytes (`999 B`).
+/// Every size crm shows a person goes through here; CSV and JSON carry the bytes.
+pub fn byte_size(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    // 1023.96 KiB would print as `1024.0 KiB`: the next unit's `1.0` reads better.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// `1 order`, `3 orders`.
 pub fn counted(n: i64, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
@@ -848,6 +871,35 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn sizes_are_iec_with_one_decimal() {
+        assert_eq!(byte_size(0), "0 B");
+        assert_eq!(byte_size(1023), "1023 B");
+        assert_eq!(byte_size(1024), "1.0 KiB");
+        assert_eq!(byte_size(35_836_158), "34.2 MiB");
+        assert_eq!(byte_size(1_048_575), "1.0 MiB");
+        assert_eq!(byte_size(10 * 1024 * 1024 * 1024), "10.0 GiB");
+        assert_eq!(byte_size(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn bytes_are_the_number_in_csv_and_json_and_a_size_in_a_table() {
+        let mut rows = Rows::new(&["file", "size"]);
+        rows.push(vec!["a.dump".into(), Value::Bytes(35_836_158)]);
+        let render = |format| {
+            let mut buf = Vec::new();
+            write_rows(&mut buf, format, &rows, Style::default()).expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        assert_eq!(render(Format::Csv), "file,size\na.dump,35836158\n");
+        assert_eq!(
+            render(Format::Json),
+            "[\n{\"file\":\"a.dump\",\"size\":35836158}\n]\n"
+        );
+        let table = render(Format::Table);
+        assert!(table.contains("│ a.dump ┆ 34.2 MiB │"), "{table}");
     }
 
     #[test]

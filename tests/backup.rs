@@ -1988,3 +1988,40 @@ fn no_message_handed_to_warn_carries_its_own_prefix() {
         "warn(\"warning: ...\") at {offending:?}"
     );
 }
+
+/// A size as crm shows a person one below 1 MiB: KiB with one decimal.
+fn kib(bytes: u64) -> String {
+    assert!((1024..1024 * 1024).contains(&bytes), "{bytes} bytes");
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+#[test]
+fn sizes_read_in_iec_units_by_a_person_and_in_bytes_in_csv_and_json() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let out = db.crm().args(["db", "backup", "--dir"]).arg(dir).run();
+    out.assert_success();
+    let file = dir.join(&backups_in(dir)[0]);
+    let size = fs::metadata(&file).unwrap().len();
+    out.assert_stderr_contains(&format!(": {} in ", kib(size)));
+
+    let list = |format: &str| {
+        let out = db
+            .crm()
+            .args(["-o", format, "db", "backup", "list", "--dir"])
+            .arg(dir)
+            .run();
+        out.assert_success();
+        out.stdout
+    };
+    let table = list("table");
+    assert!(table.contains(&format!(" {} ", kib(size))), "{table}");
+    let csv = list("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let position = reader.headers().unwrap().iter().position(|h| h == "size");
+    let record = reader.records().next().unwrap().unwrap();
+    assert_eq!(&record[position.unwrap()], size.to_string(), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&list("json")).unwrap();
+    assert_eq!(json[0]["size"], size, "{json}");
+}

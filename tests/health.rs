@@ -371,7 +371,7 @@ fn low_thresholds_given_on_the_command_line_raise_each_check() {
     );
     let status = |name| row(&rows, name)["status"].as_str().unwrap().to_string();
     assert_eq!(status("database-size"), "WARNING");
-    assert_eq!(row(&rows, "database-size")["warning"], "1 MB");
+    assert_eq!(row(&rows, "database-size")["warning"], "1.0 MiB");
     assert_eq!(status("table-size"), "WARNING");
     assert_eq!(status("unused-indexes"), "CRITICAL");
     assert!(
@@ -871,4 +871,32 @@ fn bad_arguments_to_db_health_exit_3_and_other_commands_still_exit_2() {
         .run()
         .assert_code(2)
         .assert_stderr_contains("unrecognized subcommand 'healthy'");
+}
+
+#[test]
+fn health_shows_sizes_in_iec_units_with_one_decimal() {
+    let db = TestDb::migrated();
+    let (_, rows) = health(
+        &db,
+        &[
+            "--check",
+            "database-size,table-size",
+            "--warning",
+            "table-size=10GiB",
+        ],
+    );
+    let size = row(&rows, "database-size")["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (number, unit) = size.split_once(' ').expect("a number and a unit");
+    assert!(["KiB", "MiB", "GiB"].contains(&unit), "{size}");
+    let (whole, tenth) = number.split_once('.').expect("one decimal");
+    assert!(whole.parse::<u32>().is_ok() && tenth.len() == 1, "{size}");
+    assert_eq!(row(&rows, "table-size")["warning"], "10.0 GiB");
+    let message = row(&rows, "table-size")["message"].as_str().unwrap();
+    assert!(
+        message.contains(" KiB") || message.contains(" MiB"),
+        "{message}"
+    );
 }

@@ -40,6 +40,7 @@ impl Cell {
             Value::Int(i) => separated(&i.to_string()),
             Value::Money(d) => separated(&d.to_string()),
             Value::Time(t) => to_the_second(*t),
+            Value::Bytes(n) => super::byte_size(*n),
             other => other.text(),
         };
         Cell {

@@ -20,6 +20,9 @@ use crate::commands::confirm::ConfirmArgs;
 use crate::context::Context;
 use crate::db::LockArgs;
 use crate::error;
+/// Sizes as every command shows them to a person (`34.2 MiB`); restore's verify uses it by
+/// this name.
+use crate::output::byte_size as human_bytes;
 use crate::output::{Rows, Value};
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
@@ -187,7 +190,7 @@ async fn list(ctx: &Context, args: DirArgs) -> Result<()> {
         let manifest = entry.manifest();
         rows.push(vec![
             Value::Text(file_name(&entry.path)),
-            Value::Int(i64::try_from(entry.size).unwrap_or(i64::MAX)),
+            Value::Bytes(entry.size),
             entry.made_at().map_or(Value::Null, Value::Time),
             entry
                 .made_at()
@@ -226,21 +229,6 @@ fn age(d: time::Duration) -> String {
     }
 }
 
-/// `12.3 MB`: decimal units, as `ls -h --si` and disk makers count.
-fn human_bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["kB", "MB", "GB", "TB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// fsyncs a folder, so that a rename in it survives a crash.
 fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
@@ -258,6 +246,6 @@ mod tests {
         assert_eq!(age(time::Duration::minutes(61)), "1h 1m");
         assert_eq!(age(time::Duration::hours(75)), "3d 3h");
         assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(12_345_678), "12.3 MB");
+        assert_eq!(human_bytes(12_345_678), "11.8 MiB");
     }
 }

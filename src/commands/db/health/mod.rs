@@ -139,7 +139,8 @@ enum Unit {
     Seconds,
     /// A percentage: `90%` or `90`.
     Percent,
-    /// A size in bytes: `500MB`, `10GB` (powers of 1024; a bare number is bytes).
+    /// A size in bytes: `500MiB`, `10GiB` (powers of 1024, also written `500MB`; a bare
+    /// number is bytes).
     Bytes,
     /// A count.
     Count,
@@ -403,10 +404,10 @@ fn parse_figure(unit: Unit, text: &str) -> Result<f64, String> {
         (Unit::Seconds, "d") => DAY,
         (Unit::Percent, "" | "%") => 1.0,
         (Unit::Bytes, "" | "b") => 1.0,
-        (Unit::Bytes, "kb" | "k") => 1024.0,
-        (Unit::Bytes, "mb" | "m") => 1024.0 * 1024.0,
-        (Unit::Bytes, "gb" | "g") => 1024.0 * 1024.0 * 1024.0,
-        (Unit::Bytes, "tb" | "t") => 1024.0_f64.powi(4),
+        (Unit::Bytes, "kb" | "k" | "kib") => 1024.0,
+        (Unit::Bytes, "mb" | "m" | "mib") => 1024.0 * 1024.0,
+        (Unit::Bytes, "gb" | "g" | "gib") => 1024.0 * 1024.0 * 1024.0,
+        (Unit::Bytes, "tb" | "t" | "tib") => 1024.0_f64.powi(4),
         (Unit::Count, "") => 1.0,
         (_, other) => return Err(format!("unknown unit {other:?}{}", unit_hint(unit))),
     };
@@ -417,12 +418,14 @@ fn unit_hint(unit: Unit) -> &'static str {
     match unit {
         Unit::Seconds => " with ms, s, m, h or d (e.g. 30s)",
         Unit::Percent => " percent (e.g. 80%)",
-        Unit::Bytes => " with B, kB, MB, GB or TB (e.g. 10GB)",
+        Unit::Bytes => {
+            " with B, KiB, MiB, GiB or TiB (powers of 1024; kB, MB, ... mean the same; e.g. 10GiB)"
+        }
         Unit::Count => " (a count)",
     }
 }
 
-/// A figure as thresholds are written: `60s`, `1d`, `90%`, `10 MB`.
+/// A figure as thresholds are written: `60s`, `1d`, `90%`, `10.0 GiB`.
 fn format_figure(unit: Unit, figure: f64) -> String {
     match unit {
         Unit::Seconds => format_seconds(figure),
@@ -453,15 +456,10 @@ pub(crate) fn format_seconds(s: f64) -> String {
     }
 }
 
+/// A figure in bytes as every size is shown ([`crate::output::byte_size`]: `7.2 MiB`).
 pub(crate) fn format_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = b;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{} {}", trim_number(value), UNITS[unit])
+    // `as` saturates: a negative or NaN figure (none is) would read 0 B.
+    crate::output::byte_size(b as u64)
 }
 
 const COLUMNS: [&str; 6] = ["check", "status", "value", "warning", "critical", "message"];
@@ -577,7 +575,12 @@ mod tests {
         assert_eq!(format_figure(Unit::Seconds, DAY), "1d");
         assert_eq!(format_figure(Unit::Seconds, 0.02), "20ms");
         assert_eq!(format_figure(Unit::Percent, 99.5), "99.5%");
-        assert_eq!(format_figure(Unit::Bytes, 7_500_000.0), "7.15 MB");
+        assert_eq!(format_figure(Unit::Bytes, 7_500_000.0), "7.2 MiB");
+        assert_eq!(
+            parse_figure(Unit::Bytes, "7.2 MiB"),
+            Ok(7.2 * 1024.0 * 1024.0),
+            "what is shown can be written back"
+        );
     }
 
     #[test]
