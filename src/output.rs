@@ -5,8 +5,10 @@
 //! module writes them, and only it decides what each format shows. CSV and JSON
 //! are byte-stable for scripts: the database's own column names, NULL as an empty CSV field or
 //! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
-//! in UTC. Tables, for a person, are drawn by [`table`].
+//! in UTC. Tables, for a person, are drawn by [`table`]; metrics for Prometheus by
+//! [`prometheus`].
 
+pub mod prometheus;
 pub mod table;
 
 use anyhow::{Context, Result};
@@ -18,7 +20,8 @@ use table::{Cell, TableWriter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// How rows are rendered: `-o table|csv|json`.
+/// How rows are rendered: `-o table|csv|json`, or `-o prometheus` for the two commands whose
+/// results are metrics (`db health`, `db backup list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A table that fits the terminal, leaving out the columns a reader rarely needs
@@ -27,6 +30,8 @@ pub enum Format {
     Wide,
     Csv,
     Json,
+    /// Prometheus's text exposition format (db health and db backup list only)
+    Prometheus,
 }
 
 impl Format {
@@ -247,6 +252,16 @@ impl Rows {
     }
 }
 
+/// Which commands `-o prometheus` serves; the others refuse it before doing anything.
+pub const PROMETHEUS_ONLY: &str = "-o prometheus is the format of `crm db health` and \
+     `crm db backup list` only: expected table, wide, csv or json for this command";
+
+/// Rows that are not metrics, asked for as Prometheus's format: the command line refuses that
+/// before any command runs (see `crm::run`), so this is a last guard, never a half output.
+fn not_metrics() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, PROMETHEUS_ONLY)
+}
+
 /// Renders rows in `format` to `w`.
 pub fn write_rows(w: &mut dyn Write, format: Format, rows: &Rows, style: Style) -> io::Result<()> {
     let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
@@ -281,6 +296,7 @@ pub fn write_record(
             writer.row(values.to_vec())?;
             writer.finish(None).map(drop)
         }
+        Format::Prometheus => Err(not_metrics()),
         Format::Json => {
             write_json_object(
                 w,
@@ -363,6 +379,7 @@ impl<W: Write> RowWriter<W> {
                 Sink::Csv(Box::new(csv))
             }
             Format::Json => Sink::Json(out),
+            Format::Prometheus => return Err(not_metrics()),
             Format::Table | Format::Wide => Sink::Table(
                 out,
                 Box::new(TableWriter::new(&columns, style.color, style.width)),
@@ -516,6 +533,26 @@ impl Output {
     pub fn row_writer(&self, columns: &[&str]) -> Result<RowWriter<io::StdoutLock<'static>>> {
         RowWriter::new(io::stdout().lock(), self.format, self.style(), columns)
             .context("cannot write to standard output")
+    }
+
+    /// Metrics in Prometheus's text format: to stdout, or with `file` into that file, replaced
+    /// atomically for node_exporter's textfile collector (see [`prometheus::write_file`]).
+    pub fn metrics(
+        &self,
+        families: &[prometheus::Family],
+        file: Option<&std::path::Path>,
+    ) -> Result<()> {
+        let mut text = Vec::new();
+        prometheus::write(&mut text, families).context("cannot render the metrics")?;
+        match file {
+            Some(path) => prometheus::write_file(path, &text),
+            None => {
+                let mut out = io::stdout().lock();
+                out.write_all(&text)
+                    .and_then(|()| out.flush())
+                    .context("cannot write to standard output")
+            }
+        }
     }
 
     /// One line of text to stdout, for formats of a command's own (`db health --nagios`) and
@@ -900,6 +937,15 @@ mod tests {
         );
         let table = render(Format::Table);
         assert!(table.contains("│ a.dump ┆ 34.2 MiB │"), "{table}");
+    }
+
+    #[test]
+    fn rows_are_not_metrics() {
+        let mut buf = Vec::new();
+        let e = write_rows(&mut buf, Format::Prometheus, &sample(), Style::default())
+            .expect_err("rows are refused as Prometheus's format");
+        assert_eq!(e.to_string(), PROMETHEUS_ONLY);
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ mod checks;
 use crate::context::Context;
 use crate::error;
 use crate::error::ExitStatus;
-use crate::output::{Rows, Tone, Value};
+use crate::output::prometheus::Family;
+use crate::output::{Format, Rows, Tone, Value};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -58,6 +59,11 @@ pub struct HealthArgs {
     /// Print one Nagios plugin status line with perfdata instead of rows
     #[arg(long)]
     pub nagios: bool,
+
+    /// With -o prometheus: write the metrics to FILE, replaced atomically (for node_exporter's
+    /// textfile collector, e.g. /var/lib/node_exporter/textfile/crm.prom), instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// A check's outcome, ordered by how loudly it must be heard: CRITICAL, then WARNING, then
@@ -80,14 +86,18 @@ impl Status {
         }
     }
 
-    /// The monitoring convention's exit code.
-    fn exit_status(self) -> ExitStatus {
-        ExitStatus::new(match self {
+    /// The monitoring convention's code: the exit code, and the Prometheus gauge's value.
+    fn code(self) -> u8 {
+        match self {
             Status::Ok => 0,
             Status::Warning => 1,
             Status::Critical => 2,
             Status::Unknown => 3,
-        })
+        }
+    }
+
+    fn exit_status(self) -> ExitStatus {
+        ExitStatus::new(self.code())
     }
 
     fn rank(self) -> u8 {
@@ -311,11 +321,28 @@ struct Outcome {
 
 pub async fn run(ctx: &Context, args: HealthArgs) -> Result<ExitStatus> {
     let chosen = choose(&args)?;
+    let metrics = ctx.out.format == Format::Prometheus;
+    if metrics && args.nagios {
+        return Err(error::usage(
+            "--nagios and -o prometheus are two formats: choose one",
+        ));
+    }
+    if args.output.is_some() && !metrics {
+        return Err(error::usage(
+            "--output FILE writes the metrics of -o prometheus: add -o prometheus, or leave \
+             --output out to print to standard output",
+        ));
+    }
     let outcomes = checks::run_all(ctx, &chosen, args.backup_dir.as_deref()).await?;
-    render(ctx, &outcomes, args.nagios)?;
     let worst = outcomes
         .iter()
         .fold(Status::Ok, |worst, o| worst.worst(o.status));
+    match metrics {
+        true => ctx
+            .out
+            .metrics(&prometheus(&outcomes, worst), args.output.as_deref())?,
+        false => render(ctx, &outcomes, args.nagios)?,
+    }
     Ok(worst.exit_status())
 }
 
@@ -480,6 +507,53 @@ fn render(ctx: &Context, outcomes: &[Outcome], nagios: bool) -> Result<()> {
         ]);
     }
     ctx.out.rows(&rows)
+}
+
+/// The families of `-o prometheus`: each check's state, each measured figure in a gauge of its
+/// unit (Prometheus's base units: seconds, bytes, ratios rather than percentages, so that one
+/// family never mixes units), and the run's overall state, the exit code.
+fn prometheus(outcomes: &[Outcome], worst: Status) -> Vec<Family> {
+    let mut status = Family::new(
+        "crm_health_check_status",
+        "The state of a crm db health check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN \
+         (a check skipped where it does not apply is 0).",
+    );
+    let mut seconds = Family::new(
+        "crm_health_check_seconds",
+        "The figure of a crm db health check measured in seconds (latency, ages, durations).",
+    );
+    let mut ratio = Family::new(
+        "crm_health_check_ratio",
+        "The figure of a crm db health check measured as a ratio (its percentage / 100).",
+    );
+    let mut bytes = Family::new(
+        "crm_health_check_bytes",
+        "The figure of a crm db health check measured in bytes.",
+    );
+    let mut count = Family::new(
+        "crm_health_check_count",
+        "The figure of a crm db health check that counts (indexes).",
+    );
+    for o in outcomes {
+        let check = [("check", o.chosen.spec.name)];
+        status.push(&check, f64::from(o.status.code()));
+        let (Some(figure), Some(unit)) = (o.finding.figure, o.chosen.spec.unit) else {
+            continue;
+        };
+        match unit {
+            Unit::Seconds => seconds.push(&check, figure),
+            Unit::Percent => ratio.push(&check, figure / 100.0),
+            Unit::Bytes => bytes.push(&check, figure),
+            Unit::Count => count.push(&check, figure),
+        }
+    }
+    let mut overall = Family::new(
+        "crm_health_status",
+        "The worst state of the crm db health run, its exit code: 0 OK, 1 WARNING, \
+         2 CRITICAL, 3 UNKNOWN.",
+    );
+    overall.push(&[], f64::from(worst.code()));
+    vec![status, seconds, ratio, bytes, count, overall]
 }
 
 /// `CRM WARNING - idle-in-transaction: ...; 14 ok | connections=3%;90;95 ...`: a Nagios
