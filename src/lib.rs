@@ -22,6 +22,7 @@ use error::ExitStatus;
 
 /// Runs one command line; returns the exit status of a run that did not fail.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    refuse_metrics_format(&cli)?;
     let global = cli.global;
     let ctx = Context::new(context::Settings {
         database_url: global.database_url,
@@ -41,4 +42,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Db(cmd) => cmd.run(&ctx).await?,
         Command::Completions { shell } => Cli::completions(shell)?.into(),
     })
+}
+
+/// `-o prometheus` is the format of the two commands whose results are metrics; any other
+/// command refuses it (exit 2) before it runs, so that nothing is changed for a result that
+/// could not be printed.
+fn refuse_metrics_format(cli: &Cli) -> anyhow::Result<()> {
+    use commands::db::DbCommand;
+    use commands::db::backup::{BackupAction, BackupCommand};
+    if cli.global.format != Some(output::Format::Prometheus) {
+        return Ok(());
+    }
+    match &cli.command {
+        Command::Db(DbCommand::Health(_))
+        | Command::Db(DbCommand::Backup(BackupCommand {
+            action: Some(BackupAction::List(_)),
+            ..
+        })) => Ok(()),
+        _ => Err(error::usage(output::PROMETHEUS_ONLY)),
+    }
 }

@@ -5,8 +5,10 @@
 //! module writes them, and only it decides what each format shows. CSV and JSON
 //! are byte-stable for scripts: the database's own column names, NULL as an empty CSV field or
 //! JSON `null`, money as plain decimals (strings in JSON, never floats), timestamps as RFC 3339
-//! in UTC. Tables, for a person, are drawn by [`table`].
+//! in UTC. Tables, for a person, are drawn by [`table`]; metrics for Prometheus by
+//! [`prometheus`].
 
+pub mod prometheus;
 pub mod table;
 
 use anyhow::{Context, Result};
@@ -18,7 +20,8 @@ use table::{Cell, TableWriter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// How rows are rendered: `-o table|csv|json`.
+/// How rows are rendered: `-o table|csv|json`, or `-o prometheus` for the two commands whose
+/// results are metrics (`db health`, `db backup list`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A table that fits the terminal, leaving out the columns a reader rarely needs
@@ -27,6 +30,8 @@ pub enum Format {
     Wide,
     Csv,
     Json,
+    /// Prometheus's text exposition format (db health and db backup list only)
+    Prometheus,
 }
 
 impl Format {
@@ -52,6 +57,9 @@ pub enum Value {
     /// A list of words (a delivery's e-mail recipients): a JSON array in JSON, separated by
     /// spaces in a table and in CSV, where a cell holds one text.
     Words(Vec<String>),
+    /// A size in bytes: the number in CSV and JSON, where scripts read it; [`byte_size`]'s
+    /// `34.2 MiB` in a table.
+    Bytes(u64),
 }
 
 /// How a [`Value::Status`] is coloured on a terminal.
@@ -88,6 +96,7 @@ impl Value {
             Value::Json(j) => j.to_string(),
             Value::Status(s, _) => s.clone(),
             Value::Words(words) => words.join(" "),
+            Value::Bytes(n) => n.to_string(),
         }
     }
 
@@ -102,11 +111,12 @@ impl Value {
             Value::Json(j) => j.clone(),
             Value::Status(s, _) => s.clone().into(),
             Value::Words(words) => words.clone().into(),
+            Value::Bytes(n) => (*n).into(),
         }
     }
 
     fn is_numeric(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Money(_))
+        matches!(self, Value::Int(_) | Value::Money(_) | Value::Bytes(_))
     }
 }
 
@@ -242,6 +252,16 @@ impl Rows {
     }
 }
 
+/// Which commands `-o prometheus` serves; the others refuse it before doing anything.
+pub const PROMETHEUS_ONLY: &str = "-o prometheus is the format of `crm db health` and \
+     `crm db backup list` only: expected table, wide, csv or json for this command";
+
+/// Rows that are not metrics, asked for as Prometheus's format: the command line refuses that
+/// before any command runs (see `crm::run`), so this is a last guard, never a half output.
+fn not_metrics() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, PROMETHEUS_ONLY)
+}
+
 /// Renders rows in `format` to `w`.
 pub fn write_rows(w: &mut dyn Write, format: Format, rows: &Rows, style: Style) -> io::Result<()> {
     let columns: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
@@ -276,6 +296,7 @@ pub fn write_record(
             writer.row(values.to_vec())?;
             writer.finish(None).map(drop)
         }
+        Format::Prometheus => Err(not_metrics()),
         Format::Json => {
             write_json_object(
                 w,
@@ -375,6 +396,7 @@ impl<W: Write> RowWriter<W> {
                 Sink::Csv(Box::new(csv))
             }
             Format::Json => Sink::Json(out),
+            Format::Prometheus => return Err(not_metrics()),
             Format::Table | Format::Wide => Sink::Table(
                 out,
                 Box::new(TableWriter::new(&columns, style.color, style.width)),
@@ -599,6 +621,26 @@ impl Output {
         .context("cannot write to standard output")
     }
 
+    /// Metrics in Prometheus's text format: to stdout, or with `file` into that file, replaced
+    /// atomically for node_exporter's textfile collector (see [`prometheus::write_file`]).
+    pub fn metrics(
+        &self,
+        families: &[prometheus::Family],
+        file: Option<&std::path::Path>,
+    ) -> Result<()> {
+        let mut text = Vec::new();
+        prometheus::write(&mut text, families).context("cannot render the metrics")?;
+        match file {
+            Some(path) => prometheus::write_file(path, &text),
+            None => {
+                let mut out = io::stdout().lock();
+                out.write_all(&text)
+                    .and_then(|()| out.flush())
+                    .context("cannot write to standard output")
+            }
+        }
+    }
+
     /// One line of text to stdout, for formats of a command's own (`db health --nagios`) and
     /// single values a script reads (`db local url`).
     pub fn line(&self, text: &str) -> Result<()> {
@@ -720,6 +762,24 @@ fn stdout_may_reach_a_terminal() -> bool {
 /// 1234567 -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
     table::separated(&n.to_string())
+}
+
+/// 35836158 -> `34.2 MiB`: a size for a person, in IEC units (powers of 1024, as PostgreSQL's
+/// `pg_size_pretty` and `ls -lh` count) with one decimal; below 1 KiB, whole bytes (`999 B`).
+/// Every size crm shows a person goes through here; CSV and JSON carry the bytes.
+pub fn byte_size(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    // 1023.96 KiB would print as `1024.0 KiB`: the next unit's `1.0` reads better.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// `1 order`, `3 orders`.
@@ -986,6 +1046,44 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn sizes_are_iec_with_one_decimal() {
+        assert_eq!(byte_size(0), "0 B");
+        assert_eq!(byte_size(1023), "1023 B");
+        assert_eq!(byte_size(1024), "1.0 KiB");
+        assert_eq!(byte_size(35_836_158), "34.2 MiB");
+        assert_eq!(byte_size(1_048_575), "1.0 MiB");
+        assert_eq!(byte_size(10 * 1024 * 1024 * 1024), "10.0 GiB");
+        assert_eq!(byte_size(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn bytes_are_the_number_in_csv_and_json_and_a_size_in_a_table() {
+        let mut rows = Rows::new(&["file", "size"]);
+        rows.push(vec!["a.dump".into(), Value::Bytes(35_836_158)]);
+        let render = |format| {
+            let mut buf = Vec::new();
+            write_rows(&mut buf, format, &rows, Style::default()).expect("render");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        assert_eq!(render(Format::Csv), "file,size\na.dump,35836158\n");
+        assert_eq!(
+            render(Format::Json),
+            "[\n{\"file\":\"a.dump\",\"size\":35836158}\n]\n"
+        );
+        let table = render(Format::Table);
+        assert!(table.contains("│ a.dump ┆ 34.2 MiB │"), "{table}");
+    }
+
+    #[test]
+    fn rows_are_not_metrics() {
+        let mut buf = Vec::new();
+        let e = write_rows(&mut buf, Format::Prometheus, &sample(), Style::default())
+            .expect_err("rows are refused as Prometheus's format");
+        assert_eq!(e.to_string(), PROMETHEUS_ONLY);
+        assert!(buf.is_empty());
     }
 
     #[test]

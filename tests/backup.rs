@@ -2027,3 +2027,169 @@ fn on_a_terminal_a_restore_shows_a_bar_of_the_archives_items() {
         sql(&db, &format!("DROP DATABASE \"{into}\" WITH (FORCE)"));
     }
 }
+
+/// A size as crm shows a person one below 1 MiB: KiB with one decimal.
+fn kib(bytes: u64) -> String {
+    assert!((1024..1024 * 1024).contains(&bytes), "{bytes} bytes");
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+#[test]
+fn sizes_read_in_iec_units_by_a_person_and_in_bytes_in_csv_and_json() {
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let out = db.crm().args(["db", "backup", "--dir"]).arg(dir).run();
+    out.assert_success();
+    let file = dir.join(&backups_in(dir)[0]);
+    let size = fs::metadata(&file).unwrap().len();
+    out.assert_stderr_contains(&format!(": {} in ", kib(size)));
+
+    let list = |format: &str| {
+        let out = db
+            .crm()
+            .args(["-o", format, "db", "backup", "list", "--dir"])
+            .arg(dir)
+            .run();
+        out.assert_success();
+        out.stdout
+    };
+    let table = list("table");
+    assert!(table.contains(&format!(" {} ", kib(size))), "{table}");
+    let csv = list("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let position = reader.headers().unwrap().iter().position(|h| h == "size");
+    let record = reader.records().next().unwrap().unwrap();
+    assert_eq!(&record[position.unwrap()], size.to_string(), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&list("json")).unwrap();
+    assert_eq!(json[0]["size"], size, "{json}");
+}
+
+#[test]
+fn backup_list_for_prometheus_gives_each_database_s_newest_backup_time_size_and_state() {
+    use crate::health::{gauge, scrape};
+    let db = filled();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let older = backup(&db, dir);
+    rewrite_manifest(&older, 3, None);
+    let newest = backup(&db, dir);
+    let other = backup(&db, dir);
+    rewrite_manifest(&other, 1, Some(r"other db\1"));
+    copy_backup(&newest, dir, "backup_20200101_000000.dump", false);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(manifest_of(&newest)).unwrap()).unwrap();
+    let database = manifest["database"].as_str().unwrap().to_string();
+    let made = time::OffsetDateTime::parse(
+        manifest["createdAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp();
+
+    let list = || {
+        let out = db
+            .crm()
+            .args(["-o", "prometheus", "db", "backup", "list", "--dir"])
+            .arg(dir)
+            .run();
+        out.assert_success();
+        out.stdout
+    };
+    let text = list();
+    let metrics = scrape(&text);
+    let of = |metrics: &prometheus_parse::Scrape, metric, db: &str| {
+        gauge(metrics, metric, "database", db)
+            .unwrap_or_else(|| panic!("no {metric} for {db}:\n{text}"))
+    };
+    assert_eq!(
+        of(&metrics, "crm_backup_newest_timestamp_seconds", &database),
+        made as f64
+    );
+    assert_eq!(
+        of(&metrics, "crm_backup_newest_size_bytes", &database),
+        fs::metadata(&newest).unwrap().len() as f64
+    );
+    assert_eq!(of(&metrics, "crm_backup_newest_verified", &database), 1.0);
+    assert_eq!(of(&metrics, "crm_backup_files", &database), 2.0);
+    let day_ago = (time::OffsetDateTime::now_utc() - time::Duration::days(1)).unix_timestamp();
+    // prometheus-parse keeps a label's value as written, escapes and all (and cannot read a
+    // `\"` at its end): this is the database `other db\1`, its backslash escaped.
+    let other = r"other db\\1";
+    let other_made = of(&metrics, "crm_backup_newest_timestamp_seconds", other);
+    assert!((other_made - day_ago as f64).abs() < 120.0, "{other_made}");
+    assert_eq!(of(&metrics, "crm_backup_files", other), 1.0);
+    let databases: Vec<&str> = metrics
+        .samples
+        .iter()
+        .filter(|s| s.metric == "crm_backup_files")
+        .map(|s| s.labels.get("database").unwrap())
+        .collect();
+    assert_eq!(
+        databases.len(),
+        2,
+        "a file without a manifest names no database"
+    );
+
+    // The newest damaged in place: it no longer verifies.
+    let mut bytes = fs::read(&newest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&newest, &bytes).unwrap();
+    let metrics = scrape(&list());
+    assert_eq!(
+        gauge(
+            &metrics,
+            "crm_backup_newest_verified",
+            "database",
+            &database
+        ),
+        Some(0.0)
+    );
+
+    // For the textfile collector: the file replaced whole, nothing on stdout.
+    let prom = dir.join("metrics").join("crm_backup.prom");
+    fs::create_dir(prom.parent().unwrap()).unwrap();
+    let out = db
+        .crm()
+        .args(["-o", "prometheus", "db", "backup", "list", "--dir"])
+        .arg(dir)
+        .arg("--output")
+        .arg(&prom)
+        .run();
+    out.assert_success();
+    assert_eq!(out.stdout, "");
+    let metrics = scrape(&fs::read_to_string(&prom).unwrap());
+    assert_eq!(
+        gauge(&metrics, "crm_backup_files", "database", &database),
+        Some(2.0)
+    );
+    assert_eq!(listing(prom.parent().unwrap()), ["crm_backup.prom"]);
+    db.crm()
+        .args([
+            "-o", "csv", "db", "backup", "list", "--output", "x.prom", "--dir",
+        ])
+        .arg(dir)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--output FILE writes the metrics of -o prometheus");
+}
+
+#[test]
+fn an_empty_backup_folder_gives_metrics_with_no_samples() {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let out = db
+        .crm()
+        .args(["-o", "prometheus", "db", "backup", "list", "--dir"])
+        .arg(dir.path())
+        .run();
+    out.assert_success();
+    let metrics = crate::health::scrape(&out.stdout);
+    assert!(metrics.samples.is_empty());
+    assert!(
+        metrics
+            .docs
+            .contains_key("crm_backup_newest_timestamp_seconds")
+    );
+}

@@ -3,7 +3,9 @@
 //! low thresholds on the command line), the monitoring exit codes, JSON and Nagios output, an
 //! unreachable server, and a role that lacks pg_monitor.
 
-use crate::harness::{Schema, TestDb, TestRole, free_port, insert_user, server, sql, wait_for};
+use crate::harness::{
+    Schema, TestDb, TestRole, count, free_port, insert_user, server, sql, wait_for,
+};
 use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
@@ -371,7 +373,7 @@ fn low_thresholds_given_on_the_command_line_raise_each_check() {
     );
     let status = |name| row(&rows, name)["status"].as_str().unwrap().to_string();
     assert_eq!(status("database-size"), "WARNING");
-    assert_eq!(row(&rows, "database-size")["warning"], "1 MB");
+    assert_eq!(row(&rows, "database-size")["warning"], "1.0 MiB");
     assert_eq!(status("table-size"), "WARNING");
     assert_eq!(status("unused-indexes"), "CRITICAL");
     assert!(
@@ -871,4 +873,258 @@ fn bad_arguments_to_db_health_exit_3_and_other_commands_still_exit_2() {
         .run()
         .assert_code(2)
         .assert_stderr_contains("unrecognized subcommand 'healthy'");
+}
+
+#[test]
+fn health_shows_sizes_in_iec_units_with_one_decimal() {
+    let db = TestDb::migrated();
+    let (_, rows) = health(
+        &db,
+        &[
+            "--check",
+            "database-size,table-size",
+            "--warning",
+            "table-size=10GiB",
+        ],
+    );
+    let size = row(&rows, "database-size")["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (number, unit) = size.split_once(' ').expect("a number and a unit");
+    assert!(["KiB", "MiB", "GiB"].contains(&unit), "{size}");
+    let (whole, tenth) = number.split_once('.').expect("one decimal");
+    assert!(whole.parse::<u32>().is_ok() && tenth.len() == 1, "{size}");
+    assert_eq!(row(&rows, "table-size")["warning"], "10.0 GiB");
+    let message = row(&rows, "table-size")["message"].as_str().unwrap();
+    assert!(
+        message.contains(" KiB") || message.contains(" MiB"),
+        "{message}"
+    );
+}
+
+/// Prometheus's text format parsed by a real parser (the `prometheus-parse` crate), held to
+/// what that parser forgives: every line is a HELP, a TYPE or a sample it read (it drops a line
+/// it cannot read), every family is a documented gauge, and no sample carries a timestamp
+/// (node_exporter's textfile collector refuses them).
+pub(crate) fn scrape(text: &str) -> prometheus_parse::Scrape {
+    let lines: Vec<&str> = text.lines().collect();
+    let scrape = prometheus_parse::Scrape::parse(lines.iter().map(|l| Ok(l.to_string())))
+        .unwrap_or_else(|e| panic!("not Prometheus's format: {e}\n{text}"));
+    let samples = lines.iter().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(
+        scrape.samples.len(),
+        samples,
+        "a line was not read:\n{text}"
+    );
+    for line in lines.iter().filter(|l| l.starts_with('#')) {
+        assert!(
+            line.starts_with("# HELP crm_") || line.starts_with("# TYPE crm_"),
+            "{line}"
+        );
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            assert!(rest.ends_with(" gauge"), "{line}");
+        }
+    }
+    for sample in &scrape.samples {
+        assert!(
+            matches!(sample.value, prometheus_parse::Value::Gauge(_)),
+            "{} is not a gauge:\n{text}",
+            sample.metric
+        );
+        assert!(
+            scrape.docs.contains_key(&sample.metric),
+            "{} has no HELP",
+            sample.metric
+        );
+    }
+    for line in lines.iter().filter(|l| !l.starts_with('#')) {
+        // After the labels (whose values may hold spaces), or the name: the value alone.
+        let after = match line.rsplit_once('}') {
+            Some((_, after)) => after.to_string(),
+            None => line.split_once(' ').map(|(_, v)| format!(" {v}")).unwrap(),
+        };
+        assert_eq!(
+            after.split(' ').count(),
+            2,
+            "a timestamp or no value: {line}"
+        );
+    }
+    scrape
+}
+
+/// The value of `metric` whose `label` is `value` (or with no labels when `label` is empty).
+pub(crate) fn gauge(
+    scrape: &prometheus_parse::Scrape,
+    metric: &str,
+    label: &str,
+    value: &str,
+) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && (label.is_empty() || s.labels.get(label) == Some(value)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("{metric} is not a gauge: {other:?}"),
+        })
+}
+
+#[test]
+fn prometheus_output_has_each_check_s_state_and_figure_and_the_same_exit_code() {
+    let db = TestDb::migrated();
+    let checks = "connection,connections,database-size,invalid-indexes,xid-age,migrations";
+    let out = db
+        .crm()
+        .args(["-o", "prometheus", "db", "health", "--check", checks])
+        .args(["--warning", "database-size=1MiB"])
+        .run();
+    out.assert_code(1);
+    let metrics = scrape(&out.stdout);
+    let status = |check| {
+        gauge(&metrics, "crm_health_check_status", "check", check)
+            .unwrap_or_else(|| panic!("no state for {check}:\n{}", out.stdout))
+    };
+    for check in checks.split(',') {
+        let expected = if check == "database-size" { 1.0 } else { 0.0 };
+        assert_eq!(status(check), expected, "{check}");
+    }
+    assert_eq!(gauge(&metrics, "crm_health_status", "", ""), Some(1.0));
+    // Figures in Prometheus's base units, one family per unit.
+    let size = gauge(&metrics, "crm_health_check_bytes", "check", "database-size").unwrap();
+    let listed_size = count(&db, "SELECT pg_database_size(current_database())") as f64;
+    assert!(size > 1024.0 * 1024.0 && (size - listed_size).abs() < listed_size / 2.0);
+    let used = gauge(&metrics, "crm_health_check_ratio", "check", "connections").unwrap();
+    assert!(used > 0.0 && used < 1.0, "{used}");
+    let latency = gauge(&metrics, "crm_health_check_seconds", "check", "connection").unwrap();
+    assert!((0.0..5.0).contains(&latency), "{latency}");
+    assert_eq!(
+        gauge(
+            &metrics,
+            "crm_health_check_count",
+            "check",
+            "invalid-indexes"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        gauge(&metrics, "crm_health_check_seconds", "check", "migrations"),
+        None,
+        "migrations has a state but no figure"
+    );
+    assert!(metrics.docs["crm_health_check_status"].contains("0 OK, 1 WARNING, 2 CRITICAL"));
+
+    // CRITICAL and UNKNOWN: the exit code is the worst state, as in every other format.
+    let out = db
+        .crm()
+        .args(["-o", "prometheus", "db", "health", "--check", "connections"])
+        .args(["--critical", "connections=0%"])
+        .run();
+    out.assert_code(2);
+    assert_eq!(
+        gauge(&scrape(&out.stdout), "crm_health_status", "", ""),
+        Some(2.0)
+    );
+    let out = db
+        .crm()
+        .args([
+            "-o",
+            "prometheus",
+            "db",
+            "health",
+            "--check",
+            "slow-statements",
+        ])
+        .run();
+    out.assert_code(3);
+    let metrics = scrape(&out.stdout);
+    assert_eq!(
+        gauge(
+            &metrics,
+            "crm_health_check_status",
+            "check",
+            "slow-statements"
+        ),
+        Some(3.0)
+    );
+}
+
+#[test]
+fn prometheus_output_to_a_file_replaces_it_whole_for_the_textfile_collector() {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crm.prom");
+    std::fs::write(&file, "# an older run\n").unwrap();
+    let out = db
+        .crm()
+        .args(["-o", "prometheus", "db", "health", "--check", "connections"])
+        .args(["--warning", "connections=0%", "--output"])
+        .arg(&file)
+        .run();
+    out.assert_code(1);
+    assert_eq!(out.stdout, "", "the metrics go to the file only");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let metrics = scrape(&text);
+    assert_eq!(
+        gauge(&metrics, "crm_health_check_status", "check", "connections"),
+        Some(1.0)
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["crm.prom"], "no temporary file is left behind");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o444, 0o444, "node_exporter's user can read it");
+
+    // A folder that does not exist: UNKNOWN, and nothing written.
+    db.crm()
+        .args(["-o", "prometheus", "db", "health", "--check", "connections"])
+        .arg("--output")
+        .arg(dir.path().join("nowhere/crm.prom"))
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("nowhere");
+}
+
+#[test]
+fn output_without_prometheus_and_nagios_with_it_are_bad_arguments_exit_3() {
+    let db = TestDb::migrated();
+    db.crm()
+        .args(["-o", "json", "db", "health", "--output", "x.prom"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("--output FILE writes the metrics of -o prometheus");
+    db.crm()
+        .args(["-o", "prometheus", "db", "health", "--nagios"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("--nagios and -o prometheus are two formats");
+}
+
+#[test]
+fn commands_whose_results_are_not_metrics_refuse_prometheus_before_doing_anything() {
+    let db = TestDb::migrated();
+    db.crm()
+        .args(["-o", "prometheus", "customers", "list"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "-o prometheus is the format of `crm db health` and `crm db backup list` only",
+        );
+    db.crm()
+        .args([
+            "-o",
+            "prometheus",
+            "customers",
+            "create",
+            "--first-name",
+            "Ada",
+        ])
+        .args(["--last-name", "Lovelace", "--email", "ada@example.com"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("expected table, wide, csv or json");
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 0);
 }

@@ -47,6 +47,7 @@ impl Cell {
             Value::Int(i) => separated(&i.to_string()),
             Value::Money(d) => separated(&d.to_string()),
             Value::Time(t) => to_the_second(*t),
+            Value::Bytes(n) => super::byte_size(*n),
             other => other.text(),
         };
         Cell {
@@ -227,7 +228,10 @@ impl TableWriter {
         let more = self.held.len() >= BLOCK;
         for (i, whole) in widest_whole.iter().enumerate() {
             if let Some(w) = whole {
-                let numbers = self.held.iter().any(|row| row.get(i).is_some_and(|c| c.right));
+                let numbers = self
+                    .held
+                    .iter()
+                    .any(|row| row.get(i).is_some_and(|c| c.right));
                 let room = if more && numbers { NUMBER_ROOM } else { 0 };
                 natural[i] = natural[i].max(w + room);
                 least[i] = (*w + room).max(1);

@@ -8,8 +8,9 @@
 
 use super::manifest::{self, Manifest, Migration, PARTIAL_PREFIX, PARTIAL_SUFFIX};
 use super::tools::{self, Tool, Version};
-use super::{CreateArgs, backup_dir, human_bytes, retention, sync_dir, verify};
+use super::{CreateArgs, backup_dir, retention, sync_dir, verify};
 use crate::context::Context;
+use crate::output::byte_size;
 use crate::{db, error};
 use anyhow::{Context as _, Result};
 use std::fs::File;
@@ -97,7 +98,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let mut summary = format!(
         "backup {}: {} in {:.1} s, read back by pg_restore, sha256 {}",
         final_path.display(),
-        human_bytes(size),
+        byte_size(size),
         started.elapsed().as_secs_f64(),
         manifest.sha256.get(..12).unwrap_or_default()
     );
@@ -216,7 +217,7 @@ async fn dump(
             done = &mut finishing => break done?,
             _ = tick.tick() => {
                 let written = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-                bar.set_message(format!("{} written", human_bytes(written)));
+                bar.set_message(format!("{} written", byte_size(written)));
             }
         }
     };

@@ -20,7 +20,11 @@ use crate::commands::confirm::ConfirmArgs;
 use crate::context::Context;
 use crate::db::LockArgs;
 use crate::error;
-use crate::output::{Rows, Value};
+/// Sizes as every command shows them to a person (`34.2 MiB`); restore's verify uses it by
+/// this name.
+use crate::output::byte_size as human_bytes;
+use crate::output::prometheus::Family;
+use crate::output::{Format, Rows, Value};
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use manifest::Beside;
@@ -43,7 +47,8 @@ pub struct BackupCommand {
 #[derive(Debug, Subcommand)]
 pub enum BackupAction {
     /// List the backups of a folder with size, age and whether each matches its manifest
-    List(DirArgs),
+    /// (-o prometheus: the newest backup's time, size and state per database)
+    List(ListArgs),
 
     /// Check a backup: its checksum, and that the archive reads back in full
     Verify(VerifyArgs),
@@ -54,6 +59,17 @@ pub struct DirArgs {
     /// The backups' folder [default: CRM_BACKUP_DIR, else backups/ in crm's data folder]
     #[arg(long, value_name = "DIR", env = "CRM_BACKUP_DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+
+    /// With -o prometheus: write the metrics to FILE, replaced atomically (for node_exporter's
+    /// textfile collector), instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -160,8 +176,15 @@ const LIST_COLUMNS: &[&str] = &[
 
 /// `db backup list`: every `backup_*` file of the folder, newest first; `status` is `ok` when
 /// the file matches its manifest's size and SHA-256.
-async fn list(ctx: &Context, args: DirArgs) -> Result<()> {
-    let dir = backup_dir(&args)?;
+async fn list(ctx: &Context, args: ListArgs) -> Result<()> {
+    let metrics = ctx.out.format == Format::Prometheus;
+    if args.output.is_some() && !metrics {
+        return Err(error::usage(
+            "--output FILE writes the metrics of -o prometheus: add -o prometheus, or leave \
+             --output out to print to standard output",
+        ));
+    }
+    let dir = backup_dir(&args.dir)?;
     if !dir.is_dir() {
         return Err(error::not_found(format!(
             "backup folder {} does not exist",
@@ -169,25 +192,18 @@ async fn list(ctx: &Context, args: DirArgs) -> Result<()> {
         )));
     }
     let entries = manifest::inventory(&dir)?;
+    if metrics {
+        let families = newest_metrics(&entries).await;
+        return ctx.out.metrics(&families, args.output.as_deref());
+    }
     let now = OffsetDateTime::now_utc();
     let mut rows = Rows::new(LIST_COLUMNS);
     for entry in &entries {
-        let status = match &entry.manifest {
-            Err(e) => format!("bad manifest: {e}"),
-            Ok(Beside::Nothing) => "not crm's (no manifest)".to_string(),
-            Ok(Beside::Foreign(what)) => format!("not crm's (its manifest {what})"),
-            Ok(Beside::Manifest(m)) if entry.size != m.size => {
-                format!("size {} differs from the manifest's {}", entry.size, m.size)
-            }
-            Ok(Beside::Manifest(m)) => match verify::check_checksum(&entry.path, m).await {
-                Ok(()) => "ok".to_string(),
-                Err(_) => "checksum differs from the manifest's".to_string(),
-            },
-        };
+        let status = status(entry).await;
         let manifest = entry.manifest();
         rows.push(vec![
             Value::Text(file_name(&entry.path)),
-            Value::Int(i64::try_from(entry.size).unwrap_or(i64::MAX)),
+            Value::Bytes(entry.size),
             entry.made_at().map_or(Value::Null, Value::Time),
             entry
                 .made_at()
@@ -203,6 +219,71 @@ async fn list(ctx: &Context, args: DirArgs) -> Result<()> {
     }
     ctx.out.rows(&rows)?;
     Ok(())
+}
+
+/// Whether a backup is good: `ok` when it matches its manifest's size and SHA-256, else why not.
+async fn status(entry: &manifest::Entry) -> String {
+    match &entry.manifest {
+        Err(e) => format!("bad manifest: {e}"),
+        Ok(Beside::Nothing) => "not crm's (no manifest)".to_string(),
+        Ok(Beside::Foreign(what)) => format!("not crm's (its manifest {what})"),
+        Ok(Beside::Manifest(m)) if entry.size != m.size => {
+            format!("size {} differs from the manifest's {}", entry.size, m.size)
+        }
+        Ok(Beside::Manifest(m)) => match verify::check_checksum(&entry.path, m).await {
+            Ok(()) => "ok".to_string(),
+            Err(_) => "checksum differs from the manifest's".to_string(),
+        },
+    }
+}
+
+/// `db backup list -o prometheus`: per database, its newest backup of crm's (one with a
+/// manifest, which names the database) — when it was made, its size, whether it verifies — and
+/// how many there are. Only the newest are read for their checksum. A file without a readable
+/// manifest names no database and is left out.
+async fn newest_metrics(entries: &[manifest::Entry]) -> Vec<Family> {
+    let mut newest: Vec<(&str, &manifest::Entry, usize)> = Vec::new();
+    for entry in entries {
+        let Some(m) = entry.manifest() else { continue };
+        match newest.iter_mut().find(|(db, _, _)| *db == m.database) {
+            Some((_, kept, count)) => {
+                *count += 1;
+                if entry.made_at() > kept.made_at() {
+                    *kept = entry;
+                }
+            }
+            None => newest.push((&m.database, entry, 1)),
+        }
+    }
+    newest.sort_by(|a, b| a.0.cmp(b.0));
+    let mut time = Family::new(
+        "crm_backup_newest_timestamp_seconds",
+        "When the newest crm backup of the database was made (unix time, from its manifest).",
+    );
+    let mut size = Family::new(
+        "crm_backup_newest_size_bytes",
+        "The size of the newest crm backup of the database.",
+    );
+    let mut verified = Family::new(
+        "crm_backup_newest_verified",
+        "1 when the newest crm backup of the database matches its manifest's size and SHA-256, \
+         0 when it does not.",
+    );
+    let mut count = Family::new(
+        "crm_backup_files",
+        "How many crm backups of the database the folder holds.",
+    );
+    for (database, entry, n) in newest {
+        let labels = [("database", database)];
+        if let Some(made) = entry.made_at() {
+            time.push(&labels, made.unix_timestamp() as f64);
+        }
+        size.push(&labels, entry.size as f64);
+        let ok = status(entry).await == "ok";
+        verified.push(&labels, if ok { 1.0 } else { 0.0 });
+        count.push(&labels, n as f64);
+    }
+    vec![time, size, verified, count]
 }
 
 fn file_name(path: &Path) -> String {
@@ -226,21 +307,6 @@ fn age(d: time::Duration) -> String {
     }
 }
 
-/// `12.3 MB`: decimal units, as `ls -h --si` and disk makers count.
-fn human_bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["kB", "MB", "GB", "TB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// fsyncs a folder, so that a rename in it survives a crash.
 fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
@@ -258,6 +324,6 @@ mod tests {
         assert_eq!(age(time::Duration::minutes(61)), "1h 1m");
         assert_eq!(age(time::Duration::hours(75)), "3d 3h");
         assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(12_345_678), "12.3 MB");
+        assert_eq!(human_bytes(12_345_678), "11.8 MiB");
     }
 }

@@ -18,7 +18,8 @@ mod checks;
 use crate::context::Context;
 use crate::error;
 use crate::error::ExitStatus;
-use crate::output::{Rows, Tone, Value};
+use crate::output::prometheus::Family;
+use crate::output::{Format, Rows, Tone, Value};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -58,6 +59,11 @@ pub struct HealthArgs {
     /// Print one Nagios plugin status line with perfdata instead of rows
     #[arg(long)]
     pub nagios: bool,
+
+    /// With -o prometheus: write the metrics to FILE, replaced atomically (for node_exporter's
+    /// textfile collector, e.g. /var/lib/node_exporter/textfile/crm.prom), instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// A check's outcome, ordered by how loudly it must be heard: CRITICAL, then WARNING, then
@@ -80,14 +86,18 @@ impl Status {
         }
     }
 
-    /// The monitoring convention's exit code.
-    fn exit_status(self) -> ExitStatus {
-        ExitStatus::new(match self {
+    /// The monitoring convention's code: the exit code, and the Prometheus gauge's value.
+    fn code(self) -> u8 {
+        match self {
             Status::Ok => 0,
             Status::Warning => 1,
             Status::Critical => 2,
             Status::Unknown => 3,
-        })
+        }
+    }
+
+    fn exit_status(self) -> ExitStatus {
+        ExitStatus::new(self.code())
     }
 
     fn rank(self) -> u8 {
@@ -139,7 +149,8 @@ enum Unit {
     Seconds,
     /// A percentage: `90%` or `90`.
     Percent,
-    /// A size in bytes: `500MB`, `10GB` (powers of 1024; a bare number is bytes).
+    /// A size in bytes: `500MiB`, `10GiB` (powers of 1024, also written `500MB`; a bare
+    /// number is bytes).
     Bytes,
     /// A count.
     Count,
@@ -310,11 +321,28 @@ struct Outcome {
 
 pub async fn run(ctx: &Context, args: HealthArgs) -> Result<ExitStatus> {
     let chosen = choose(&args)?;
+    let metrics = ctx.out.format == Format::Prometheus;
+    if metrics && args.nagios {
+        return Err(error::usage(
+            "--nagios and -o prometheus are two formats: choose one",
+        ));
+    }
+    if args.output.is_some() && !metrics {
+        return Err(error::usage(
+            "--output FILE writes the metrics of -o prometheus: add -o prometheus, or leave \
+             --output out to print to standard output",
+        ));
+    }
     let outcomes = checks::run_all(ctx, &chosen, args.backup_dir.as_deref()).await?;
-    render(ctx, &outcomes, args.nagios)?;
     let worst = outcomes
         .iter()
         .fold(Status::Ok, |worst, o| worst.worst(o.status));
+    match metrics {
+        true => ctx
+            .out
+            .metrics(&prometheus(&outcomes, worst), args.output.as_deref())?,
+        false => render(ctx, &outcomes, args.nagios)?,
+    }
     Ok(worst.exit_status())
 }
 
@@ -403,10 +431,10 @@ fn parse_figure(unit: Unit, text: &str) -> Result<f64, String> {
         (Unit::Seconds, "d") => DAY,
         (Unit::Percent, "" | "%") => 1.0,
         (Unit::Bytes, "" | "b") => 1.0,
-        (Unit::Bytes, "kb" | "k") => 1024.0,
-        (Unit::Bytes, "mb" | "m") => 1024.0 * 1024.0,
-        (Unit::Bytes, "gb" | "g") => 1024.0 * 1024.0 * 1024.0,
-        (Unit::Bytes, "tb" | "t") => 1024.0_f64.powi(4),
+        (Unit::Bytes, "kb" | "k" | "kib") => 1024.0,
+        (Unit::Bytes, "mb" | "m" | "mib") => 1024.0 * 1024.0,
+        (Unit::Bytes, "gb" | "g" | "gib") => 1024.0 * 1024.0 * 1024.0,
+        (Unit::Bytes, "tb" | "t" | "tib") => 1024.0_f64.powi(4),
         (Unit::Count, "") => 1.0,
         (_, other) => return Err(format!("unknown unit {other:?}{}", unit_hint(unit))),
     };
@@ -417,12 +445,14 @@ fn unit_hint(unit: Unit) -> &'static str {
     match unit {
         Unit::Seconds => " with ms, s, m, h or d (e.g. 30s)",
         Unit::Percent => " percent (e.g. 80%)",
-        Unit::Bytes => " with B, kB, MB, GB or TB (e.g. 10GB)",
+        Unit::Bytes => {
+            " with B, KiB, MiB, GiB or TiB (powers of 1024; kB, MB, ... mean the same; e.g. 10GiB)"
+        }
         Unit::Count => " (a count)",
     }
 }
 
-/// A figure as thresholds are written: `60s`, `1d`, `90%`, `10 MB`.
+/// A figure as thresholds are written: `60s`, `1d`, `90%`, `10.0 GiB`.
 fn format_figure(unit: Unit, figure: f64) -> String {
     match unit {
         Unit::Seconds => format_seconds(figure),
@@ -453,15 +483,10 @@ pub(crate) fn format_seconds(s: f64) -> String {
     }
 }
 
+/// A figure in bytes as every size is shown ([`crate::output::byte_size`]: `7.2 MiB`).
 pub(crate) fn format_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = b;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{} {}", trim_number(value), UNITS[unit])
+    // `as` saturates: a negative or NaN figure (none is) would read 0 B.
+    crate::output::byte_size(b as u64)
 }
 
 const COLUMNS: [&str; 6] = ["check", "status", "value", "warning", "critical", "message"];
@@ -482,6 +507,53 @@ fn render(ctx: &Context, outcomes: &[Outcome], nagios: bool) -> Result<()> {
         ]);
     }
     ctx.out.rows(&rows)
+}
+
+/// The families of `-o prometheus`: each check's state, each measured figure in a gauge of its
+/// unit (Prometheus's base units: seconds, bytes, ratios rather than percentages, so that one
+/// family never mixes units), and the run's overall state, the exit code.
+fn prometheus(outcomes: &[Outcome], worst: Status) -> Vec<Family> {
+    let mut status = Family::new(
+        "crm_health_check_status",
+        "The state of a crm db health check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN \
+         (a check skipped where it does not apply is 0).",
+    );
+    let mut seconds = Family::new(
+        "crm_health_check_seconds",
+        "The figure of a crm db health check measured in seconds (latency, ages, durations).",
+    );
+    let mut ratio = Family::new(
+        "crm_health_check_ratio",
+        "The figure of a crm db health check measured as a ratio (its percentage / 100).",
+    );
+    let mut bytes = Family::new(
+        "crm_health_check_bytes",
+        "The figure of a crm db health check measured in bytes.",
+    );
+    let mut count = Family::new(
+        "crm_health_check_count",
+        "The figure of a crm db health check that counts (indexes).",
+    );
+    for o in outcomes {
+        let check = [("check", o.chosen.spec.name)];
+        status.push(&check, f64::from(o.status.code()));
+        let (Some(figure), Some(unit)) = (o.finding.figure, o.chosen.spec.unit) else {
+            continue;
+        };
+        match unit {
+            Unit::Seconds => seconds.push(&check, figure),
+            Unit::Percent => ratio.push(&check, figure / 100.0),
+            Unit::Bytes => bytes.push(&check, figure),
+            Unit::Count => count.push(&check, figure),
+        }
+    }
+    let mut overall = Family::new(
+        "crm_health_status",
+        "The worst state of the crm db health run, its exit code: 0 OK, 1 WARNING, \
+         2 CRITICAL, 3 UNKNOWN.",
+    );
+    overall.push(&[], f64::from(worst.code()));
+    vec![status, seconds, ratio, bytes, count, overall]
 }
 
 /// `CRM WARNING - idle-in-transaction: ...; 14 ok | connections=3%;90;95 ...`: a Nagios
@@ -577,7 +649,12 @@ mod tests {
         assert_eq!(format_figure(Unit::Seconds, DAY), "1d");
         assert_eq!(format_figure(Unit::Seconds, 0.02), "20ms");
         assert_eq!(format_figure(Unit::Percent, 99.5), "99.5%");
-        assert_eq!(format_figure(Unit::Bytes, 7_500_000.0), "7.15 MB");
+        assert_eq!(format_figure(Unit::Bytes, 7_500_000.0), "7.2 MiB");
+        assert_eq!(
+            parse_figure(Unit::Bytes, "7.2 MiB"),
+            Ok(7.2 * 1024.0 * 1024.0),
+            "what is shown can be written back"
+        );
     }
 
     #[test]
