@@ -555,3 +555,85 @@ fn target_session_attrs_primary_and_standby_on_a_primary() {
         .assert_code(2)
         .assert_stderr_contains("invalid target_session_attrs \"master\"");
 }
+
+/// A customer whose name says which server holds it.
+fn mark(client: &mut postgres::Client, name: &str) {
+    client
+        .execute(
+            r#"INSERT INTO "Customers" ("firstName", "lastName", "createdAt", "updatedAt")
+               VALUES ($1, 'Marker', now(), now())"#,
+            &[&name],
+        )
+        .unwrap();
+}
+
+#[test]
+fn target_session_attrs_tells_a_server_in_recovery_from_a_primary() {
+    let db = TestDb::migrated();
+    mark(&mut db.client(), "OnPrimary");
+    // A second cluster holding the same database, migrated and marked, then restarted in
+    // standby mode (standby.signal, no upstream): a hot standby, in recovery and read-only.
+    let standby = PrivateServer::start("");
+    standby
+        .client("postgres")
+        .batch_execute(&format!("CREATE DATABASE \"{}\"", db.name))
+        .unwrap();
+    crm()
+        .args(["--database-url", &standby.url(&db.name), "db", "migrate"])
+        .run()
+        .assert_success();
+    let mut client = standby.client(&db.name);
+    mark(&mut client, "OnStandby");
+    client.batch_execute("CHECKPOINT").unwrap();
+    let data: String = client.query_one("SHOW data_directory", &[]).unwrap().get(0);
+    drop(client);
+    fs::write(Path::new(&data).join("standby.signal"), "").unwrap();
+    standby.stop();
+    standby.restart();
+    crate::harness::wait_for(
+        &mut standby.client("postgres"),
+        "SELECT pg_is_in_recovery()",
+        "the private cluster to be a standby",
+        Duration::from_secs(30),
+    );
+
+    let customers_on = |first: u16, second: u16, attrs: &str| {
+        let url = format!(
+            "postgresql://postgres@127.0.0.1:{first},127.0.0.1:{second}/{}?target_session_attrs={attrs}",
+            db.name
+        );
+        let out = crm()
+            .args(["--database-url", &url, "-o", "csv", "customers", "list"])
+            .run();
+        out.assert_success();
+        let on_primary = out.stdout.contains("OnPrimary");
+        assert_ne!(
+            on_primary,
+            out.stdout.contains("OnStandby"),
+            "{}",
+            out.stdout
+        );
+        if on_primary { "primary" } else { "standby" }
+    };
+    let (primary, standby_port) = (server().port, standby.port);
+    assert_eq!(customers_on(standby_port, primary, "any"), "standby");
+    assert_eq!(customers_on(standby_port, primary, "read-write"), "primary");
+    assert_eq!(customers_on(standby_port, primary, "primary"), "primary");
+    assert_eq!(customers_on(primary, standby_port, "standby"), "standby");
+    assert_eq!(
+        customers_on(primary, standby_port, "prefer-standby"),
+        "standby"
+    );
+    assert_eq!(customers_on(primary, standby_port, "read-only"), "standby");
+
+    // A standby only: primary is refused with libpq's reason, prefer-standby takes it.
+    let only = format!(
+        "postgresql://postgres@127.0.0.1:{standby_port}/{}?target_session_attrs=primary",
+        db.name
+    );
+    crm()
+        .args(["--database-url", &only, "customers", "list"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("server is in hot standby mode (target_session_attrs=primary)");
+}
