@@ -637,3 +637,28 @@ fn target_session_attrs_tells_a_server_in_recovery_from_a_primary() {
         .assert_code(4)
         .assert_stderr_contains("server is in hot standby mode (target_session_attrs=primary)");
 }
+
+#[test]
+fn with_several_hosts_the_password_file_is_read_for_the_host_that_answers() {
+    // An empty database: `status` reads only the catalog, which any role may.
+    let db = TestDb::empty();
+    let role = TestRole::create(&db, "pw", "PASSWORD 'right-pass' IN ROLE password_users");
+    let role = &role.0;
+    let mut cmd = crm();
+    // Only the second host's line matches: libpq looks each host up as it tries it.
+    let line = format!(
+        "127.0.0.1:{}:{}:{role}:right-pass\n",
+        server().port,
+        db.name
+    );
+    write_pgpass(cmd.home(), &line, 0o600);
+    let url = format!(
+        "postgresql://{role}@127.0.0.1:{},127.0.0.1:{}/{}",
+        free_port(),
+        server().port,
+        db.name
+    );
+    cmd.args(["--database-url", &url, "db", "migrate", "status"])
+        .run()
+        .assert_success();
+}

@@ -628,6 +628,7 @@ mod tests {
                 ports: vec![6543],
                 user: "u".into(),
                 password: Some("p".into()),
+                passwords_by_host: None,
                 dbname: "d".into(),
                 sslmode: SslMode::VerifyCa,
                 sslrootcert: Some("/ca.pem".into()),

@@ -93,6 +93,7 @@ impl Cluster {
             ports: vec![PORT],
             user: NAME.to_string(),
             password: None,
+            passwords_by_host: None,
             dbname: NAME.to_string(),
             sslmode: SslMode::Disable,
             sslrootcert: None,

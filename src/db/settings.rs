@@ -173,7 +173,11 @@ pub struct ConnSettings {
     /// One port for every host, or one per host.
     pub ports: Vec<u16>,
     pub user: String,
+    /// The password for the first host.
     pub password: Option<String>,
+    /// With several hosts and no password given, what the password file holds for each host,
+    /// since libpq looks each one up as it tries it; `None` otherwise.
+    pub passwords_by_host: Option<Vec<Option<String>>>,
     pub dbname: String,
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
@@ -196,9 +200,15 @@ impl ConnSettings {
             .or(self.ports.first())
             .copied()
             .unwrap_or(DEFAULT_PORT);
+        let password = match &self.passwords_by_host {
+            Some(passwords) => passwords.get(index).cloned().flatten(),
+            None => self.password.clone(),
+        };
         ConnSettings {
             hosts: vec![self.hosts[index].clone()],
             ports: vec![port],
+            password,
+            passwords_by_host: None,
             target_session_attrs: TargetSessionAttrs::Any,
             ..self.clone()
         }
@@ -448,6 +458,7 @@ impl Resolver<'_> {
         };
 
         let mut warnings = Vec::new();
+        let mut passwords_by_host = None;
         let password = match self.pick(url.password, svc.password, "PGPASSWORD") {
             Some((password, _)) => Some(password),
             None => {
@@ -458,11 +469,26 @@ impl Resolver<'_> {
                     .or_else(|| pgpass::default_path(self.env, home));
                 match file {
                     Some(file) => {
-                        let host = pgpass_host(&hosts, socket_dir);
-                        let port = ports.first().copied().unwrap_or(DEFAULT_PORT);
-                        let found = pgpass::lookup(&file, host, port, &dbname, &user);
-                        warnings.extend(found.warnings);
-                        found.password
+                        let mut found = Vec::with_capacity(hosts.len());
+                        for (index, host) in hosts.iter().enumerate() {
+                            let port = ports
+                                .get(index)
+                                .or(ports.first())
+                                .copied()
+                                .unwrap_or(DEFAULT_PORT);
+                            let host = pgpass_host(host, socket_dir);
+                            let lookup = pgpass::lookup(&file, host, port, &dbname, &user);
+                            // The same file says the same about its permissions each time.
+                            if index == 0 {
+                                warnings.extend(lookup.warnings);
+                            }
+                            found.push(lookup.password);
+                        }
+                        let first = found.first().cloned().flatten();
+                        if found.len() > 1 {
+                            passwords_by_host = Some(found);
+                        }
+                        first
                     }
                     None => None,
                 }
@@ -474,6 +500,7 @@ impl Resolver<'_> {
             ports,
             user,
             password,
+            passwords_by_host,
             dbname,
             sslmode,
             sslrootcert,
@@ -597,12 +624,11 @@ impl Resolver<'_> {
 
 /// The host name libpq matches in the password file: `localhost` for the default socket
 /// directory, else the host as given.
-fn pgpass_host<'a>(hosts: &'a [String], socket_dir: &str) -> &'a str {
-    let first = hosts.first().map_or("", String::as_str);
-    if first.is_empty() || first == socket_dir || DEFAULT_SOCKET_DIRS.contains(&first) {
+fn pgpass_host<'a>(host: &'a str, socket_dir: &str) -> &'a str {
+    if host.is_empty() || host == socket_dir || DEFAULT_SOCKET_DIRS.contains(&host) {
         "localhost"
     } else {
-        first
+        host
     }
 }
 

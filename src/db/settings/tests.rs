@@ -55,6 +55,7 @@ fn defaults(source: Source) -> ConnSettings {
         ports: vec![5432],
         user: "osuser".to_owned(),
         password: None,
+        passwords_by_host: None,
         dbname: "osuser".to_owned(),
         sslmode: SslMode::Prefer,
         sslrootcert: None,
@@ -168,6 +169,7 @@ fn url_fields_override_pg_variables_and_pg_variables_fill_gaps() {
             ports: vec![7000],
             user: "u".into(),
             password: Some("p".into()),
+            passwords_by_host: None,
             dbname: "d".into(),
             sslmode: SslMode::Disable,
             sslrootcert: Some("/r.pem".into()),
@@ -185,6 +187,7 @@ fn url_fields_override_pg_variables_and_pg_variables_fill_gaps() {
             ports: vec![6000],
             user: "pguser".into(),
             password: Some("pgpass".into()),
+            passwords_by_host: None,
             dbname: "pgdb".into(),
             sslmode: SslMode::Require,
             sslrootcert: Some("/etc/ca.pem".into()),
@@ -398,6 +401,32 @@ fn pgpass_is_used_only_when_no_password_is_given() {
         with_home(&home, None, &pairs).0.password.as_deref(),
         Some("from-file")
     );
+}
+
+#[test]
+fn with_several_hosts_the_password_file_is_read_for_each_host() {
+    let home = home_with_pgpass("db2:5433:crm:bob:second\ndb3:*:crm:bob:third\n");
+    let (got, warnings) = with_home(&home, Some("postgresql://bob@db1,db2:5433,db3/crm"), &[]);
+    assert!(warnings.is_empty());
+    assert_eq!(got.password, None);
+    assert_eq!(
+        got.passwords_by_host,
+        Some(vec![
+            None,
+            Some("second".to_owned()),
+            Some("third".to_owned())
+        ])
+    );
+    let narrowed: Vec<Option<String>> = (0..3).map(|i| got.one_host(i).password).collect();
+    assert_eq!(
+        narrowed,
+        vec![None, Some("second".to_owned()), Some("third".to_owned())]
+    );
+    assert_eq!(got.one_host(1).passwords_by_host, None);
+    // A password given applies to every host.
+    let (got, _) = with_home(&home, Some("postgresql://bob:given@db1,db2:5433/crm"), &[]);
+    assert_eq!(got.passwords_by_host, None);
+    assert_eq!(got.one_host(1).password.as_deref(), Some("given"));
 }
 
 #[test]
