@@ -377,7 +377,7 @@ fn an_unknown_service_or_a_bad_service_file_exits_2_naming_the_file_and_the_serv
     let file = cmd.home().join("services.conf");
     fs::write(
         &file,
-        "[crm]\nhost=127.0.0.1\npassword=Hunter2Secret\nport\n",
+        "[crm]\nhost=127.0.0.1\npassword=Hunter2Secret\nHunter2Again\n",
     )
     .unwrap();
     let out = cmd
@@ -385,7 +385,7 @@ fn an_unknown_service_or_a_bad_service_file_exits_2_naming_the_file_and_the_serv
         .args(["--database-url", "service=crm", "db", "migrate", "status"])
         .run();
     out.assert_code(2).assert_stderr_contains(&format!(
-        "error: invalid service file \"{}\", line 4 (service \"crm\"): expected key=value, found \"port\"",
+        "error: invalid service file \"{}\", line 4 (service \"crm\"): expected key=value, such as host=db1",
         file.display()
     ));
     assert!(!out.stderr.contains("Hunter2"), "{}", out.stderr);

@@ -116,8 +116,12 @@ fn section(
         let Some(params) = found.as_mut() else {
             continue;
         };
+        // The line is not echoed: it may be a password missing its "password=".
         let Some((key, value)) = line.split_once('=') else {
-            return Err((number, format!("expected key=value, found \"{line}\"")));
+            return Err((
+                number,
+                "expected key=value, such as host=db1 (no \"=\" on the line)".to_owned(),
+            ));
         };
         if key == "password" {
             secrets.push(value.to_owned());
@@ -161,7 +165,10 @@ mod tests {
     fn bad_lines_of_the_section_name_their_line() {
         assert_eq!(
             parse("[crm]\nhost=h\nport\n", "crm").unwrap_err(),
-            (3, "expected key=value, found \"port\"".to_owned())
+            (
+                3,
+                "expected key=value, such as host=db1 (no \"=\" on the line)".to_owned()
+            )
         );
         let (line, problem) = parse("[crm]\nservice=other\n", "crm").unwrap_err();
         assert_eq!(line, 2);
