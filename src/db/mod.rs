@@ -223,9 +223,10 @@ async fn unsuitable(client: &Client, wanted: TargetSessionAttrs) -> Result<Optio
     })
 }
 
-/// Whether a failed attempt ends the search, as in libpq: a server that answered and refused
-/// us (a wrong password, a missing database) would refuse us on the next host too, so only an
-/// unreachable host, or one still starting up (SQLSTATE 57P03), lets the next one be tried.
+/// Whether a failed attempt ends the search, as in libpq ("if a connection is established
+/// successfully, but authentication fails, the remaining hosts in the list are not tried"): an
+/// error the server reports (a wrong password, a missing database) ends it; an unreachable host,
+/// or one still starting up (SQLSTATE 57P03, which libpq 14 skips too), lets the next be tried.
 fn ends_the_search(err: &anyhow::Error) -> bool {
     err.downcast_ref::<tokio_postgres::Error>()
         .and_then(tokio_postgres::Error::as_db_error)
