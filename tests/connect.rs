@@ -1,7 +1,8 @@
 //! Connecting as libpq users expect: precedence of the flag, DATABASE_URL and the PG* variables,
-//! the password file, and what an unreachable server or a malformed URL gives.
+//! the password file, libpq's service file, several hosts with target_session_attrs, and what an
+//! unreachable server or a malformed URL gives.
 
-use crate::harness::{TestDb, TestRole, crm, free_port, server};
+use crate::harness::{PrivateServer, TestDb, TestRole, crm, free_port, server};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -283,4 +284,381 @@ fn a_wrong_database_name_exits_4() {
         .run()
         .assert_code(4)
         .assert_stderr_contains("\"no_such_database\" does not exist");
+}
+
+// --- libpq's service file and several hosts ---
+
+/// A service file section naming `dbname` on the test server, and one naming nothing that
+/// exists (a closed port, a missing database).
+fn services(dbname: &str) -> String {
+    format!(
+        "# crm's servers\n[crm]\nhost=127.0.0.1\nport={}\ndbname={dbname}\nuser=postgres\n\n[elsewhere]\nhost=127.0.0.1\nport={}\ndbname=nowhere\nuser=postgres\n",
+        server().port,
+        free_port()
+    )
+}
+
+#[test]
+fn pgservice_names_a_section_of_the_users_service_file_which_beats_the_pg_variables() {
+    let db = TestDb::migrated();
+    let mut cmd = crm();
+    fs::write(cmd.home().join(".pg_service.conf"), services(&db.name)).unwrap();
+    // The service's port and database win over PGPORT and PGDATABASE, as in libpq.
+    cmd.env("PGSERVICE", "crm")
+        .env("PGPORT", free_port().to_string())
+        .env("PGDATABASE", "nowhere")
+        .env("PGSYSCONFDIR", "/nonexistent")
+        .args(["db", "migrate", "status", "--exit-code"])
+        .run()
+        .assert_success();
+}
+
+#[test]
+fn values_given_in_the_url_beat_its_service_and_pgservicefile_then_pgsysconfdir_are_read() {
+    let db = TestDb::migrated();
+    let mut cmd = crm();
+    let file = cmd.home().join("services.conf");
+    fs::write(&file, services(&db.name)).unwrap();
+    // [elsewhere] names a closed port and a missing database: the URL's win.
+    let url = format!(
+        "postgresql://127.0.0.1:{}/{}?service=elsewhere",
+        server().port,
+        db.name
+    );
+    cmd.env("PGSERVICEFILE", &file)
+        .env("PGSERVICE", "crm")
+        .args([
+            "--database-url",
+            &url,
+            "db",
+            "migrate",
+            "status",
+            "--exit-code",
+        ])
+        .run()
+        .assert_success();
+
+    // Not in the user's file: the system-wide one is read.
+    let mut cmd = crm();
+    let etc = cmd.home().join("etc");
+    fs::create_dir(&etc).unwrap();
+    fs::write(etc.join("pg_service.conf"), services(&db.name)).unwrap();
+    fs::write(cmd.home().join(".pg_service.conf"), "[other]\nport=1\n").unwrap();
+    cmd.env("PGSYSCONFDIR", &etc)
+        .args([
+            "--database-url",
+            "service=crm",
+            "db",
+            "migrate",
+            "status",
+            "--exit-code",
+        ])
+        .run()
+        .assert_success();
+}
+
+#[test]
+fn an_unknown_service_or_a_bad_service_file_exits_2_naming_the_file_and_the_service() {
+    let mut cmd = crm();
+    let file = cmd.home().join("services.conf");
+    fs::write(&file, "[crm]\nhost=127.0.0.1\nport\n").unwrap();
+    let out = cmd
+        .env("PGSERVICEFILE", &file)
+        .env("PGSYSCONFDIR", "/nonexistent")
+        .env("PGSERVICE", "nosuch")
+        .args(["db", "migrate", "status"])
+        .run();
+    out.assert_code(2).assert_stderr_contains(&format!(
+        "error: service \"nosuch\" (from PGSERVICE) is not defined in \"{}\" or \"/nonexistent/pg_service.conf\"",
+        file.display()
+    ));
+
+    let mut cmd = crm();
+    let file = cmd.home().join("services.conf");
+    fs::write(
+        &file,
+        "[crm]\nhost=127.0.0.1\npassword=Hunter2Secret\nHunter2Again\n",
+    )
+    .unwrap();
+    let out = cmd
+        .env("PGSERVICEFILE", &file)
+        .args(["--database-url", "service=crm", "db", "migrate", "status"])
+        .run();
+    out.assert_code(2).assert_stderr_contains(&format!(
+        "error: invalid service file \"{}\", line 4 (service \"crm\"): expected key=value, such as host=db1",
+        file.display()
+    ));
+    assert!(!out.stderr.contains("Hunter2"), "{}", out.stderr);
+}
+
+#[test]
+fn a_two_host_url_whose_first_host_is_down_connects_to_the_second_and_so_do_child_tools() {
+    let db = TestDb::migrated();
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{},127.0.0.1:{}/{}",
+        free_port(),
+        server().port,
+        db.name
+    );
+    crm()
+        .args([
+            "--database-url",
+            &url,
+            "db",
+            "migrate",
+            "status",
+            "--exit-code",
+        ])
+        .run()
+        .assert_success();
+    // pg_dump is handed the server crm chose.
+    let mut cmd = crm();
+    let dir = cmd.home().join("backups");
+    fs::create_dir(&dir).unwrap();
+    cmd.args(["--database-url", &url, "-q", "db", "backup", "--dir"])
+        .arg(&dir)
+        .run()
+        .assert_success();
+    let dumps = fs::read_dir(&dir)
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".dump")
+        })
+        .count();
+    assert_eq!(dumps, 1);
+
+    // Every host down: exit 4 naming each.
+    let (first, second) = (free_port(), free_port());
+    let out = crm()
+        .args([
+            "--database-url",
+            &format!("postgresql://postgres@127.0.0.1:{first},127.0.0.1:{second}/shop"),
+            "db",
+            "migrate",
+            "status",
+        ])
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains(&format!(
+            "cannot connect to database \"shop\" on host \"127.0.0.1,127.0.0.1\" port {first},{second}"
+        ))
+        .assert_stderr_contains(&format!("host \"127.0.0.1\" port {first}: "))
+        .assert_stderr_contains(&format!("; host \"127.0.0.1\" port {second}: "));
+}
+
+#[test]
+fn a_service_reaches_child_tools() {
+    let db = TestDb::migrated();
+    let mut cmd = crm();
+    fs::write(cmd.home().join(".pg_service.conf"), services(&db.name)).unwrap();
+    let dir = cmd.home().join("backups");
+    fs::create_dir(&dir).unwrap();
+    cmd.env("PGSERVICE", "crm")
+        .args(["-q", "db", "backup", "--dir"])
+        .arg(&dir)
+        .run()
+        .assert_success();
+}
+
+#[test]
+fn target_session_attrs_skips_a_server_whose_sessions_are_read_only() {
+    let db = TestDb::migrated();
+    // A second server where the same database name exists, empty and read-only: `migrate
+    // status --exit-code` succeeds on the test server only (the other has nothing applied).
+    let other = PrivateServer::start("");
+    let admin = &mut other.client("postgres");
+    // CREATE DATABASE cannot share a transaction with anything else.
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{}\"", db.name))
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+            db.name
+        ))
+        .unwrap();
+    let both = |first: u16, second: u16, attrs: &str| {
+        format!(
+            "postgresql://postgres@127.0.0.1:{first},127.0.0.1:{second}/{}?target_session_attrs={attrs}",
+            db.name
+        )
+    };
+    let status = |url: &str| {
+        crm()
+            .args([
+                "--database-url",
+                url,
+                "db",
+                "migrate",
+                "status",
+                "--exit-code",
+            ])
+            .run()
+    };
+    // Read-only first: read-write skips it (both servers are primaries, so `primary` could not
+    // tell them apart)...
+    status(&both(other.port, server().port, "read-write")).assert_success();
+    // ...and without target_session_attrs the first host is taken.
+    status(&both(other.port, server().port, "any")).assert_code(1);
+    // read-only skips the test server.
+    status(&both(server().port, other.port, "read-only")).assert_code(1);
+    // None fits: exit 4 with libpq's reason for each host.
+    let out = crm()
+        .args([
+            "--database-url",
+            &both(other.port, other.port, "read-write"),
+            "db",
+            "migrate",
+            "status",
+        ])
+        .run();
+    out.assert_code(4).assert_stderr_contains(&format!(
+        "host \"127.0.0.1\" port {}: session is read-only (target_session_attrs=read-write)",
+        other.port
+    ));
+}
+
+#[test]
+fn target_session_attrs_primary_and_standby_on_a_primary() {
+    let db = TestDb::migrated();
+    let down = free_port();
+    let url = |attrs: &str| {
+        format!(
+            "postgresql://postgres@127.0.0.1:{down},127.0.0.1:{}/{}?target_session_attrs={attrs}",
+            server().port,
+            db.name
+        )
+    };
+    let status = |url: &str| {
+        crm()
+            .args([
+                "--database-url",
+                url,
+                "db",
+                "migrate",
+                "status",
+                "--exit-code",
+            ])
+            .run()
+    };
+    status(&url("primary")).assert_success();
+    // No standby among the hosts: prefer-standby takes the primary, standby gives up.
+    status(&url("prefer-standby")).assert_success();
+    status(&url("standby"))
+        .assert_code(4)
+        .assert_stderr_contains(&format!(
+            "host \"127.0.0.1\" port {}: server is not in hot standby mode (target_session_attrs=standby)",
+            server().port
+        ));
+    status(&url("master"))
+        .assert_code(2)
+        .assert_stderr_contains("invalid target_session_attrs \"master\"");
+}
+
+/// A customer whose name says which server holds it.
+fn mark(client: &mut postgres::Client, name: &str) {
+    client
+        .execute(
+            r#"INSERT INTO "Customers" ("firstName", "lastName", "createdAt", "updatedAt")
+               VALUES ($1, 'Marker', now(), now())"#,
+            &[&name],
+        )
+        .unwrap();
+}
+
+#[test]
+fn target_session_attrs_tells_a_server_in_recovery_from_a_primary() {
+    let db = TestDb::migrated();
+    mark(&mut db.client(), "OnPrimary");
+    // A second cluster holding the same database, migrated and marked, then restarted in
+    // standby mode (standby.signal, no upstream): a hot standby, in recovery and read-only.
+    let standby = PrivateServer::start("");
+    standby
+        .client("postgres")
+        .batch_execute(&format!("CREATE DATABASE \"{}\"", db.name))
+        .unwrap();
+    crm()
+        .args(["--database-url", &standby.url(&db.name), "db", "migrate"])
+        .run()
+        .assert_success();
+    let mut client = standby.client(&db.name);
+    mark(&mut client, "OnStandby");
+    client.batch_execute("CHECKPOINT").unwrap();
+    let data: String = client.query_one("SHOW data_directory", &[]).unwrap().get(0);
+    drop(client);
+    fs::write(Path::new(&data).join("standby.signal"), "").unwrap();
+    standby.stop();
+    standby.restart();
+    crate::harness::wait_for(
+        &mut standby.client("postgres"),
+        "SELECT pg_is_in_recovery()",
+        "the private cluster to be a standby",
+        Duration::from_secs(30),
+    );
+
+    let customers_on = |first: u16, second: u16, attrs: &str| {
+        let url = format!(
+            "postgresql://postgres@127.0.0.1:{first},127.0.0.1:{second}/{}?target_session_attrs={attrs}",
+            db.name
+        );
+        let out = crm()
+            .args(["--database-url", &url, "-o", "csv", "customers", "list"])
+            .run();
+        out.assert_success();
+        let on_primary = out.stdout.contains("OnPrimary");
+        assert_ne!(
+            on_primary,
+            out.stdout.contains("OnStandby"),
+            "{}",
+            out.stdout
+        );
+        if on_primary { "primary" } else { "standby" }
+    };
+    let (primary, standby_port) = (server().port, standby.port);
+    assert_eq!(customers_on(standby_port, primary, "any"), "standby");
+    assert_eq!(customers_on(standby_port, primary, "read-write"), "primary");
+    assert_eq!(customers_on(standby_port, primary, "primary"), "primary");
+    assert_eq!(customers_on(primary, standby_port, "standby"), "standby");
+    assert_eq!(
+        customers_on(primary, standby_port, "prefer-standby"),
+        "standby"
+    );
+    assert_eq!(customers_on(primary, standby_port, "read-only"), "standby");
+
+    // A standby only: primary is refused with libpq's reason, prefer-standby takes it.
+    let only = format!(
+        "postgresql://postgres@127.0.0.1:{standby_port}/{}?target_session_attrs=primary",
+        db.name
+    );
+    crm()
+        .args(["--database-url", &only, "customers", "list"])
+        .run()
+        .assert_code(4)
+        .assert_stderr_contains("server is in hot standby mode (target_session_attrs=primary)");
+}
+
+#[test]
+fn with_several_hosts_the_password_file_is_read_for_the_host_that_answers() {
+    // An empty database: `status` reads only the catalog, which any role may.
+    let db = TestDb::empty();
+    let role = TestRole::create(&db, "pw", "PASSWORD 'right-pass' IN ROLE password_users");
+    let role = &role.0;
+    let mut cmd = crm();
+    // Only the second host's line matches: libpq looks each host up as it tries it.
+    let line = format!(
+        "127.0.0.1:{}:{}:{role}:right-pass\n",
+        server().port,
+        db.name
+    );
+    write_pgpass(cmd.home(), &line, 0o600);
+    let url = format!(
+        "postgresql://{role}@127.0.0.1:{},127.0.0.1:{}/{}",
+        free_port(),
+        server().port,
+        db.name
+    );
+    cmd.args(["--database-url", &url, "db", "migrate", "status"])
+        .run()
+        .assert_success();
 }

@@ -34,13 +34,15 @@ pub(super) struct Params {
     pub(super) application_name: Option<String>,
     pub(super) fallback_application_name: Option<String>,
     pub(super) passfile: Option<String>,
+    /// A section of the service file (`db::service`), whose settings fill what the string left.
+    pub(super) service: Option<String>,
+    pub(super) target_session_attrs: Option<String>,
 }
 
 /// libpq parameters that crm cannot honour. Refusing them beats silently connecting in a way the
 /// user did not ask for.
 const UNSUPPORTED: &[&str] = &[
     "options",
-    "service",
     "client_encoding",
     "replication",
     "sslcert",
@@ -66,7 +68,6 @@ const UNSUPPORTED: &[&str] = &[
     "keepalives_interval",
     "keepalives_count",
     "tcp_user_timeout",
-    "target_session_attrs",
     "load_balance_hosts",
     "oauth_issuer",
     "oauth_client_id",
@@ -75,8 +76,35 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 impl Params {
+    /// Fills what is not set yet from `other`: a service file's settings never replace what
+    /// the connection string gave, as in libpq.
+    pub(super) fn fill_from(&mut self, other: Params) {
+        fn fill<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        }
+        fill(&mut self.host, other.host);
+        fill(&mut self.hostaddr, other.hostaddr);
+        fill(&mut self.port, other.port);
+        fill(&mut self.user, other.user);
+        fill(&mut self.password, other.password);
+        fill(&mut self.dbname, other.dbname);
+        fill(&mut self.sslmode, other.sslmode);
+        fill(&mut self.sslrootcert, other.sslrootcert);
+        fill(&mut self.connect_timeout, other.connect_timeout);
+        fill(&mut self.application_name, other.application_name);
+        fill(
+            &mut self.fallback_application_name,
+            other.fallback_application_name,
+        );
+        fill(&mut self.passfile, other.passfile);
+        fill(&mut self.service, other.service);
+        fill(&mut self.target_session_attrs, other.target_session_attrs);
+    }
+
     /// Stores one parameter; a later value replaces an earlier one, as in libpq.
-    fn set(&mut self, key: &str, value: String) -> Result<(), String> {
+    pub(super) fn set(&mut self, key: &str, value: String) -> Result<(), String> {
         match key {
             "host" => self.host = list(&value),
             "hostaddr" => self.hostaddr = list(&value),
@@ -90,6 +118,8 @@ impl Params {
             "application_name" => self.application_name = non_empty(value),
             "fallback_application_name" => self.fallback_application_name = non_empty(value),
             "passfile" => self.passfile = non_empty(value),
+            "service" => self.service = non_empty(value),
+            "target_session_attrs" => self.target_session_attrs = non_empty(value),
             // libpq's concession to JDBC URLs.
             "ssl" if value == "true" => self.sslmode = Some("require".to_owned()),
             "ssl" => {
@@ -438,7 +468,7 @@ fn parse_key_values(s: &str, secrets: &mut Vec<String>) -> Result<Params, String
 mod tests {
     use super::*;
     use crate::db::settings::tests::{SOCKETS, settings, try_resolve, url, url_error, usage_error};
-    use crate::db::settings::{ConnSettings, Source, SslMode};
+    use crate::db::settings::{ConnSettings, Source, SslMode, TargetSessionAttrs};
     use proptest::prelude::*;
     use std::time::Duration;
 
@@ -598,11 +628,13 @@ mod tests {
                 ports: vec![6543],
                 user: "u".into(),
                 password: Some("p".into()),
+                passwords_by_host: None,
                 dbname: "d".into(),
                 sslmode: SslMode::VerifyCa,
                 sslrootcert: Some("/ca.pem".into()),
                 connect_timeout: Some(Duration::from_secs(2)),
                 application_name: Some("app".into()),
+                target_session_attrs: TargetSessionAttrs::Any,
                 source: Source::Flag,
             }
         );
@@ -714,8 +746,8 @@ mod tests {
                 "parameter \"options\" is not supported by crm",
             ),
             (
-                "postgresql://h/db?target_session_attrs=any",
-                "parameter \"target_session_attrs\" is not supported",
+                "postgresql://h/db?target_session_attrs=master",
+                "invalid target_session_attrs \"master\": expected one of any, read-write, read-only, primary, standby, prefer-standby",
             ),
             ("postgresql://h/db?ssl=false", "invalid ssl \"false\""),
             (

@@ -11,7 +11,7 @@
 //! `$CRM_HOME/crm.lock` (held while creating, starting or stopping, so that two crm runs at once do
 //! not both try).
 
-use super::settings::{ConnSettings, Source, SslMode};
+use super::settings::{ConnSettings, Source, SslMode, TargetSessionAttrs};
 use crate::error;
 use crate::output::Output;
 use anyhow::{Context, Result, bail};
@@ -93,11 +93,13 @@ impl Cluster {
             ports: vec![PORT],
             user: NAME.to_string(),
             password: None,
+            passwords_by_host: None,
             dbname: NAME.to_string(),
             sslmode: SslMode::Disable,
             sslrootcert: None,
             connect_timeout: Some(Duration::from_secs(10)),
             application_name: Some("crm".to_string()),
+            target_session_attrs: TargetSessionAttrs::Any,
             source: Source::Local,
         }
     }

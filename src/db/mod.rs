@@ -13,6 +13,7 @@ pub mod lock;
 pub mod pgpass;
 pub mod schema;
 pub mod scratch;
+mod service;
 pub mod settings;
 mod tls;
 pub mod tx;
@@ -22,7 +23,7 @@ use crate::output::Output;
 use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 pub use lock::{AdvisoryLock, LockArgs};
-use settings::ConnSettings;
+use settings::{ConnSettings, TargetSessionAttrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -90,9 +91,12 @@ impl Database {
     }
 
     /// A pool for `settings`, checked with one connection (exit 4 if the server does not answer
-    /// or let us in).
+    /// or let us in). Of several hosts, the first that answers and is what
+    /// `target_session_attrs` asks for is chosen, as libpq chooses, and the pool, every later
+    /// connection and every child tool then go to that one server: a run never spreads over two.
     pub async fn with_settings(settings: ConnSettings) -> Result<Database> {
         let tls = tls::LazyTls::for_settings(&settings)?;
+        let (settings, first) = choose_server(&settings, &tls).await?;
         let manager = Manager::from_config(
             pg_config(&settings, &settings.dbname),
             tls.clone(),
@@ -106,14 +110,13 @@ impl Database {
             .create_timeout(connect_deadline(&settings))
             .build()
             .context("cannot build the connection pool")?;
-        let db = Database {
+        // The server answered and let us in: that was the check.
+        drop(first);
+        Ok(Database {
             settings,
             pool,
             tls,
-        };
-        // Connect once now, so that an unreachable server fails here with exit 4.
-        drop(db.get().await?);
-        Ok(db)
+        })
     }
 
     /// A pooled connection.
@@ -151,30 +154,150 @@ impl Database {
     }
 
     async fn connect_with(&self, config: tokio_postgres::Config, dbname: &str) -> Result<Client> {
-        let connecting = config.connect(self.tls.clone());
-        let connected: Result<_> = match connect_deadline(&self.settings) {
-            Some(limit) => match tokio::time::timeout(limit, connecting).await {
-                Ok(result) => result.map_err(Into::into),
-                Err(_elapsed) => Err(self.timed_out()),
-            },
-            None => connecting.await.map_err(Into::into),
-        };
-        let (client, connection) = connected.map_err(|e| {
-            e.context(error::Failure::new(
-                error::Kind::Connect,
-                format!(
-                    "cannot connect to {}",
-                    self.settings.describe_database(dbname)
-                ),
-            ))
-        })?;
-        tokio::spawn(async move {
-            // The connection ends when the client is dropped; its error, if any, also surfaces
-            // on the client's next query, which is where we report it.
-            let _ = connection.await;
-        });
-        Ok(client)
+        open_client(config, &self.tls, connect_deadline(&self.settings))
+            .await
+            .map_err(|e| {
+                e.context(error::Failure::new(
+                    error::Kind::Connect,
+                    format!(
+                        "cannot connect to {}",
+                        self.settings.describe_database(dbname)
+                    ),
+                ))
+            })
     }
+}
+
+/// Opens one connection, giving up after `limit`.
+async fn open_client(
+    config: tokio_postgres::Config,
+    tls: &tls::LazyTls,
+    limit: Option<std::time::Duration>,
+) -> Result<Client> {
+    let connecting = config.connect(tls.clone());
+    let (client, connection) = match limit {
+        Some(limit) => match tokio::time::timeout(limit, connecting).await {
+            Ok(result) => result?,
+            Err(_elapsed) => return Err(timed_out(Some(limit))),
+        },
+        None => connecting.await?,
+    };
+    tokio::spawn(async move {
+        // The connection ends when the client is dropped; its error, if any, also surfaces
+        // on the client's next query, which is where we report it.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// What a server says of itself, for `target_session_attrs`: whether it is in recovery and
+/// whether its sessions are read-only. A simple query, which a pooler in transaction mode passes
+/// on as it is.
+const SERVER_STATE: &str =
+    "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('transaction_read_only')";
+
+/// Why the server behind `client` is not what `wanted` asks for (libpq's words), or `None` if it
+/// is. `prefer-standby` wants a standby here; falling back to another server is the caller's.
+async fn unsuitable(client: &Client, wanted: TargetSessionAttrs) -> Result<Option<&'static str>> {
+    if wanted == TargetSessionAttrs::Any {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let messages = client.simple_query(SERVER_STATE).await?;
+    log_sql(SERVER_STATE, started);
+    let row = messages
+        .iter()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .context("the server did not say whether it is a standby")?;
+    let in_recovery = row.get(0) == Some("t");
+    let read_only = row.get(1) == Some("on");
+    Ok(match wanted {
+        TargetSessionAttrs::Any => None,
+        TargetSessionAttrs::ReadWrite => read_only.then_some("session is read-only"),
+        TargetSessionAttrs::ReadOnly => (!read_only).then_some("session is not read-only"),
+        TargetSessionAttrs::Primary => in_recovery.then_some("server is in hot standby mode"),
+        TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby => {
+            (!in_recovery).then_some("server is not in hot standby mode")
+        }
+    })
+}
+
+/// Whether a failed attempt ends the search, as in libpq ("if a connection is established
+/// successfully, but authentication fails, the remaining hosts in the list are not tried"): an
+/// error the server reports (a wrong password, a missing database) ends it; an unreachable host,
+/// or one still starting up (SQLSTATE 57P03, which libpq 14 skips too), lets the next be tried.
+fn ends_the_search(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::as_db_error)
+        .is_some_and(|db| db.code() != &tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW)
+}
+
+/// Connects to the first of `settings`' hosts that answers and is what its
+/// `target_session_attrs` asks for (for `prefer-standby`, a standby if any host is one, else
+/// the first that answered), trying them in order with `connect_timeout` for each, as libpq 14
+/// does. Returns the settings narrowed to that one server, and the connection.
+async fn choose_server(
+    settings: &ConnSettings,
+    tls: &tls::LazyTls,
+) -> Result<(ConnSettings, Client)> {
+    let wanted = settings.target_session_attrs;
+    let mut failures: Vec<(String, anyhow::Error)> = Vec::new();
+    let mut first_answer: Option<(ConnSettings, Client)> = None;
+    for index in 0..settings.hosts.len() {
+        let one = settings.one_host(index);
+        let place = format!("host \"{}\" port {}", one.hosts[0], one.ports[0]);
+        let attempt = open_client(pg_config(&one, &one.dbname), tls, one.connect_timeout).await;
+        let client = match attempt {
+            Ok(client) => client,
+            Err(e) => {
+                let last = ends_the_search(&e);
+                failures.push((place, e));
+                if last {
+                    break;
+                }
+                continue;
+            }
+        };
+        match unsuitable(&client, wanted).await {
+            Ok(None) => return Ok((one, client)),
+            Ok(Some(why)) => {
+                failures.push((
+                    place,
+                    anyhow::anyhow!("{why} (target_session_attrs={wanted})"),
+                ));
+                if wanted == TargetSessionAttrs::PreferStandby && first_answer.is_none() {
+                    first_answer = Some((one, client));
+                }
+            }
+            Err(e) => failures.push((place, e)),
+        }
+    }
+    if let Some(found) = first_answer {
+        return Ok(found);
+    }
+    let failure = error::Failure::new(
+        error::Kind::Connect,
+        format!("cannot connect to {}", settings.describe()),
+    );
+    let cause = if failures.len() == 1 && settings.hosts.len() == 1 {
+        failures.pop().map(|(_, e)| e)
+    } else {
+        None
+    };
+    Err(match cause {
+        Some(e) => e,
+        None => {
+            let each: Vec<String> = failures
+                .iter()
+                .map(|(place, e)| format!("{place}: {e:#}"))
+                .collect();
+            anyhow::anyhow!("{}", each.join("; "))
+        }
+    }
+    .context(failure))
 }
 
 impl Database {
@@ -186,11 +309,15 @@ impl Database {
     }
 
     fn timed_out(&self) -> anyhow::Error {
-        anyhow::anyhow!(
-            "timed out after {} s waiting for the server (connect_timeout, PGCONNECT_TIMEOUT)",
-            self.settings.connect_timeout.map_or(0, |t| t.as_secs())
-        )
+        timed_out(self.settings.connect_timeout)
     }
+}
+
+fn timed_out(limit: Option<std::time::Duration>) -> anyhow::Error {
+    anyhow::anyhow!(
+        "timed out after {} s waiting for the server (connect_timeout, PGCONNECT_TIMEOUT)",
+        limit.map_or(0, |t| t.as_secs())
+    )
 }
 
 /// How long connecting may take in all, as libpq's connect_timeout: tokio-postgres applies its

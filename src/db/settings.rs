@@ -1,8 +1,9 @@
-//! Where to connect: `--database-url`, `DATABASE_URL` and the libpq `PG*` variables (with the
-//! password file), merged in SPEC.md's order of precedence and completed with libpq's defaults,
-//! because tokio-postgres reads none of them itself. This module owns that merging and its
-//! result, [`ConnSettings`]: the connection string (parsed by `db::conninfo`) comes first, then
-//! the variables, then the password file for the password, then libpq's defaults.
+//! Where to connect: `--database-url`, `DATABASE_URL`, libpq's service file and the `PG*`
+//! variables (with the password file), merged in SPEC.md's order of precedence and completed
+//! with libpq's defaults, because tokio-postgres reads none of them itself. This module owns that
+//! merging and its result, [`ConnSettings`]: the connection string (parsed by `db::conninfo`)
+//! comes first, then the service it or `PGSERVICE` names (`db::service`), then the variables,
+//! then the password file for the password, then libpq's defaults.
 //! Handing the settings on (messages, a URL, a tokio-postgres `Config`, child tools'
 //! environment) is the `render` submodule's. It never connects, and no message or description it
 //! makes contains a password.
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use crate::db::conninfo::{Params, list, parse_conn_string};
 use crate::db::pgpass;
+use crate::db::service::{self, Service};
 use crate::error::usage;
 
 mod render;
@@ -80,6 +82,63 @@ impl fmt::Display for SslMode {
     }
 }
 
+/// libpq 14's `target_session_attrs`: what the server chosen among several hosts must be.
+/// Checked by `db` when it connects, host after host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetSessionAttrs {
+    /// The first server that lets us in.
+    Any,
+    /// One whose sessions accept writes by default (not a standby, not
+    /// `default_transaction_read_only`).
+    ReadWrite,
+    /// One whose sessions do not.
+    ReadOnly,
+    /// One that is not in recovery.
+    Primary,
+    /// One that is in recovery (a hot standby).
+    Standby,
+    /// A standby if any host is one, else any server.
+    PreferStandby,
+}
+
+const TARGET_EXPECTED: &str =
+    "expected one of any, read-write, read-only, primary, standby, prefer-standby";
+
+impl TargetSessionAttrs {
+    const ALL: [TargetSessionAttrs; 6] = [
+        TargetSessionAttrs::Any,
+        TargetSessionAttrs::ReadWrite,
+        TargetSessionAttrs::ReadOnly,
+        TargetSessionAttrs::Primary,
+        TargetSessionAttrs::Standby,
+        TargetSessionAttrs::PreferStandby,
+    ];
+
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+            TargetSessionAttrs::Primary => "primary",
+            TargetSessionAttrs::Standby => "standby",
+            TargetSessionAttrs::PreferStandby => "prefer-standby",
+        }
+    }
+
+    fn parse(s: &str) -> Option<TargetSessionAttrs> {
+        TargetSessionAttrs::ALL
+            .into_iter()
+            .find(|attrs| attrs.as_str() == s)
+    }
+}
+
+impl fmt::Display for TargetSessionAttrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where the settings came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -114,14 +173,46 @@ pub struct ConnSettings {
     /// One port for every host, or one per host.
     pub ports: Vec<u16>,
     pub user: String,
+    /// The password for the first host.
     pub password: Option<String>,
+    /// With several hosts and no password given, what the password file holds for each host,
+    /// since libpq looks each one up as it tries it; `None` otherwise.
+    pub passwords_by_host: Option<Vec<Option<String>>>,
     pub dbname: String,
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
     /// `None` waits forever (libpq's explicit 0).
     pub connect_timeout: Option<Duration>,
     pub application_name: Option<String>,
+    /// What the server chosen among the hosts must be.
+    pub target_session_attrs: TargetSessionAttrs,
     pub source: Source,
+}
+
+impl ConnSettings {
+    /// These settings narrowed to the `index`th host (which must exist) and its port, with
+    /// nothing left to choose: the settings of a connection that reached that host, which
+    /// every later connection, and a child tool, should reach again.
+    pub fn one_host(&self, index: usize) -> ConnSettings {
+        let port = self
+            .ports
+            .get(index)
+            .or(self.ports.first())
+            .copied()
+            .unwrap_or(DEFAULT_PORT);
+        let password = match &self.passwords_by_host {
+            Some(passwords) => passwords.get(index).cloned().flatten(),
+            None => self.password.clone(),
+        };
+        ConnSettings {
+            hosts: vec![self.hosts[index].clone()],
+            ports: vec![port],
+            password,
+            passwords_by_host: None,
+            target_session_attrs: TargetSessionAttrs::Any,
+            ..self.clone()
+        }
+    }
 }
 
 const DEFAULT_PORT: u16 = 5432;
@@ -132,7 +223,8 @@ const DEFAULT_APPLICATION_NAME: &str = "crm";
 const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 /// The variables whose presence means a server has been chosen. `PGSSLMODE` and the like alone
 /// only tune a connection, so they do not turn the local cluster off.
-const SERVER_VARS: [&str; 6] = [
+const SERVER_VARS: [&str; 7] = [
+    "PGSERVICE",
     "PGHOST",
     "PGHOSTADDR",
     "PGPORT",
@@ -184,6 +276,7 @@ fn resolve_with(
         source,
         secrets: Vec::new(),
         env,
+        service: None,
     };
     let params = match url {
         // An empty flag is most likely `--database-url "$UNSET_VARIABLE"`: falling back to
@@ -197,8 +290,22 @@ fn resolve_with(
         }
         None => Params::default(),
     };
+    // The string's service, else PGSERVICE's: its settings rank under the string's and over
+    // the variables', as libpq ranks them.
+    let named = match &params.service {
+        Some(name) => Some((name.clone(), source.label())),
+        None => set("PGSERVICE").map(|name| (name, "PGSERVICE")),
+    };
+    let service = match named {
+        Some((name, named_by)) => {
+            let found = service::lookup(&name, named_by, env, home, &mut resolver.secrets)?;
+            resolver.service = Some((found.name.clone(), found.file.clone()));
+            Some(found)
+        }
+        None => None,
+    };
     resolver
-        .settings(params, os_user, home, socket_dir)
+        .settings(params, service, os_user, home, socket_dir)
         .map(Some)
 }
 
@@ -206,9 +313,13 @@ fn resolve_with(
 #[derive(Debug, Clone, Copy)]
 enum Origin {
     Url,
+    Service,
     Env(&'static str),
     Default,
 }
+
+/// One source's `host` and `hostaddr` lists.
+type HostLists = (Option<Vec<String>>, Option<Vec<String>>);
 
 /// Merges a parsed URL with the environment and libpq's defaults.
 struct Resolver<'a> {
@@ -217,6 +328,8 @@ struct Resolver<'a> {
     /// line of defence against a misparsed URL echoing it.
     secrets: Vec<String>,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// The service whose settings are used, and its file, for messages.
+    service: Option<(String, PathBuf)>,
 }
 
 impl Resolver<'_> {
@@ -224,11 +337,25 @@ impl Resolver<'_> {
         (self.env)(name).filter(|value| !value.is_empty())
     }
 
-    /// The URL's value if it has one, else the variable's: libpq's variables are defaults under
-    /// the connection string.
-    fn pick(&self, url: Option<String>, var: &'static str) -> Option<(String, Origin)> {
+    /// The URL's value if it has one, else the service's, else the variable's: libpq's
+    /// variables are defaults under the connection string and its service.
+    fn pick(
+        &self,
+        url: Option<String>,
+        service: Option<String>,
+        var: &'static str,
+    ) -> Option<(String, Origin)> {
         url.map(|value| (value, Origin::Url))
+            .or_else(|| service.map(|value| (value, Origin::Service)))
             .or_else(|| self.var(var).map(|value| (value, Origin::Env(var))))
+    }
+
+    /// How messages name the service: `service "crm" of "/home/u/.pg_service.conf"`.
+    fn service_label(&self) -> String {
+        match &self.service {
+            Some((name, file)) => format!("service \"{name}\" of \"{}\"", file.display()),
+            None => "the service file".to_owned(),
+        }
     }
 
     fn url_error(&self, problem: &str) -> anyhow::Error {
@@ -245,30 +372,40 @@ impl Resolver<'_> {
     fn invalid(&self, origin: Origin, param: &str, value: &str, expected: &str) -> anyhow::Error {
         match origin {
             Origin::Env(var) => usage(format!("invalid {var} \"{value}\": {expected}")),
+            Origin::Service => usage(format!(
+                "invalid {param} \"{value}\" in {}: {expected}",
+                self.service_label()
+            )),
             Origin::Url | Origin::Default => {
                 self.url_error(&format!("invalid {param} \"{value}\": {expected}"))
             }
         }
     }
 
-    fn origin_label(&self, origin: Origin) -> &'static str {
+    fn origin_label(&self, origin: Origin) -> String {
         match origin {
-            Origin::Url => self.source.label(),
-            Origin::Env(var) => var,
-            Origin::Default => "the default",
+            Origin::Url => self.source.label().to_owned(),
+            Origin::Service => self.service_label(),
+            Origin::Env(var) => var.to_owned(),
+            Origin::Default => "the default".to_owned(),
         }
     }
 
     fn settings(
         &self,
         url: Params,
+        service: Option<Service>,
         os_user: &str,
         home: Option<&Path>,
         socket_dir: &str,
     ) -> anyhow::Result<(ConnSettings, Vec<String>)> {
-        let (hosts, hosts_origin) = self.hosts(url.host, url.hostaddr, socket_dir)?;
-        let ports = self.ports(url.port, hosts.len(), hosts_origin)?;
-        let user = match self.pick(url.user, "PGUSER") {
+        let svc = service.map_or_else(Params::default, |service| service.params);
+        let (hosts, hosts_origin) = self.hosts(
+            [(url.host, url.hostaddr), (svc.host, svc.hostaddr)],
+            socket_dir,
+        )?;
+        let ports = self.ports(url.port, svc.port, hosts.len(), hosts_origin)?;
+        let user = match self.pick(url.user, svc.user, "PGUSER") {
             Some((user, _)) => user,
             None if !os_user.is_empty() => os_user.to_owned(),
             None => {
@@ -278,17 +415,21 @@ impl Resolver<'_> {
             }
         };
         let dbname = self
-            .pick(url.dbname, "PGDATABASE")
+            .pick(url.dbname, svc.dbname, "PGDATABASE")
             .map_or_else(|| user.clone(), |(dbname, _)| dbname);
-        let sslmode = match self.pick(url.sslmode, "PGSSLMODE") {
+        let sslmode = match self.pick(url.sslmode, svc.sslmode, "PGSSLMODE") {
             Some((mode, origin)) => SslMode::parse(&mode)
                 .ok_or_else(|| self.invalid(origin, "sslmode", &mode, SSLMODE_EXPECTED))?,
             None => SslMode::Prefer,
         };
         let sslrootcert = self
-            .pick(url.sslrootcert, "PGSSLROOTCERT")
+            .pick(url.sslrootcert, svc.sslrootcert, "PGSSLROOTCERT")
             .map(|(path, _)| PathBuf::from(path));
-        let connect_timeout = match self.pick(url.connect_timeout, "PGCONNECT_TIMEOUT") {
+        let connect_timeout = match self.pick(
+            url.connect_timeout,
+            svc.connect_timeout,
+            "PGCONNECT_TIMEOUT",
+        ) {
             Some((text, origin)) => parse_timeout(&text).ok_or_else(|| {
                 self.invalid(
                     origin,
@@ -300,26 +441,54 @@ impl Resolver<'_> {
             None => Some(DEFAULT_CONNECT_TIMEOUT),
         };
         let application_name = self
-            .pick(url.application_name, "PGAPPNAME")
+            .pick(url.application_name, svc.application_name, "PGAPPNAME")
             .map(|(name, _)| name)
             .or(url.fallback_application_name)
+            .or(svc.fallback_application_name)
             .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.to_owned());
+        let target_session_attrs = match self.pick(
+            url.target_session_attrs,
+            svc.target_session_attrs,
+            "PGTARGETSESSIONATTRS",
+        ) {
+            Some((text, origin)) => TargetSessionAttrs::parse(&text).ok_or_else(|| {
+                self.invalid(origin, "target_session_attrs", &text, TARGET_EXPECTED)
+            })?,
+            None => TargetSessionAttrs::Any,
+        };
 
         let mut warnings = Vec::new();
-        let password = match self.pick(url.password, "PGPASSWORD") {
+        let mut passwords_by_host = None;
+        let password = match self.pick(url.password, svc.password, "PGPASSWORD") {
             Some((password, _)) => Some(password),
             None => {
                 let file = url
                     .passfile
+                    .or(svc.passfile)
                     .map(PathBuf::from)
                     .or_else(|| pgpass::default_path(self.env, home));
                 match file {
                     Some(file) => {
-                        let host = pgpass_host(&hosts, socket_dir);
-                        let port = ports.first().copied().unwrap_or(DEFAULT_PORT);
-                        let found = pgpass::lookup(&file, host, port, &dbname, &user);
-                        warnings.extend(found.warnings);
-                        found.password
+                        let mut found = Vec::with_capacity(hosts.len());
+                        for (index, host) in hosts.iter().enumerate() {
+                            let port = ports
+                                .get(index)
+                                .or(ports.first())
+                                .copied()
+                                .unwrap_or(DEFAULT_PORT);
+                            let host = pgpass_host(host, socket_dir);
+                            let lookup = pgpass::lookup(&file, host, port, &dbname, &user);
+                            // The same file says the same about its permissions each time.
+                            if index == 0 {
+                                warnings.extend(lookup.warnings);
+                            }
+                            found.push(lookup.password);
+                        }
+                        let first = found.first().cloned().flatten();
+                        if found.len() > 1 {
+                            passwords_by_host = Some(found);
+                        }
+                        first
                     }
                     None => None,
                 }
@@ -331,31 +500,38 @@ impl Resolver<'_> {
             ports,
             user,
             password,
+            passwords_by_host,
             dbname,
             sslmode,
             sslrootcert,
             connect_timeout,
             application_name: Some(application_name),
+            target_session_attrs,
             source: self.source,
         };
         Ok((settings, warnings))
     }
 
-    /// The hosts to try. Within one source a host name wins over an address (`hostaddr`), and the
-    /// URL's choice wins over the variables', so that a URL naming a server is never redirected
-    /// by a stray `PGHOSTADDR`.
+    /// The hosts to try. Within one source a host name wins over an address (`hostaddr`), and
+    /// the URL's choice wins over the service's, which wins over the variables', so that a URL
+    /// naming a server is never redirected by a stray `PGHOSTADDR`.
     fn hosts(
         &self,
-        host: Option<Vec<String>>,
-        hostaddr: Option<Vec<String>>,
+        given: [HostLists; 2],
         socket_dir: &str,
     ) -> anyhow::Result<(Vec<String>, Origin)> {
-        // An address is checked even when a host name wins over it, as libpq checks it.
-        if let Some(addresses) = &hostaddr {
-            self.check_addresses(addresses, Origin::Url)?;
+        let mut chosen = None;
+        for ((host, hostaddr), origin) in given.into_iter().zip([Origin::Url, Origin::Service]) {
+            // An address is checked even when a host name wins over it, as libpq checks it.
+            if let Some(addresses) = &hostaddr {
+                self.check_addresses(addresses, origin)?;
+            }
+            if chosen.is_none() {
+                chosen = host.or(hostaddr).map(|list| (list, origin));
+            }
         }
-        let chosen = match host.or(hostaddr) {
-            Some(list) => Some((list, Origin::Url)),
+        let chosen = match chosen {
+            Some(chosen) => Some(chosen),
             None => {
                 let addresses = self.var("PGHOSTADDR").and_then(|value| list(&value));
                 if let Some(addresses) = &addresses {
@@ -400,14 +576,18 @@ impl Resolver<'_> {
     fn ports(
         &self,
         url_ports: Option<Vec<String>>,
+        service_ports: Option<Vec<String>>,
         host_count: usize,
         hosts_origin: Origin,
     ) -> anyhow::Result<Vec<u16>> {
-        let given = url_ports.map(|list| (list, Origin::Url)).or_else(|| {
-            self.var("PGPORT")
-                .and_then(|value| list(&value))
-                .map(|list| (list, Origin::Env("PGPORT")))
-        });
+        let given = url_ports
+            .map(|list| (list, Origin::Url))
+            .or_else(|| service_ports.map(|list| (list, Origin::Service)))
+            .or_else(|| {
+                self.var("PGPORT")
+                    .and_then(|value| list(&value))
+                    .map(|list| (list, Origin::Env("PGPORT")))
+            });
         let Some((list, origin)) = given else {
             return Ok(vec![DEFAULT_PORT]);
         };
@@ -444,12 +624,11 @@ impl Resolver<'_> {
 
 /// The host name libpq matches in the password file: `localhost` for the default socket
 /// directory, else the host as given.
-fn pgpass_host<'a>(hosts: &'a [String], socket_dir: &str) -> &'a str {
-    let first = hosts.first().map_or("", String::as_str);
-    if first.is_empty() || first == socket_dir || DEFAULT_SOCKET_DIRS.contains(&first) {
+fn pgpass_host<'a>(host: &'a str, socket_dir: &str) -> &'a str {
+    if host.is_empty() || host == socket_dir || DEFAULT_SOCKET_DIRS.contains(&host) {
         "localhost"
     } else {
-        first
+        host
     }
 }
 

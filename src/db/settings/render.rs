@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::{ConnSettings, DEFAULT_APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT, SslMode};
+use super::{
+    ConnSettings, DEFAULT_APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT, SslMode, TargetSessionAttrs,
+};
 
 /// Characters left as they are in a URL component; everything else is percent-encoded.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -92,6 +94,12 @@ impl ConnSettings {
         {
             query.push(format!("application_name={}", encode(name)));
         }
+        if self.target_session_attrs != TargetSessionAttrs::Any {
+            query.push(format!(
+                "target_session_attrs={}",
+                self.target_session_attrs
+            ));
+        }
         if !query.is_empty() {
             url.push('?');
             url.push_str(&query.join("&"));
@@ -137,7 +145,10 @@ impl ConnSettings {
 
     /// The libpq variables that give a child tool (`pg_dump`, `pg_restore`, `psql`) these same
     /// settings, so that no password ever appears on its command line. `PGHOSTADDR` is set empty
-    /// because libpq would otherwise let an inherited one override `PGHOST`.
+    /// because libpq would otherwise let an inherited one override `PGHOST`; a service's settings
+    /// are already in these, and whoever starts the child removes `PGSERVICE`, which would
+    /// otherwise rank above them. A `Database`'s settings name the one server it chose among
+    /// several hosts, so the child reaches that same server.
     pub fn child_env(&self) -> Vec<(String, String)> {
         let mut vars = vec![
             ("PGHOST", self.hosts.join(",")),
@@ -161,6 +172,11 @@ impl ConnSettings {
         vars.push((
             "PGAPPNAME",
             self.application_name.clone().unwrap_or_default(),
+        ));
+        // Always set, so that an inherited PGTARGETSESSIONATTRS cannot ask for another server.
+        vars.push((
+            "PGTARGETSESSIONATTRS",
+            self.target_session_attrs.to_string(),
         ));
         vars.into_iter()
             .map(|(name, value)| (name.to_owned(), value))
@@ -221,7 +237,7 @@ mod tests {
     fn the_url_form_parses_back_to_the_same_settings() {
         let shapes = [
             "postgresql://bob:p%40ss%2Fw%3Ad@db.example.com:5433/my%20db?sslmode=verify-full&sslrootcert=/ca.pem&connect_timeout=0&application_name=x",
-            "postgresql://u@[::1]:5433,[fe80::1%25eth0],%2Ftmp/d?connect_timeout=1",
+            "postgresql://u@[::1]:5433,[fe80::1%25eth0],%2Ftmp/d?connect_timeout=1&target_session_attrs=prefer-standby",
             "host=/var/run/postgresql port=6000 user='o\\'brien' dbname=été",
         ];
         for shape in shapes {
@@ -296,21 +312,24 @@ mod tests {
             ("PGSSLROOTCERT", "/etc/ca certs/root.pem"),
             ("PGCONNECT_TIMEOUT", "0"),
             ("PGAPPNAME", "night job"),
+            ("PGTARGETSESSIONATTRS", "any"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(env, expected);
 
-        let plain: HashMap<String, String> = url("postgresql://u@a,b:6000/d")
-            .child_env()
-            .into_iter()
-            .collect();
+        let plain: HashMap<String, String> =
+            url("postgresql://u@a,b:6000/d?target_session_attrs=read-write")
+                .child_env()
+                .into_iter()
+                .collect();
         assert_eq!(plain["PGHOST"], "a,b");
         assert_eq!(plain["PGPORT"], "5432,6000");
         assert_eq!(plain["PGCONNECT_TIMEOUT"], "10");
         assert_eq!(plain["PGAPPNAME"], "crm");
         assert_eq!(plain["PGSSLMODE"], "prefer");
+        assert_eq!(plain["PGTARGETSESSIONATTRS"], "read-write");
         assert!(!plain.contains_key("PGPASSWORD") && !plain.contains_key("PGSSLROOTCERT"));
     }
 }

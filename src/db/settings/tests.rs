@@ -55,11 +55,13 @@ fn defaults(source: Source) -> ConnSettings {
         ports: vec![5432],
         user: "osuser".to_owned(),
         password: None,
+        passwords_by_host: None,
         dbname: "osuser".to_owned(),
         sslmode: SslMode::Prefer,
         sslrootcert: None,
         connect_timeout: Some(Duration::from_secs(10)),
         application_name: Some("crm".to_owned()),
+        target_session_attrs: TargetSessionAttrs::Any,
         source,
     }
 }
@@ -83,7 +85,19 @@ fn nothing_configured_is_none() {
 
 #[test]
 fn each_server_variable_alone_is_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg_service.conf");
+    std::fs::write(&file, "[x]\nhost=h\n").unwrap();
+    let dir = dir.path().display().to_string();
     for var in SERVER_VARS {
+        if var == "PGSERVICE" {
+            let got = settings(None, &[(var, "x"), ("PGSYSCONFDIR", &dir)]);
+            assert_eq!(
+                (got.source, got.hosts),
+                (Source::PgEnv, vec!["h".to_owned()])
+            );
+            continue;
+        }
         let value = if var == "PGPORT" {
             "5433"
         } else if var == "PGHOSTADDR" {
@@ -140,10 +154,11 @@ fn url_fields_override_pg_variables_and_pg_variables_fill_gaps() {
         ("PGSSLROOTCERT", "/etc/ca.pem"),
         ("PGCONNECT_TIMEOUT", "30"),
         ("PGAPPNAME", "nightly"),
+        ("PGTARGETSESSIONATTRS", "primary"),
     ];
     let full = settings(
         Some(
-            "postgresql://u:p@h:7000/d?sslmode=disable&sslrootcert=/r.pem&connect_timeout=5&application_name=a",
+            "postgresql://u:p@h:7000/d?sslmode=disable&sslrootcert=/r.pem&connect_timeout=5&application_name=a&target_session_attrs=read-write",
         ),
         &env,
     );
@@ -154,11 +169,13 @@ fn url_fields_override_pg_variables_and_pg_variables_fill_gaps() {
             ports: vec![7000],
             user: "u".into(),
             password: Some("p".into()),
+            passwords_by_host: None,
             dbname: "d".into(),
             sslmode: SslMode::Disable,
             sslrootcert: Some("/r.pem".into()),
             connect_timeout: Some(Duration::from_secs(5)),
             application_name: Some("a".into()),
+            target_session_attrs: TargetSessionAttrs::ReadWrite,
             source: Source::Flag,
         }
     );
@@ -170,11 +187,13 @@ fn url_fields_override_pg_variables_and_pg_variables_fill_gaps() {
             ports: vec![6000],
             user: "pguser".into(),
             password: Some("pgpass".into()),
+            passwords_by_host: None,
             dbname: "pgdb".into(),
             sslmode: SslMode::Require,
             sslrootcert: Some("/etc/ca.pem".into()),
             connect_timeout: Some(Duration::from_secs(30)),
             application_name: Some("nightly".into()),
+            target_session_attrs: TargetSessionAttrs::Primary,
             source: Source::Flag,
         }
     );
@@ -385,6 +404,32 @@ fn pgpass_is_used_only_when_no_password_is_given() {
 }
 
 #[test]
+fn with_several_hosts_the_password_file_is_read_for_each_host() {
+    let home = home_with_pgpass("db2:5433:crm:bob:second\ndb3:*:crm:bob:third\n");
+    let (got, warnings) = with_home(&home, Some("postgresql://bob@db1,db2:5433,db3/crm"), &[]);
+    assert!(warnings.is_empty());
+    assert_eq!(got.password, None);
+    assert_eq!(
+        got.passwords_by_host,
+        Some(vec![
+            None,
+            Some("second".to_owned()),
+            Some("third".to_owned())
+        ])
+    );
+    let narrowed: Vec<Option<String>> = (0..3).map(|i| got.one_host(i).password).collect();
+    assert_eq!(
+        narrowed,
+        vec![None, Some("second".to_owned()), Some("third".to_owned())]
+    );
+    assert_eq!(got.one_host(1).passwords_by_host, None);
+    // A password given applies to every host.
+    let (got, _) = with_home(&home, Some("postgresql://bob:given@db1,db2:5433/crm"), &[]);
+    assert_eq!(got.passwords_by_host, None);
+    assert_eq!(got.one_host(1).password.as_deref(), Some("given"));
+}
+
+#[test]
 fn pgpass_matches_localhost_for_the_default_socket_directory() {
     let home = home_with_pgpass("localhost:5432:crm:bob:local\n/srv/sock:5432:crm:bob:custom\n");
     for dir in ["/var/run/postgresql", "/tmp", SOCKETS] {
@@ -482,4 +527,115 @@ proptest! {
         let _ = resolve_with(url.as_deref(), &env, "osuser", Some(home.path()), SOCKETS);
     }
 
+}
+
+// --- the service file and target_session_attrs ---
+
+/// A service file with `[crm]` and `[broken]`, and the variable pointing at it.
+fn service_file() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("services.conf");
+    std::fs::write(
+        &path,
+        "# crm's servers\n[crm]\nhost=db1,db2\ndbname=from_service\nuser=svc_user\npassword=Svc4Secret\ntarget_session_attrs=read-write\n\n[broken]\nport=abc\n",
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+#[test]
+fn a_service_ranks_under_the_string_and_over_the_variables() {
+    let (_dir, file) = service_file();
+    let env = [
+        ("PGSERVICEFILE", file.as_str()),
+        ("PGUSER", "env_user"),
+        ("PGPORT", "6000"),
+        ("PGSYSCONFDIR", "/nonexistent"),
+    ];
+    // Named in a key=value string: the string's dbname wins, the service's user beats PGUSER,
+    // and PGPORT fills what neither gives.
+    let got = settings(Some("service=crm dbname=from_string"), &env);
+    assert_eq!(got.hosts, vec!["db1", "db2"]);
+    assert_eq!(got.ports, vec![6000]);
+    assert_eq!(
+        (got.dbname.as_str(), got.user.as_str()),
+        ("from_string", "svc_user")
+    );
+    assert_eq!(got.password.as_deref(), Some("Svc4Secret"));
+    assert_eq!(got.target_session_attrs, TargetSessionAttrs::ReadWrite);
+    // Named in a URL.
+    let got = settings(Some("postgresql://h/d?service=crm"), &env);
+    assert_eq!(
+        (got.hosts, got.dbname),
+        (vec!["h".to_owned()], "d".to_owned())
+    );
+    assert_eq!(got.user, "svc_user");
+    // PGSERVICE alone chooses a server; the string's service wins over it.
+    let mut with_var = env.to_vec();
+    with_var.push(("PGSERVICE", "crm"));
+    let got = settings(None, &with_var);
+    assert_eq!(
+        (got.source, got.dbname.as_str()),
+        (Source::PgEnv, "from_service")
+    );
+    let message = usage_error(Some("service=broken"), &with_var);
+    assert!(message.contains("service \"broken\""), "{message}");
+}
+
+#[test]
+fn bad_services_are_usage_errors_naming_the_file_and_the_service() {
+    let (_dir, file) = service_file();
+    let env = [
+        ("PGSERVICEFILE", file.as_str()),
+        ("PGSYSCONFDIR", "/nonexistent"),
+    ];
+    let message = usage_error(Some("service=broken"), &env);
+    assert_eq!(
+        message,
+        format!(
+            "invalid port \"abc\" in service \"broken\" of \"{file}\": expected a number from 1 to 65535"
+        )
+    );
+    let mut with_var = env.to_vec();
+    with_var.push(("PGSERVICE", "nope"));
+    let message = usage_error(None, &with_var);
+    assert_eq!(
+        message,
+        format!(
+            "service \"nope\" (from PGSERVICE) is not defined in \"{file}\" or \"/nonexistent/pg_service.conf\": expected a [nope] section"
+        )
+    );
+    let message = usage_error(Some("postgresql://h/d?service=nope"), &env);
+    assert!(message.contains("(from --database-url)"), "{message}");
+}
+
+#[test]
+fn target_session_attrs_as_libpq_14() {
+    for (text, attrs) in [
+        ("any", TargetSessionAttrs::Any),
+        ("read-write", TargetSessionAttrs::ReadWrite),
+        ("read-only", TargetSessionAttrs::ReadOnly),
+        ("primary", TargetSessionAttrs::Primary),
+        ("standby", TargetSessionAttrs::Standby),
+        ("prefer-standby", TargetSessionAttrs::PreferStandby),
+    ] {
+        let got = url(&format!("host=a,b target_session_attrs={text}"));
+        assert_eq!(got.target_session_attrs, attrs);
+        assert_eq!(attrs.to_string(), text);
+    }
+    assert_eq!(url("host=a").target_session_attrs, TargetSessionAttrs::Any);
+    let got = settings(Some("host=a"), &[("PGTARGETSESSIONATTRS", "standby")]);
+    assert_eq!(got.target_session_attrs, TargetSessionAttrs::Standby);
+    let message = usage_error(None, &[("PGHOST", "a"), ("PGTARGETSESSIONATTRS", "master")]);
+    assert!(
+        message.starts_with("invalid PGTARGETSESSIONATTRS \"master\": expected one of any,"),
+        "{message}"
+    );
+    // Narrowed to the host chosen, nothing is left to choose.
+    let one = url("postgresql://a:1,b:2/d?target_session_attrs=primary").one_host(1);
+    assert_eq!(
+        (one.hosts, one.ports, one.target_session_attrs),
+        (vec!["b".to_owned()], vec![2], TargetSessionAttrs::Any)
+    );
 }
