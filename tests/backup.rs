@@ -1125,6 +1125,9 @@ fn verify_with_a_restore_test_passes_on_a_good_backup_and_leaves_no_scratch_data
     out.assert_success()
         .assert_stdout_contains("matches the manifest")
         .assert_stdout_contains("restored: 8 tables, 17 rows");
+    // For a script, the size is the file's bytes, as `db backup list` gives it.
+    let size = fs::metadata(&file).unwrap().len();
+    out.assert_stdout_contains(&format!("\"size\":{size},"));
 }
 
 #[test]

@@ -10,7 +10,7 @@
 use super::manifest::{self, Manifest};
 use super::tools::{self, Tool};
 use super::verify::{self, ArchiveKind};
-use super::{RestoreArgs, VerifyArgs, human_bytes};
+use super::{RestoreArgs, VerifyArgs};
 use crate::commands::confirm::{Typed, confirm_by_typing};
 use crate::context::Context;
 use crate::db::settings::ConnSettings;
@@ -210,7 +210,7 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
         &[
             Value::Text(args.file.display().to_string()),
             Value::Text(kind.label().into()),
-            Value::Text(human_bytes(size)),
+            Value::Bytes(size),
             Value::Text(match &manifest {
                 Some(m) => format!("matches the manifest (sha256 {})", &m.sha256),
                 None => "no manifest beside the file: not checked".into(),
