@@ -913,3 +913,82 @@ fn a_piped_import_prints_only_its_summary() {
     assert_eq!(quiet.stderr, "");
     assert!(Path::new(env!("CARGO_BIN_EXE_crm")).exists());
 }
+
+/// A customers file of `n` rows with distinct ids and e-mails, except that the last row repeats
+/// the first one's key: its id when `by_id`, else (no id column) its e-mail, in another case.
+fn far_apart_duplicate(n: u32, by_id: bool) -> String {
+    let mut csv = String::from(if by_id {
+        "id,firstName,email\n"
+    } else {
+        "firstName,email\n"
+    });
+    for i in 1..n {
+        if by_id {
+            csv.push_str(&format!("{i},C{i},c{i}@x.io\n"));
+        } else {
+            csv.push_str(&format!("C{i},c{i}@x.io\n"));
+        }
+    }
+    csv.push_str(if by_id {
+        "1,Last,last@x.io\n"
+    } else {
+        "Last,C1@X.io\n"
+    });
+    csv
+}
+
+/// Duplicate keys are found where the rows are (the import's staging table), so at any
+/// distance: the first and the last line of a 200,000-row file, both named.
+#[test]
+fn a_duplicate_key_is_found_at_any_distance_and_both_lines_are_named() {
+    let db = TestDb::migrated();
+    let last = 200_001; // the header is line 1
+    import(&db, "customers", far_apart_duplicate(200_000, true), &[])
+        .assert_code(2)
+        .assert_stderr_contains(&format!("line {last}: id: 1 is also on line 2"))
+        .assert_stderr_contains("error: 1 of 200,000 rows in standard input is invalid");
+    import(&db, "customers", far_apart_duplicate(200_000, false), &[])
+        .assert_code(2)
+        .assert_stderr_contains(&format!("line {last}: email: c1@x.io is also on line 2"));
+    assert_eq!(count(&db, "Customers"), 0);
+
+    // With --skip-invalid the later row goes to the rejects file as the file had it.
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    db.crm()
+        .args(["customers", "import", "-", "--skip-invalid", "--rejects"])
+        .arg(&rejects)
+        .stdin(far_apart_duplicate(200_000, false))
+        .run()
+        .assert_success()
+        .assert_stderr_contains(
+            "imported 199,999 customers from standard input (199,999 added); 1 invalid row skipped",
+        );
+    assert_eq!(
+        fs::read_to_string(&rejects).unwrap(),
+        format!(
+            "firstName,email,_line,_error\nLast,C1@X.io,{last},email: c1@x.io is also on line 2\n"
+        )
+    );
+    assert_eq!(count(&db, "Customers"), 199_999);
+}
+
+/// Duplicates are found after the other problems, but listed with them by line.
+#[test]
+fn duplicates_and_bad_values_are_listed_together_by_line() {
+    let db = TestDb::migrated();
+    import(
+        &db,
+        "customers",
+        "id,email\n1,a@x.io\n2,nope\n1,b@x.io\n3,\"x,y\"\n",
+        &[],
+    )
+    .assert_code(2)
+    .assert_stderr_contains(
+        "line 3: email: not an e-mail address: \"nope\"\n\
+         line 4: id: 1 is also on line 2\n\
+         line 5: email: not an e-mail address",
+    )
+    .assert_stderr_contains("error: 3 of 4 rows in standard input are invalid");
+    assert_eq!(count(&db, "Customers"), 0);
+}

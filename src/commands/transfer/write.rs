@@ -27,6 +27,43 @@ pub struct Plan<'a> {
     pub rows_without_id: bool,
     /// The largest id the file gives.
     pub max_id: Option<i32>,
+    /// Whether the temporary table keeps each row as the file had it (`_raw`), for a rejects
+    /// file that may yet take duplicates.
+    pub keep_raw: bool,
+}
+
+/// A row of the file whose key an earlier line of the file has.
+pub struct Duplicate {
+    pub line: u64,
+    /// The first line with the key.
+    pub first: u64,
+    /// `id` or `email`.
+    pub column: &'static str,
+    pub key: String,
+    /// The row's fields as the file had them (CSV), when the plan keeps them.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl TryFrom<&tokio_postgres::Row> for Duplicate {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> Result<Duplicate> {
+        let line: i64 = row.try_get("_line")?;
+        let first: i64 = row.try_get("first")?;
+        let column: &str = row.try_get("column")?;
+        Ok(Duplicate {
+            line: u64::try_from(line).unwrap_or_default(),
+            first: u64::try_from(first).unwrap_or_default(),
+            column: if column == "id" { "id" } else { "email" },
+            key: row.try_get("key")?,
+            raw: row
+                .columns()
+                .iter()
+                .any(|c| c.name() == "_raw")
+                .then(|| row.try_get("_raw"))
+                .transpose()?,
+        })
+    }
 }
 
 /// Rows of the file whose key the table already has.
@@ -53,13 +90,17 @@ impl Plan<'_> {
         self.columns().any(|c| c.name == name)
     }
 
-    /// `CREATE TEMP TABLE`: the line number, then the file's columns.
+    /// `CREATE TEMP TABLE`: the line number, then the file's columns, then (when kept) the row
+    /// as the file had it.
     pub fn create_temp_sql(&self) -> String {
         let mut columns = vec!["\"_line\" int8".to_string()];
         columns.extend(
             self.columns()
                 .map(|c| format!("{} {}", quote_identifier(c.name), c.kind.sql_type())),
         );
+        if self.keep_raw {
+            columns.push("\"_raw\" bytea".to_string());
+        }
         format!(
             "CREATE TEMP TABLE {TEMP} ({}) ON COMMIT DROP",
             columns.join(", ")
@@ -69,6 +110,9 @@ impl Plan<'_> {
     pub fn copy_in_sql(&self) -> String {
         let mut columns = vec!["\"_line\"".to_string()];
         columns.extend(self.columns().map(|c| quote_identifier(c.name)));
+        if self.keep_raw {
+            columns.push("\"_raw\"".to_string());
+        }
         format!(
             "COPY {TEMP} ({}) FROM STDIN (FORMAT csv)",
             columns.join(", ")
@@ -116,6 +160,85 @@ impl Plan<'_> {
             any.push(format!("({by_email} AND {})", self.email_exists()));
         }
         (!any.is_empty()).then(|| any.join(" OR "))
+    }
+
+    /// The kinds of key the file's rows have: the column, and the condition on `t` of the rows
+    /// keyed by it.
+    fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        let mut keys = Vec::new();
+        if let Some(by_id) = self.keyed_by_id() {
+            keys.push(("id", by_id));
+        }
+        if let Some(by_email) = self.keyed_by_email() {
+            keys.push(("email", by_email));
+        }
+        keys
+    }
+
+    /// The rows whose key an earlier line of the file has, with that first line: for each kind
+    /// of key, the keys held by more than one row (one hashed pass over the temporary table),
+    /// joined back to their rows. `None` when no row has a key.
+    fn duplicates_sql(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .keys()
+            .into_iter()
+            .map(|(column, keyed)| {
+                let key = quote_identifier(column);
+                format!(
+                    "SELECT t.\"_line\", f.\"first\", '{column}'::text AS \"column\", \
+                     t.{key}::text AS \"key\"{raw} FROM {TEMP} t \
+                     JOIN (SELECT t.{key} AS \"key\", min(t.\"_line\") AS \"first\" FROM {TEMP} t \
+                           WHERE {keyed} GROUP BY 1 HAVING count(*) > 1) f ON f.\"key\" = t.{key} \
+                     WHERE {keyed} AND t.\"_line\" > f.\"first\"",
+                    raw = if self.keep_raw { ", t.\"_raw\"" } else { "" }
+                )
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    }
+
+    /// The first [`SHOWN`] rows (by line) whose key an earlier line of the file has, and how
+    /// many there are.
+    pub async fn first_duplicates(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Duplicate>)> {
+        let Some(duplicates) = self.duplicates_sql() else {
+            return Ok((0, Vec::new()));
+        };
+        let sql = format!(
+            "SELECT d.*, count(*) OVER () AS \"total\" FROM ({duplicates}) d \
+             ORDER BY d.\"_line\" LIMIT $1"
+        );
+        let rows = db::query(tx, &sql, &[&SHOWN])
+            .await
+            .context("cannot look for rows of the file with the same key")?;
+        let total = match rows.first() {
+            Some(row) => u64::try_from(row.try_get::<_, i64>("total")?).unwrap_or_default(),
+            None => 0,
+        };
+        let first = rows
+            .iter()
+            .map(Duplicate::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((total, first))
+    }
+
+    /// Deletes from the temporary table every row whose key an earlier line of the file has,
+    /// and streams them back by line (with the file's fields, when kept).
+    pub async fn remove_duplicates(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> Result<Option<tokio_postgres::RowStream>> {
+        let Some(duplicates) = self.duplicates_sql() else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "WITH d AS ({duplicates}), \
+             gone AS (DELETE FROM {TEMP} x USING d WHERE x.\"_line\" = d.\"_line\" RETURNING d.*) \
+             SELECT * FROM gone ORDER BY \"_line\""
+        );
+        let rows = db::query_raw(tx, &sql, Vec::new())
+            .await
+            .context("cannot look for rows of the file with the same key")?;
+        Ok(Some(rows))
     }
 
     /// Fills in the planner's statistics of the temporary table (autovacuum never sees it).
@@ -302,6 +425,7 @@ mod tests {
             mode: OnConflict::Skip,
             rows_without_id: true,
             max_id: None,
+            keep_raw: false,
         };
         assert_eq!(
             plan.insert_sql(),
@@ -325,6 +449,7 @@ mod tests {
             mode: OnConflict::Error,
             rows_without_id: true,
             max_id: None,
+            keep_raw: false,
         };
         let sql = plan.insert_sql();
         assert!(sql.contains(
