@@ -9,23 +9,25 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// A customers file as export writes it: quotes, commas and newlines inside fields, NULLs,
-/// non-ASCII names, the largest amount, timestamps to the microsecond.
+/// non-ASCII names, timestamps to the microsecond. Their totalPurchases are 0.00: they have no
+/// orders, and import derives totalPurchases from the orders.
 const CUSTOMERS_CSV: &str = "\
 id,firstName,lastName,email,phone,address,totalPurchases,createdAt,updatedAt
 1,Ada,\"O'Brien, \"\"Bo\"\"\",ada@example.com,+1 (555) 010-9999 x12,\"1 Main St
-Apt 2, \"\"Rear\"\"\",1234.50,2025-07-01T09:30:00Z,2025-07-01T09:30:00.25Z
-2,Zoë,Ñúñez-Øre,zoe@example.com,,,,2024-02-29T23:59:59.999999Z,2024-03-01T00:00:00Z
+Apt 2, \"\"Rear\"\"\",0.00,2025-07-01T09:30:00Z,2025-07-01T09:30:00.25Z
+2,Zoë,Ñúñez-Øre,zoe@example.com,,,0.00,2024-02-29T23:59:59.999999Z,2024-03-01T00:00:00Z
 5,李,\"Smith
 Jones\",li@example.cn,555.010.9999,\"東京都, \"\"新宿\"\"\",0.00,1999-12-31T23:00:00Z,2000-01-01T00:00:00Z
-7,,,,,,99999999.99,2025-01-01T00:00:00.1Z,2025-01-01T00:00:00.123Z
+7,,,,,,0.00,2025-01-01T00:00:00.1Z,2025-01-01T00:00:00.123Z
 ";
 
+/// Products as export writes them, the largest amount among them.
 const PRODUCTS_CSV: &str = "\
 id,name,description,price,stock,category,image,createdAt,updatedAt
 3,\"Widget, large\",\"Line one
 Line \"\"two\"\"\",19.99,10,Tools,https://example.com/w.png,2025-07-01T09:30:00Z,2025-07-01T09:30:00Z
 4,Gadget 50%_off,,0.50,,,,2025-07-01T09:30:00Z,2025-07-02T10:00:00.5Z
-9,Ærøskøbing sild,Ø,1.00,0,Food,,2025-07-01T09:30:00Z,2025-07-01T09:30:00Z
+9,Ærøskøbing sild,Ø,99999999.99,0,Food,,2025-07-01T09:30:00Z,2025-07-01T09:30:00Z
 ";
 
 const CUSTOMERS_HEADER: &str =
@@ -750,7 +752,10 @@ fn on_conflict_update_overwrites_the_files_columns_only() {
         &["--on-conflict", "update"],
     )
     .assert_success()
-    .assert_stderr_contains("imported 2 customers from standard input (1 added, 1 updated)");
+    .assert_stderr_contains("imported 2 customers from standard input (1 added, 1 updated)")
+    .assert_stderr_contains(
+        "warning: line 3: totalPurchases: 5.00 given, but a new customer has no orders: stored 0.00",
+    );
     let ada = db
         .client()
         .query_one(
@@ -760,9 +765,10 @@ fn on_conflict_update_overwrites_the_files_columns_only() {
         )
         .unwrap();
     assert_eq!(ada.get::<_, String>(0), "Ada Changed");
-    // Columns the file does not have are kept; an empty field is NULL; updatedAt moves.
+    // Columns the file does not have are kept; totalPurchases, derived, is the sum of no
+    // orders; updatedAt moves.
     assert_eq!(ada.get::<_, String>(1), "O'Brien, \"Bo\"");
-    assert_eq!(ada.get::<_, Option<String>>(2), None);
+    assert_eq!(ada.get::<_, Option<String>>(2).as_deref(), Some("0.00"));
     assert!(ada.get::<_, bool>(3));
     assert!(ada.get::<_, bool>(4));
 
@@ -991,4 +997,56 @@ fn duplicates_and_bad_values_are_listed_together_by_line() {
     )
     .assert_stderr_contains("error: 3 of 4 rows in standard input are invalid");
     assert_eq!(count(&db, "Customers"), 0);
+}
+
+/// totalPurchases is derived from the customer's completed orders (`db check` holds it so): an
+/// import stores that sum, never the file's, and names each row whose value differed. Issue
+/// 15's reproduction: customer 1 given 9999.99 left `db check` exiting 1.
+#[test]
+fn import_stores_total_purchases_from_the_orders_and_says_where_the_file_differed() {
+    let db = TestDb::migrated();
+    sql(&db, crate::check::CLEAN); // Ada (1): completed orders 40.28; Grace (2): none
+    let file = "id,firstName,lastName,email,totalPurchases\n\
+                1,John,Doe,john.doe@example.com,9999.99\n\
+                ,Grace,Hopper,GRACE@navy.mil,3.00\n\
+                ,New,Person,new@x.io,12.00\n\
+                ,Zero,Person,zero@x.io,0.00\n";
+    let dry = import(
+        &db,
+        "customers",
+        file,
+        &["--on-conflict", "update", "--dry-run"],
+    );
+    dry.assert_success().assert_stderr_contains(
+        "warning: line 2: totalPurchases: 9999.99 given, but customer 1's completed orders sum \
+         to 40.28: would store 40.28",
+    );
+    import(&db, "customers", file, &["--on-conflict", "update"])
+        .assert_success()
+        .assert_stderr_contains(
+            "warning: line 2: totalPurchases: 9999.99 given, but customer 1's completed orders \
+             sum to 40.28: stored 40.28\n\
+             warning: line 3: totalPurchases: 3.00 given, but customer 2's completed orders sum \
+             to 0.00: stored 0.00\n\
+             warning: line 4: totalPurchases: 12.00 given, but a new customer has no orders: \
+             stored 0.00\n\
+             warning: 3 rows give a totalPurchases other than the customer's completed orders",
+        )
+        .assert_stderr_contains("imported 4 customers from standard input (2 added, 2 updated)");
+    let totals: String = db
+        .client()
+        .query_one(
+            r#"SELECT string_agg("firstName" || '=' || "totalPurchases", ',' ORDER BY "id")
+               FROM "Customers""#,
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(totals, "John=40.28,Grace=0.00,New=0.00,Zero=0.00");
+    db.crm().args(["db", "check"]).run().assert_success();
+
+    // Rows that --on-conflict skip leaves alone are not written, so not reported.
+    let skipped = import(&db, "customers", file, &["--on-conflict", "skip"]);
+    skipped.assert_success();
+    assert!(!skipped.stderr.contains("line 2"), "{skipped}");
 }

@@ -11,7 +11,7 @@
 
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
-use super::write::{Conflicts, Counts, Duplicate, Plan, SHOWN};
+use super::write::{Conflicts, Counts, Duplicate, Plan, SHOWN, TotalsKept};
 use super::{ImportArgs, OnConflict};
 use crate::commands::table::{ColumnKind, Table};
 use crate::context::Context;
@@ -106,6 +106,8 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         bar.finish_and_clear();
         return Err(conflict_error(&ctx.out, entity, &name, &conflicts));
     }
+    let totals = plan.totals_kept(&tx).await?;
+    warn_totals(&ctx.out, &totals, args.dry_run);
     if args.dry_run {
         bar.finish_and_clear();
         ctx.out
@@ -567,6 +569,39 @@ fn conflict_error(
             "exist"
         }
     ))
+}
+
+/// Says which rows gave a `totalPurchases` other than their customer's completed orders (the
+/// first [`SHOWN`], then how many in all), and that the sums are stored instead.
+fn warn_totals(out: &Output, totals: &TotalsKept, dry_run: bool) {
+    if totals.total == 0 {
+        return;
+    }
+    let stored = if dry_run { "would store" } else { "stored" };
+    for kept in &totals.first {
+        let orders = match kept.customer {
+            Some(id) => format!("customer {id}'s completed orders sum to {}", kept.derived),
+            None => "a new customer has no orders".to_string(),
+        };
+        out.warn(format!(
+            "line {}: totalPurchases: {} given, but {orders}: {stored} {}",
+            kept.line, kept.given, kept.derived
+        ));
+    }
+    let shown = totals.first.len() as u64;
+    if totals.total > shown {
+        out.warn(format!("... and {} more", thousands(totals.total - shown)));
+    }
+    out.warn(format!(
+        "{} {} a totalPurchases other than the customer's completed orders: crm {stored} the \
+         orders' sum, as `crm db check` expects (totalPurchases is derived from the orders)",
+        thousands(totals.total),
+        if totals.total == 1 {
+            "row gives"
+        } else {
+            "rows give"
+        }
+    ));
 }
 
 fn rejected(tally: &Tally, args: &ImportArgs) -> String {

@@ -15,6 +15,19 @@ use tokio_postgres::Transaction;
 /// The temporary table, dropped at the end of the transaction.
 const TEMP: &str = "crm_import";
 
+/// The customers' column that is derived, never taken from a file: the sum of the customer's
+/// completed orders, the invariant `db check` enforces.
+const DERIVED_TOTAL: &str = "totalPurchases";
+
+/// `DERIVED_TOTAL` of the customer whose id is `{id}`: as `db check` computes it (status
+/// compared with a literal, so that ENUM and VARCHAR columns both serve).
+fn derived_total(id: &str) -> String {
+    format!(
+        "(SELECT coalesce(sum(o.\"total\"), 0.00) FROM \"Orders\" o \
+         WHERE o.\"customerId\" = {id} AND o.\"status\" = 'completed')"
+    )
+}
+
 /// How many conflicting rows are named before `... and N more`.
 pub const SHOWN: i64 = 50;
 
@@ -72,6 +85,23 @@ pub struct Conflicts {
     pub total: u64,
     /// The first [`SHOWN`] by line: line, column, key.
     pub first: Vec<(i64, &'static str, String)>,
+}
+
+/// Rows of the file whose `totalPurchases` differs from what the customer's completed orders
+/// sum to (and which the write stores).
+#[derive(Default)]
+pub struct TotalsKept {
+    pub total: u64,
+    /// The first [`SHOWN`] by line.
+    pub first: Vec<TotalKept>,
+}
+
+pub struct TotalKept {
+    pub line: i64,
+    pub given: String,
+    pub derived: String,
+    /// The customer the row updates; `None` for a new one.
+    pub customer: Option<i32>,
 }
 
 /// What the write did.
@@ -195,6 +225,82 @@ impl Plan<'_> {
             })
             .collect();
         (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    }
+
+    /// Whether the file has the derived `totalPurchases`, which the write sets from the orders.
+    pub fn derives_total(&self) -> bool {
+        self.has(DERIVED_TOTAL)
+    }
+
+    /// The rows to be written whose given `totalPurchases` differs from what their customer's
+    /// completed orders sum to (a new customer has none: 0.00). One branch per kind of key,
+    /// each joined to the customer it names as the write does (hashed), so that the orders are
+    /// summed only for existing customers.
+    pub async fn totals_kept(&self, tx: &Transaction<'_>) -> Result<TotalsKept> {
+        if !self.derives_total() {
+            return Ok(TotalsKept::default());
+        }
+        let table = self.entity.quoted_name();
+        let given = quote_identifier(DERIVED_TOTAL);
+        // With skip, rows whose key the table has are left out of the write.
+        let written = if self.mode == OnConflict::Skip {
+            " AND c.\"id\" IS NULL"
+        } else {
+            ""
+        };
+        let mut branches = Vec::new();
+        if let Some(by_id) = self.keyed_by_id() {
+            branches.push(format!(
+                "SELECT t.\"_line\", t.{given} AS \"given\", c.\"id\" AS \"customer\" \
+                 FROM {TEMP} t LEFT JOIN {table} c ON c.\"id\" = t.\"id\" \
+                 WHERE {by_id} AND t.{given} IS NOT NULL{written}"
+            ));
+        }
+        if let Some(by_email) = self.keyed_by_email() {
+            branches.push(format!(
+                "SELECT t.\"_line\", t.{given} AS \"given\", c.\"id\" AS \"customer\" \
+                 FROM {TEMP} t LEFT JOIN {table} c ON lower(c.\"email\") = t.\"email\" \
+                 WHERE {by_email} AND t.{given} IS NOT NULL{written}"
+            ));
+        }
+        let mut unkeyed = vec![format!("t.{given} IS NOT NULL")];
+        if self.has("id") {
+            unkeyed.push("t.\"id\" IS NULL".to_string());
+        }
+        if self.keyed_by_email().is_some() {
+            unkeyed.push("t.\"email\" IS NULL".to_string());
+        }
+        branches.push(format!(
+            "SELECT t.\"_line\", t.{given} AS \"given\", NULL::int4 AS \"customer\" \
+             FROM {TEMP} t WHERE {}",
+            unkeyed.join(" AND ")
+        ));
+        let sql = format!(
+            "SELECT u.\"_line\", u.\"given\"::text, d.\"sum\"::text, u.\"customer\", count(*) OVER () \
+             FROM ({}) u \
+             CROSS JOIN LATERAL (SELECT CASE WHEN u.\"customer\" IS NULL THEN 0.00 \
+                                 ELSE {} END AS \"sum\") d \
+             WHERE u.\"given\" <> d.\"sum\" ORDER BY u.\"_line\" LIMIT $1",
+            branches.join(" UNION ALL "),
+            derived_total("u.\"customer\"")
+        );
+        let rows = db::query(tx, &sql, &[&SHOWN])
+            .await
+            .context("cannot compare the file's totalPurchases with the orders")?;
+        Ok(TotalsKept {
+            total: rows
+                .first()
+                .map_or(0, |r| u64::try_from(r.get::<_, i64>(4)).unwrap_or(0)),
+            first: rows
+                .iter()
+                .map(|r| TotalKept {
+                    line: r.get(0),
+                    given: r.get(1),
+                    derived: r.get(2),
+                    customer: r.get(3),
+                })
+                .collect(),
+        })
     }
 
     /// The first [`SHOWN`] rows (by line) whose key an earlier line of the file has, and how
@@ -331,7 +437,8 @@ impl Plan<'_> {
     }
 
     /// `SET` of an update: the file's columns; the time of the import for `updatedAt` unless
-    /// the file gives one; `createdAt` only where the file gives one.
+    /// the file gives one; `createdAt` only where the file gives one; `totalPurchases` from
+    /// the customer's completed orders, whatever the file says.
     fn update_sets(&self) -> String {
         let mut sets: Vec<String> = self
             .columns()
@@ -339,6 +446,7 @@ impl Plan<'_> {
             .map(|c| {
                 let name = quote_identifier(c.name);
                 match c.name {
+                    DERIVED_TOTAL => format!("{name} = {}", derived_total("c.\"id\"")),
                     "createdAt" => format!("{name} = coalesce(t.{name}, c.{name})"),
                     "updatedAt" => format!("{name} = coalesce(t.{name}, now())"),
                     _ => format!("{name} = t.{name}"),
@@ -351,7 +459,8 @@ impl Plan<'_> {
         sets.join(", ")
     }
 
-    /// `INSERT ... SELECT` of the rows whose key the table does not have.
+    /// `INSERT ... SELECT` of the rows whose key the table does not have; a new customer's
+    /// `totalPurchases` is 0.00, whatever the file says.
     fn insert_sql(&self) -> String {
         let table = self.entity.quoted_name();
         let mut names = Vec::new();
@@ -361,6 +470,8 @@ impl Plan<'_> {
             let t = format!("t.{name}");
             names.push(name);
             values.push(match column.kind {
+                // A new customer has no orders: the foreign key on Orders.customerId sees to it.
+                _ if column.name == DERIVED_TOTAL => "0.00".to_string(),
                 ColumnKind::Id if self.rows_without_id => format!(
                     "coalesce({t}, nextval((SELECT pg_get_serial_sequence('{table}', 'id')::regclass)))"
                 ),
