@@ -6,7 +6,7 @@
 //! commands) and never set here.
 
 use crate::commands::confirm::ConfirmArgs;
-use crate::commands::listing::{Filter, ListArgs, order_by};
+use crate::commands::listing::{Filter, ListArgs, like_pattern, order_by};
 use crate::commands::record::{self, Fields, Record};
 use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
@@ -157,10 +157,14 @@ impl CustomersCommand {
             CustomersCommand::List(args) => list(ctx, &args).await?,
             CustomersCommand::Show { id } => show(ctx, id).await?,
             CustomersCommand::Create(fields) => {
+                let email = fields.email.clone();
+                warn_if_email_used(ctx, email.as_deref(), None).await?;
                 record::create::<Customer>(ctx, fields.into_fields()).await?;
             }
             CustomersCommand::Update { id, fields } => {
+                let email = fields.email.clone();
                 record::update::<Customer>(ctx, id, fields.into_fields()).await?;
+                warn_if_email_used(ctx, email.as_deref(), Some(id)).await?;
             }
             CustomersCommand::Delete { id, confirm } => {
                 record::delete::<Customer>(ctx, id, confirm).await?;
@@ -243,6 +247,37 @@ impl Record for Customer {
             Some(name)
         }
     }
+}
+
+/// The other customers with this (lower-cased) e-mail: the trigram index finds the candidates
+/// (`customers_email_trgm_idx`; $1 is the e-mail as an ILIKE pattern), `lower` compares as
+/// import does, since the original system stored e-mails as typed.
+const EMAIL_USED_BY: &str = r#"SELECT "id" FROM "Customers"
+    WHERE "email" ILIKE $1 ESCAPE '\' AND lower("email") = $2 AND "id" IS DISTINCT FROM $3
+    ORDER BY "id" LIMIT 10"#;
+
+/// E-mails need not be unique (the reference schema has no unique index on them, and crm keeps
+/// it so), but a second customer with one is usually a mistake, and an import keyed by that
+/// e-mail cannot tell them apart: say which customers already have it.
+async fn warn_if_email_used(ctx: &Context, email: Option<&str>, except: Option<i32>) -> Result<()> {
+    let Some(email) = email else {
+        return Ok(());
+    };
+    let client = ctx.db().await?.get().await?;
+    let pattern = like_pattern(email);
+    let ids: Vec<i32> = db::query(&**client, EMAIL_USED_BY, &[&pattern, &email, &except])
+        .await
+        .context("cannot look for customers with the same e-mail")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !ids.is_empty() {
+        ctx.out.warn(format!(
+            "the e-mail {email} is already used by {}",
+            record::named_by_id(&TABLE, &ids)
+        ));
+    }
+    Ok(())
 }
 
 async fn list(ctx: &Context, args: &ListArgs) -> Result<()> {

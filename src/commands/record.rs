@@ -39,6 +39,16 @@ pub trait Record: Sized + for<'r> TryFrom<&'r Row, Error = anyhow::Error> {
     }
 }
 
+/// `customer 4`, `customers 4 and 9`, `customers 4, 9 and 12`: rows named by id in messages.
+pub fn named_by_id(table: &Table, ids: &[i32]) -> String {
+    let ids: Vec<String> = ids.iter().map(i32::to_string).collect();
+    match ids.as_slice() {
+        [] => format!("no {}", table.plural),
+        [one] => format!("{} {one}", table.singular),
+        [rest @ .., last] => format!("{} {} and {last}", table.plural, rest.join(", ")),
+    }
+}
+
 /// `list`: streams the rows matching `filter` in `order` (from [`crate::commands::listing::order_by`])
 /// to the output, with the total line under a table.
 pub async fn list<R: Record>(

@@ -11,8 +11,9 @@
 
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
-use super::write::{Conflicts, Counts, Duplicate, Plan, SHOWN, TotalsKept};
+use super::write::{Ambiguous, Conflicts, Counts, Duplicate, Plan, SHOWN, TotalsKept};
 use super::{ImportArgs, OnConflict};
+use crate::commands::record::named_by_id;
 use crate::commands::table::{ColumnKind, Table};
 use crate::context::Context;
 use crate::db;
@@ -95,6 +96,11 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
     plan.analyze(&tx).await?;
     if !args.dry_run {
         plan.lock(&tx).await?;
+    }
+    let (ambiguous, first) = plan.ambiguous(&tx).await?;
+    if ambiguous > 0 {
+        bar.finish_and_clear();
+        return Err(ambiguous_error(&ctx.out, entity, &name, ambiguous, &first));
     }
     // What skip and update do with conflicts needs no list of them, except to foretell it.
     let conflicts = if args.on_conflict == OnConflict::Error || args.dry_run {
@@ -536,6 +542,37 @@ fn plural(entity: &Table, n: u64) -> &str {
     } else {
         entity.plural
     }
+}
+
+/// Rows keyed by an e-mail that several rows have: which to update is the user's to say.
+fn ambiguous_error(
+    out: &Output,
+    entity: &Table,
+    name: &str,
+    total: u64,
+    first: &[Ambiguous],
+) -> anyhow::Error {
+    for row in first {
+        out.problem(format!(
+            "line {}: email: {} matches {}, not one",
+            row.line,
+            row.email,
+            named_by_id(entity, &row.ids)
+        ));
+    }
+    let shown = first.len() as u64;
+    if total > shown {
+        out.problem(format!("... and {} more", thousands(total - shown)));
+    }
+    error::usage(format!(
+        "{} {} of {name} {} several {} by e-mail; nothing was imported \
+         (give those rows an id column to say which {} they update)",
+        thousands(total),
+        if total == 1 { "row" } else { "rows" },
+        if total == 1 { "matches" } else { "match" },
+        entity.plural,
+        entity.singular
+    ))
 }
 
 fn conflict_error(

@@ -104,6 +104,13 @@ pub struct TotalKept {
     pub customer: Option<i32>,
 }
 
+/// A row keyed by an e-mail that several rows of the table have.
+pub struct Ambiguous {
+    pub line: i64,
+    pub email: String,
+    pub ids: Vec<i32>,
+}
+
 /// What the write did.
 pub struct Counts {
     pub added: u64,
@@ -225,6 +232,40 @@ impl Plan<'_> {
             })
             .collect();
         (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    }
+
+    /// With `update`, the rows keyed by e-mail that match more than one row of the table (no
+    /// unique index guards e-mails): the first [`SHOWN`] by line, each with the e-mail and the
+    /// ids it matches, and how many there are. Updating them would change every match.
+    pub async fn ambiguous(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Ambiguous>)> {
+        let Some(by_email) = self.keyed_by_email() else {
+            return Ok((0, Vec::new()));
+        };
+        if self.mode != OnConflict::Update {
+            return Ok((0, Vec::new()));
+        }
+        let sql = format!(
+            "SELECT t.\"_line\", t.\"email\", array_agg(c.\"id\" ORDER BY c.\"id\"), count(*) OVER () \
+             FROM {TEMP} t JOIN {} c ON lower(c.\"email\") = t.\"email\" \
+             WHERE {by_email} GROUP BY t.\"_line\", t.\"email\" HAVING count(*) > 1 \
+             ORDER BY t.\"_line\" LIMIT $1",
+            self.entity.quoted_name()
+        );
+        let rows = db::query(tx, &sql, &[&SHOWN])
+            .await
+            .context("cannot look for e-mails that several rows have")?;
+        let total = rows
+            .first()
+            .map_or(0, |r| u64::try_from(r.get::<_, i64>(3)).unwrap_or(0));
+        let first = rows
+            .iter()
+            .map(|r| Ambiguous {
+                line: r.get(0),
+                email: r.get(1),
+                ids: r.get(2),
+            })
+            .collect();
+        Ok((total, first))
     }
 
     /// Whether the file has the derived `totalPurchases`, which the write sets from the orders.
