@@ -689,3 +689,83 @@ fn an_import_keyed_by_an_email_that_several_customers_have_is_refused() {
         .assert_success()
         .assert_stderr_contains("(0 added, 1 updated)");
 }
+
+/// Issue 15: `customers update 6 --phone ""` exited 2 and nothing could empty a field.
+/// `--clear FIELD` (repeatable, by flag or column name) sets optional fields to NULL; a field
+/// that must keep a value is refused naming those that can be cleared; an empty value says
+/// how to clear.
+#[test]
+fn update_clear_empties_optional_fields_and_refuses_the_others() {
+    let db = with_customers();
+    let out = db
+        .crm()
+        .args([
+            "customers",
+            "update",
+            "1",
+            "--clear",
+            "phone",
+            "--clear",
+            "ADDRESS",
+        ])
+        .run();
+    out.assert_success();
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{HEADER}1,Ada,Lovelace,ada@example.com,,,1234.50,{THEN},20"
+        )),
+        "{out}"
+    );
+    let row = db
+        .client()
+        .query_one(
+            r#"SELECT "phone" IS NULL AND "address" IS NULL AND "firstName" = 'Ada'
+               FROM "Customers" WHERE "id" = 1"#,
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    db.crm()
+        .args([
+            "customers",
+            "update",
+            "3",
+            "--clear",
+            "lastName",
+            "--first-name",
+            "A. M.",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("3,A. M.,,alan@example.org,");
+
+    let before = row_json(&db, "Customers", 2);
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &["--phone", ""],
+            "'--phone <PHONE>': must not be empty (to remove the phone, update with --clear phone)",
+        ),
+        (
+            &["--clear", "totalPurchases"],
+            "totalPurchases cannot be cleared: it is the sum of the customer's completed orders \
+             (the fields that can be: first-name, last-name, email, phone, address)",
+        ),
+        (
+            &["--clear", "nickname"],
+            "no field \"nickname\" can be cleared (the fields that can be: first-name",
+        ),
+        (
+            &["--phone", "555 0100", "--clear", "phone"],
+            "--phone and --clear phone both given",
+        ),
+    ];
+    for (args, message) in refusals {
+        db.crm()
+            .args(["customers", "update", "2"])
+            .args(args)
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(message);
+    }
+    assert_eq!(row_json(&db, "Customers", 2), before);
+}

@@ -7,7 +7,7 @@
 
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, like_pattern, order_by};
-use crate::commands::record::{self, Fields, Record};
+use crate::commands::record::{self, Clearable, Fields, Record};
 use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
@@ -87,9 +87,9 @@ pub enum CustomersCommand {
         .multiple(true)))]
     Create(CustomerFields),
 
-    /// Change the fields given of a customer (at least one)
+    /// Change the fields given of a customer (at least one), or clear them with --clear
     #[command(group(clap::ArgGroup::new("changes")
-        .args(["first_name", "last_name", "email", "phone", "address"])
+        .args(["first_name", "last_name", "email", "phone", "address", "clear"])
         .required(true)
         .multiple(true)))]
     Update {
@@ -98,6 +98,10 @@ pub enum CustomersCommand {
         id: i32,
         #[command(flatten)]
         fields: CustomerFields,
+        /// Empty an optional field (set it to NULL): first-name, last-name, email, phone or
+        /// address; repeatable
+        #[arg(long, value_name = "FIELD", value_parser = clear_target)]
+        clear: Vec<&'static str>,
     },
 
     /// Delete a customer; its orders are kept, with customerId set to NULL
@@ -120,24 +124,65 @@ pub enum CustomersCommand {
 #[derive(Debug, Args)]
 pub struct CustomerFields {
     /// First name (at most 255 characters)
-    #[arg(long, value_name = "NAME", value_parser = flag::name)]
+    #[arg(long, value_name = "NAME", value_parser = |v: &str| record::or_clear(v, "first-name", flag::name))]
     pub first_name: Option<String>,
 
     /// Last name (at most 255 characters)
-    #[arg(long, value_name = "NAME", value_parser = flag::name)]
+    #[arg(long, value_name = "NAME", value_parser = |v: &str| record::or_clear(v, "last-name", flag::name))]
     pub last_name: Option<String>,
 
     /// E-mail address (stored lower-case)
-    #[arg(long, value_name = "EMAIL", value_parser = flag::email)]
+    #[arg(long, value_name = "EMAIL", value_parser = |v: &str| record::or_clear(v, "email", flag::email))]
     pub email: Option<String>,
 
     /// Phone number (digits, spaces and + - ( ) . / x)
-    #[arg(long, value_name = "PHONE", value_parser = flag::phone)]
+    #[arg(long, value_name = "PHONE", value_parser = |v: &str| record::or_clear(v, "phone", flag::phone))]
     pub phone: Option<String>,
 
     /// Postal address
     #[arg(long, value_name = "ADDRESS", value_parser = flag::long_text)]
     pub address: Option<String>,
+}
+
+/// The fields `update --clear` empties: the optional ones a person types.
+const CLEARABLE: &[Clearable] = &[
+    Clearable {
+        flag: "first-name",
+        column: "firstName",
+    },
+    Clearable {
+        flag: "last-name",
+        column: "lastName",
+    },
+    Clearable {
+        flag: "email",
+        column: "email",
+    },
+    Clearable {
+        flag: "phone",
+        column: "phone",
+    },
+    Clearable {
+        flag: "address",
+        column: "address",
+    },
+];
+
+/// `--clear FIELD`: one of [`CLEARABLE`].
+fn clear_target(name: &str) -> Result<&'static str, String> {
+    record::clear_target(
+        name,
+        CLEARABLE,
+        &[
+            ("id", "it names the customer"),
+            (
+                "totalPurchases",
+                "it is the sum of the customer's completed orders",
+            ),
+            ("createdAt", "crm keeps it"),
+            ("updatedAt", "crm keeps it"),
+        ],
+    )
 }
 
 impl CustomerFields {
@@ -161,9 +206,10 @@ impl CustomersCommand {
                 warn_if_email_used(ctx, email.as_deref(), None).await?;
                 record::create::<Customer>(ctx, fields.into_fields()).await?;
             }
-            CustomersCommand::Update { id, fields } => {
+            CustomersCommand::Update { id, fields, clear } => {
                 let email = fields.email.clone();
-                record::update::<Customer>(ctx, id, fields.into_fields()).await?;
+                let fields = fields.into_fields().clear(&clear, CLEARABLE)?;
+                record::update::<Customer>(ctx, id, fields).await?;
                 warn_if_email_used(ctx, email.as_deref(), Some(id)).await?;
             }
             CustomersCommand::Delete { id, confirm } => {
