@@ -578,3 +578,194 @@ fn bad_counts_and_ids_say_what_was_expected() {
         .assert_success()
         .assert_stdout_contains("alan@example.org");
 }
+
+/// E-mails need not be unique (the reference schema has no unique index on them), but create
+/// and update say which customers already have the e-mail, in any case, and still succeed.
+#[test]
+fn create_and_update_warn_that_the_email_is_already_used_and_succeed() {
+    let db = with_customers();
+    let create = |email: &str| {
+        db.crm()
+            .args([
+                "customers",
+                "create",
+                "--first-name",
+                "Twin",
+                "--email",
+                email,
+            ])
+            .run()
+    };
+    let first = create("twin@example.com");
+    first.assert_success();
+    assert!(!first.stderr.contains("warning"), "{first}");
+    create("Twin@Example.com")
+        .assert_success()
+        .assert_stderr_contains(
+            "warning: the e-mail twin@example.com is already used by customer 4",
+        );
+    // An e-mail given as a pattern matches only itself.
+    let other = create("t_in@example.com");
+    other.assert_success();
+    assert!(!other.stderr.contains("warning"), "{other}");
+    db.crm()
+        .args(["customers", "update", "2", "--email", "TWIN@example.com"])
+        .run()
+        .assert_success()
+        .assert_stderr_contains(
+            "warning: the e-mail twin@example.com is already used by customers 4 and 5",
+        );
+    // Its own e-mail is not another customer's.
+    let same = db
+        .crm()
+        .args(["customers", "update", "1", "--email", "ada@example.com"])
+        .run();
+    same.assert_success();
+    assert!(!same.stderr.contains("warning"), "{same}");
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Customers" WHERE "email" = 'twin@example.com'"#
+        ),
+        3
+    );
+}
+
+/// Issue 15's reproduction: with two customers of one e-mail, a one-row import keyed by it
+/// reported `0 added, 2 updated`. It cannot say which to update: exit 2, naming the line and
+/// the customers, and nothing written.
+#[test]
+fn an_import_keyed_by_an_email_that_several_customers_have_is_refused() {
+    let db = with_customers();
+    for _ in 0..2 {
+        db.crm()
+            .args(["customers", "create", "--email", "twin@example.com"])
+            .run()
+            .assert_success();
+    }
+    let before = db
+        .client()
+        .query(
+            r#"SELECT row_to_json(c)::text FROM "Customers" c ORDER BY "id""#,
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>();
+    for args in [
+        &["--on-conflict", "update"][..],
+        &["--on-conflict", "update", "--dry-run"],
+    ] {
+        db.crm()
+            .args(["customers", "import", "-"])
+            .args(args)
+            .stdin("email,phone\nnew@x.io,1\nTwin@Example.com,555 0100\n")
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(
+                "line 3: email: twin@example.com matches customers 4 and 5, not one",
+            )
+            .assert_stderr_contains(
+                "error: 1 row of standard input matches several customers by e-mail; nothing was imported",
+            );
+    }
+    let after = db
+        .client()
+        .query(
+            r#"SELECT row_to_json(c)::text FROM "Customers" c ORDER BY "id""#,
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>();
+    assert_eq!(before, after);
+    // With the id, the row says which.
+    db.crm()
+        .args(["customers", "import", "-", "--on-conflict", "update"])
+        .stdin("id,email,phone\n5,twin@example.com,555 0100\n")
+        .run()
+        .assert_success()
+        .assert_stderr_contains("(0 added, 1 updated)");
+}
+
+/// Issue 15: `customers update 6 --phone ""` exited 2 and nothing could empty a field.
+/// `--clear FIELD` (repeatable, by flag or column name) sets optional fields to NULL; a field
+/// that must keep a value is refused naming those that can be cleared; an empty value says
+/// how to clear.
+#[test]
+fn update_clear_empties_optional_fields_and_refuses_the_others() {
+    let db = with_customers();
+    let out = db
+        .crm()
+        .args([
+            "customers",
+            "update",
+            "1",
+            "--clear",
+            "phone",
+            "--clear",
+            "ADDRESS",
+        ])
+        .run();
+    out.assert_success();
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{HEADER}1,Ada,Lovelace,ada@example.com,,,1234.50,{THEN},20"
+        )),
+        "{out}"
+    );
+    let row = db
+        .client()
+        .query_one(
+            r#"SELECT "phone" IS NULL AND "address" IS NULL AND "firstName" = 'Ada'
+               FROM "Customers" WHERE "id" = 1"#,
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    db.crm()
+        .args([
+            "customers",
+            "update",
+            "3",
+            "--clear",
+            "lastName",
+            "--first-name",
+            "A. M.",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("3,A. M.,,alan@example.org,");
+
+    let before = row_json(&db, "Customers", 2);
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &["--phone", ""],
+            "'--phone <PHONE>': must not be empty (to remove the phone, update with --clear phone)",
+        ),
+        (
+            &["--clear", "totalPurchases"],
+            "totalPurchases cannot be cleared: it is the sum of the customer's completed orders \
+             (the fields that can be: first-name, last-name, email, phone, address)",
+        ),
+        (
+            &["--clear", "nickname"],
+            "no field \"nickname\" can be cleared (the fields that can be: first-name",
+        ),
+        (
+            &["--phone", "555 0100", "--clear", "phone"],
+            "--phone and --clear phone both given",
+        ),
+    ];
+    for (args, message) in refusals {
+        db.crm()
+            .args(["customers", "update", "2"])
+            .args(args)
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(message);
+    }
+    assert_eq!(row_json(&db, "Customers", 2), before);
+}

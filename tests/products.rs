@@ -685,3 +685,36 @@ fn negative_numbers_and_names_for_ids_say_what_is_wrong() {
         .assert_code(3)
         .assert_stderr_contains("product -1 does not exist");
 }
+
+/// `products update --clear FIELD` empties description, category or image; name, price and
+/// stock are refused, naming the fields that can be cleared.
+#[test]
+fn update_clear_empties_optional_fields_and_refuses_required_ones() {
+    let db = with_products();
+    db.crm()
+        .args([
+            "products", "update", "2", "--clear", "category", "--clear", "image",
+        ])
+        .run()
+        .assert_success()
+        .assert_stdout_contains(&format!("2,Gadget,,24.50,0,,,{THEN},20"));
+    let before = row_json(&db, "Products", 1);
+    for (field, why) in [
+        ("name", "a product must have one"),
+        ("price", "a product must have one"),
+        ("stock", "orders count it down"),
+    ] {
+        db.crm()
+            .args(["products", "update", "1", "--clear", field])
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(&format!("{field} cannot be cleared: {why}"))
+            .assert_stderr_contains("(the fields that can be: description, category, image)");
+    }
+    assert_eq!(row_json(&db, "Products", 1), before);
+    db.crm()
+        .args(["products", "update", "1", "--clear", "description"])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("1,Widget,,9.99,5,tools,");
+}

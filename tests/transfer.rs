@@ -9,23 +9,25 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// A customers file as export writes it: quotes, commas and newlines inside fields, NULLs,
-/// non-ASCII names, the largest amount, timestamps to the microsecond.
+/// non-ASCII names, timestamps to the microsecond. Their totalPurchases are 0.00: they have no
+/// orders, and import derives totalPurchases from the orders.
 const CUSTOMERS_CSV: &str = "\
 id,firstName,lastName,email,phone,address,totalPurchases,createdAt,updatedAt
 1,Ada,\"O'Brien, \"\"Bo\"\"\",ada@example.com,+1 (555) 010-9999 x12,\"1 Main St
-Apt 2, \"\"Rear\"\"\",1234.50,2025-07-01T09:30:00Z,2025-07-01T09:30:00.25Z
-2,Zoë,Ñúñez-Øre,zoe@example.com,,,,2024-02-29T23:59:59.999999Z,2024-03-01T00:00:00Z
+Apt 2, \"\"Rear\"\"\",0.00,2025-07-01T09:30:00Z,2025-07-01T09:30:00.25Z
+2,Zoë,Ñúñez-Øre,zoe@example.com,,,0.00,2024-02-29T23:59:59.999999Z,2024-03-01T00:00:00Z
 5,李,\"Smith
 Jones\",li@example.cn,555.010.9999,\"東京都, \"\"新宿\"\"\",0.00,1999-12-31T23:00:00Z,2000-01-01T00:00:00Z
-7,,,,,,99999999.99,2025-01-01T00:00:00.1Z,2025-01-01T00:00:00.123Z
+7,,,,,,0.00,2025-01-01T00:00:00.1Z,2025-01-01T00:00:00.123Z
 ";
 
+/// Products as export writes them, the largest amount among them.
 const PRODUCTS_CSV: &str = "\
 id,name,description,price,stock,category,image,createdAt,updatedAt
 3,\"Widget, large\",\"Line one
 Line \"\"two\"\"\",19.99,10,Tools,https://example.com/w.png,2025-07-01T09:30:00Z,2025-07-01T09:30:00Z
 4,Gadget 50%_off,,0.50,,,,2025-07-01T09:30:00Z,2025-07-02T10:00:00.5Z
-9,Ærøskøbing sild,Ø,1.00,0,Food,,2025-07-01T09:30:00Z,2025-07-01T09:30:00Z
+9,Ærøskøbing sild,Ø,99999999.99,0,Food,,2025-07-01T09:30:00Z,2025-07-01T09:30:00Z
 ";
 
 const CUSTOMERS_HEADER: &str =
@@ -750,7 +752,10 @@ fn on_conflict_update_overwrites_the_files_columns_only() {
         &["--on-conflict", "update"],
     )
     .assert_success()
-    .assert_stderr_contains("imported 2 customers from standard input (1 added, 1 updated)");
+    .assert_stderr_contains("imported 2 customers from standard input (1 added, 1 updated)")
+    .assert_stderr_contains(
+        "warning: line 3: totalPurchases: 5.00 given, but a new customer has no orders: stored 0.00",
+    );
     let ada = db
         .client()
         .query_one(
@@ -760,9 +765,10 @@ fn on_conflict_update_overwrites_the_files_columns_only() {
         )
         .unwrap();
     assert_eq!(ada.get::<_, String>(0), "Ada Changed");
-    // Columns the file does not have are kept; an empty field is NULL; updatedAt moves.
+    // Columns the file does not have are kept; totalPurchases, derived, is the sum of no
+    // orders; updatedAt moves.
     assert_eq!(ada.get::<_, String>(1), "O'Brien, \"Bo\"");
-    assert_eq!(ada.get::<_, Option<String>>(2), None);
+    assert_eq!(ada.get::<_, Option<String>>(2).as_deref(), Some("0.00"));
     assert!(ada.get::<_, bool>(3));
     assert!(ada.get::<_, bool>(4));
 
@@ -1019,4 +1025,135 @@ fn an_export_on_a_terminal_shows_the_planners_estimate_of_the_rows() {
     );
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains(" of about "), "{screen}");
+}
+
+/// A customers file of `n` rows with distinct ids and e-mails, except that the last row repeats
+/// the first one's key: its id when `by_id`, else (no id column) its e-mail, in another case.
+fn far_apart_duplicate(n: u32, by_id: bool) -> String {
+    let mut csv = String::from(if by_id {
+        "id,firstName,email\n"
+    } else {
+        "firstName,email\n"
+    });
+    for i in 1..n {
+        if by_id {
+            csv.push_str(&format!("{i},C{i},c{i}@x.io\n"));
+        } else {
+            csv.push_str(&format!("C{i},c{i}@x.io\n"));
+        }
+    }
+    csv.push_str(if by_id {
+        "1,Last,last@x.io\n"
+    } else {
+        "Last,C1@X.io\n"
+    });
+    csv
+}
+
+/// Duplicate keys are found where the rows are (the import's staging table), so at any
+/// distance: the first and the last line of a 200,000-row file, both named.
+#[test]
+fn a_duplicate_key_is_found_at_any_distance_and_both_lines_are_named() {
+    let db = TestDb::migrated();
+    let last = 200_001; // the header is line 1
+    import(&db, "customers", far_apart_duplicate(200_000, true), &[])
+        .assert_code(2)
+        .assert_stderr_contains(&format!("line {last}: id: 1 is also on line 2"))
+        .assert_stderr_contains("error: 1 of 200,000 rows in standard input is invalid");
+    import(&db, "customers", far_apart_duplicate(200_000, false), &[])
+        .assert_code(2)
+        .assert_stderr_contains(&format!("line {last}: email: c1@x.io is also on line 2"));
+    assert_eq!(count(&db, "Customers"), 0);
+
+    // With --skip-invalid the later row goes to the rejects file as the file had it.
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    db.crm()
+        .args(["customers", "import", "-", "--skip-invalid", "--rejects"])
+        .arg(&rejects)
+        .stdin(far_apart_duplicate(200_000, false))
+        .run()
+        .assert_success()
+        .assert_stderr_contains(
+            "imported 199,999 customers from standard input (199,999 added); 1 invalid row skipped",
+        );
+    assert_eq!(
+        fs::read_to_string(&rejects).unwrap(),
+        format!(
+            "firstName,email,_line,_error\nLast,C1@X.io,{last},email: c1@x.io is also on line 2\n"
+        )
+    );
+    assert_eq!(count(&db, "Customers"), 199_999);
+}
+
+/// Duplicates are found after the other problems, but listed with them by line.
+#[test]
+fn duplicates_and_bad_values_are_listed_together_by_line() {
+    let db = TestDb::migrated();
+    import(
+        &db,
+        "customers",
+        "id,email\n1,a@x.io\n2,nope\n1,b@x.io\n3,\"x,y\"\n",
+        &[],
+    )
+    .assert_code(2)
+    .assert_stderr_contains(
+        "line 3: email: not an e-mail address: \"nope\"\n\
+         line 4: id: 1 is also on line 2\n\
+         line 5: email: not an e-mail address",
+    )
+    .assert_stderr_contains("error: 3 of 4 rows in standard input are invalid");
+    assert_eq!(count(&db, "Customers"), 0);
+}
+
+/// totalPurchases is derived from the customer's completed orders (`db check` holds it so): an
+/// import stores that sum, never the file's, and names each row whose value differed. Issue
+/// 15's reproduction: customer 1 given 9999.99 left `db check` exiting 1.
+#[test]
+fn import_stores_total_purchases_from_the_orders_and_says_where_the_file_differed() {
+    let db = TestDb::migrated();
+    sql(&db, crate::check::CLEAN); // Ada (1): completed orders 40.28; Grace (2): none
+    let file = "id,firstName,lastName,email,totalPurchases\n\
+                1,John,Doe,john.doe@example.com,9999.99\n\
+                ,Grace,Hopper,GRACE@navy.mil,3.00\n\
+                ,New,Person,new@x.io,12.00\n\
+                ,Zero,Person,zero@x.io,0.00\n";
+    let dry = import(
+        &db,
+        "customers",
+        file,
+        &["--on-conflict", "update", "--dry-run"],
+    );
+    dry.assert_success().assert_stderr_contains(
+        "warning: line 2: totalPurchases: 9999.99 given, but customer 1's completed orders sum \
+         to 40.28: would store 40.28",
+    );
+    import(&db, "customers", file, &["--on-conflict", "update"])
+        .assert_success()
+        .assert_stderr_contains(
+            "warning: line 2: totalPurchases: 9999.99 given, but customer 1's completed orders \
+             sum to 40.28: stored 40.28\n\
+             warning: line 3: totalPurchases: 3.00 given, but customer 2's completed orders sum \
+             to 0.00: stored 0.00\n\
+             warning: line 4: totalPurchases: 12.00 given, but a new customer has no orders: \
+             stored 0.00\n\
+             warning: 3 rows give a totalPurchases other than the customer's completed orders",
+        )
+        .assert_stderr_contains("imported 4 customers from standard input (2 added, 2 updated)");
+    let totals: String = db
+        .client()
+        .query_one(
+            r#"SELECT string_agg("firstName" || '=' || "totalPurchases", ',' ORDER BY "id")
+               FROM "Customers""#,
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(totals, "John=40.28,Grace=0.00,New=0.00,Zero=0.00");
+    db.crm().args(["db", "check"]).run().assert_success();
+
+    // Rows that --on-conflict skip leaves alone are not written, so not reported.
+    let skipped = import(&db, "customers", file, &["--on-conflict", "skip"]);
+    skipped.assert_success();
+    assert!(!skipped.stderr.contains("line 2"), "{skipped}");
 }

@@ -6,8 +6,8 @@
 //! commands) and never set here.
 
 use crate::commands::confirm::ConfirmArgs;
-use crate::commands::listing::{Filter, ListArgs, order_by};
-use crate::commands::record::{self, Fields, Record};
+use crate::commands::listing::{Filter, ListArgs, like_pattern, order_by};
+use crate::commands::record::{self, Clearable, Fields, Record};
 use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
@@ -87,9 +87,9 @@ pub enum CustomersCommand {
         .multiple(true)))]
     Create(CustomerFields),
 
-    /// Change the fields given of a customer (at least one)
+    /// Change the fields given of a customer (at least one), or clear them with --clear
     #[command(group(clap::ArgGroup::new("changes")
-        .args(["first_name", "last_name", "email", "phone", "address"])
+        .args(["first_name", "last_name", "email", "phone", "address", "clear"])
         .required(true)
         .multiple(true)))]
     Update {
@@ -98,6 +98,10 @@ pub enum CustomersCommand {
         id: i32,
         #[command(flatten)]
         fields: CustomerFields,
+        /// Empty an optional field (set it to NULL): first-name, last-name, email, phone or
+        /// address; repeatable
+        #[arg(long, value_name = "FIELD", value_parser = clear_target)]
+        clear: Vec<&'static str>,
     },
 
     /// Delete a customer; its orders are kept, with customerId set to NULL
@@ -120,24 +124,65 @@ pub enum CustomersCommand {
 #[derive(Debug, Args)]
 pub struct CustomerFields {
     /// First name (at most 255 characters)
-    #[arg(long, value_name = "NAME", value_parser = flag::name)]
+    #[arg(long, value_name = "NAME", value_parser = |v: &str| record::or_clear(v, "first-name", flag::name))]
     pub first_name: Option<String>,
 
     /// Last name (at most 255 characters)
-    #[arg(long, value_name = "NAME", value_parser = flag::name)]
+    #[arg(long, value_name = "NAME", value_parser = |v: &str| record::or_clear(v, "last-name", flag::name))]
     pub last_name: Option<String>,
 
     /// E-mail address (stored lower-case)
-    #[arg(long, value_name = "EMAIL", value_parser = flag::email)]
+    #[arg(long, value_name = "EMAIL", value_parser = |v: &str| record::or_clear(v, "email", flag::email))]
     pub email: Option<String>,
 
     /// Phone number (digits, spaces and + - ( ) . / x)
-    #[arg(long, value_name = "PHONE", value_parser = flag::phone)]
+    #[arg(long, value_name = "PHONE", value_parser = |v: &str| record::or_clear(v, "phone", flag::phone))]
     pub phone: Option<String>,
 
     /// Postal address
     #[arg(long, value_name = "ADDRESS", value_parser = flag::long_text)]
     pub address: Option<String>,
+}
+
+/// The fields `update --clear` empties: the optional ones a person types.
+const CLEARABLE: &[Clearable] = &[
+    Clearable {
+        flag: "first-name",
+        column: "firstName",
+    },
+    Clearable {
+        flag: "last-name",
+        column: "lastName",
+    },
+    Clearable {
+        flag: "email",
+        column: "email",
+    },
+    Clearable {
+        flag: "phone",
+        column: "phone",
+    },
+    Clearable {
+        flag: "address",
+        column: "address",
+    },
+];
+
+/// `--clear FIELD`: one of [`CLEARABLE`].
+fn clear_target(name: &str) -> Result<&'static str, String> {
+    record::clear_target(
+        name,
+        CLEARABLE,
+        &[
+            ("id", "it names the customer"),
+            (
+                "totalPurchases",
+                "it is the sum of the customer's completed orders",
+            ),
+            ("createdAt", "crm keeps it"),
+            ("updatedAt", "crm keeps it"),
+        ],
+    )
 }
 
 impl CustomerFields {
@@ -157,10 +202,15 @@ impl CustomersCommand {
             CustomersCommand::List(args) => list(ctx, &args).await?,
             CustomersCommand::Show { id } => show(ctx, id).await?,
             CustomersCommand::Create(fields) => {
+                let email = fields.email.clone();
+                warn_if_email_used(ctx, email.as_deref(), None).await?;
                 record::create::<Customer>(ctx, fields.into_fields()).await?;
             }
-            CustomersCommand::Update { id, fields } => {
-                record::update::<Customer>(ctx, id, fields.into_fields()).await?;
+            CustomersCommand::Update { id, fields, clear } => {
+                let email = fields.email.clone();
+                let fields = fields.into_fields().clear(&clear, CLEARABLE)?;
+                record::update::<Customer>(ctx, id, fields).await?;
+                warn_if_email_used(ctx, email.as_deref(), Some(id)).await?;
             }
             CustomersCommand::Delete { id, confirm } => {
                 record::delete::<Customer>(ctx, id, confirm).await?;
@@ -243,6 +293,37 @@ impl Record for Customer {
             Some(name)
         }
     }
+}
+
+/// The other customers with this (lower-cased) e-mail: the trigram index finds the candidates
+/// (`customers_email_trgm_idx`; $1 is the e-mail as an ILIKE pattern), `lower` compares as
+/// import does, since the original system stored e-mails as typed.
+const EMAIL_USED_BY: &str = r#"SELECT "id" FROM "Customers"
+    WHERE "email" ILIKE $1 ESCAPE '\' AND lower("email") = $2 AND "id" IS DISTINCT FROM $3
+    ORDER BY "id" LIMIT 10"#;
+
+/// E-mails need not be unique (the reference schema has no unique index on them, and crm keeps
+/// it so), but a second customer with one is usually a mistake, and an import keyed by that
+/// e-mail cannot tell them apart: say which customers already have it.
+async fn warn_if_email_used(ctx: &Context, email: Option<&str>, except: Option<i32>) -> Result<()> {
+    let Some(email) = email else {
+        return Ok(());
+    };
+    let client = ctx.db().await?.get().await?;
+    let pattern = like_pattern(email);
+    let ids: Vec<i32> = db::query(&**client, EMAIL_USED_BY, &[&pattern, &email, &except])
+        .await
+        .context("cannot look for customers with the same e-mail")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !ids.is_empty() {
+        ctx.out.warn(format!(
+            "the e-mail {email} is already used by {}",
+            record::named_by_id(&TABLE, &ids)
+        ));
+    }
+    Ok(())
 }
 
 async fn list(ctx: &Context, args: &ListArgs) -> Result<()> {

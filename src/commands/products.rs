@@ -8,7 +8,7 @@
 
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
-use crate::commands::record::{self, Fields, Record};
+use crate::commands::record::{self, Clearable, Fields, Record};
 use crate::commands::table::{Column, ColumnKind, Referrers, Table};
 use crate::commands::transfer::{self, ExportArgs, ImportArgs};
 use crate::context::Context;
@@ -105,9 +105,9 @@ pub enum ProductsCommand {
     )]
     Create(ProductFields),
 
-    /// Change the fields given of a product (at least one)
+    /// Change the fields given of a product (at least one), or clear them with --clear
     #[command(group(clap::ArgGroup::new("changes")
-        .args(["name", "description", "price", "stock", "category", "image"])
+        .args(["name", "description", "price", "stock", "category", "image", "clear"])
         .required(true)
         .multiple(true)))]
     Update {
@@ -116,6 +116,9 @@ pub enum ProductsCommand {
         id: i32,
         #[command(flatten)]
         fields: ProductFields,
+        /// Empty an optional field (set it to NULL): description, category or image; repeatable
+        #[arg(long, value_name = "FIELD", value_parser = clear_target)]
+        clear: Vec<&'static str>,
     },
 
     /// Delete a product; order items of it are kept, with productId set to NULL
@@ -185,6 +188,41 @@ pub struct ProductFields {
     pub image: Option<String>,
 }
 
+/// The fields `update --clear` empties: the optional text ones.
+const CLEARABLE: &[Clearable] = &[
+    Clearable {
+        flag: "description",
+        column: "description",
+    },
+    Clearable {
+        flag: "category",
+        column: "category",
+    },
+    Clearable {
+        flag: "image",
+        column: "image",
+    },
+];
+
+/// `--clear FIELD`: one of [`CLEARABLE`].
+fn clear_target(name: &str) -> Result<&'static str, String> {
+    record::clear_target(
+        name,
+        CLEARABLE,
+        &[
+            ("id", "it names the product"),
+            ("name", "a product must have one"),
+            ("price", "a product must have one"),
+            (
+                "stock",
+                "orders count it down (set it with crm products stock ID --set N)",
+            ),
+            ("createdAt", "crm keeps it"),
+            ("updatedAt", "crm keeps it"),
+        ],
+    )
+}
+
 impl ProductFields {
     fn into_fields(self) -> Fields {
         Fields::new()
@@ -222,8 +260,9 @@ impl ProductsCommand {
             ProductsCommand::Create(fields) => {
                 record::create::<Product>(ctx, fields.into_fields()).await?;
             }
-            ProductsCommand::Update { id, fields } => {
-                record::update::<Product>(ctx, id, fields.into_fields()).await?;
+            ProductsCommand::Update { id, fields, clear } => {
+                let fields = fields.into_fields().clear(&clear, CLEARABLE)?;
+                record::update::<Product>(ctx, id, fields).await?;
             }
             ProductsCommand::Delete { id, confirm } => {
                 record::delete::<Product>(ctx, id, confirm).await?;

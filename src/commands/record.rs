@@ -39,6 +39,16 @@ pub trait Record: Sized + for<'r> TryFrom<&'r Row, Error = anyhow::Error> {
     }
 }
 
+/// `customer 4`, `customers 4 and 9`, `customers 4, 9 and 12`: rows named by id in messages.
+pub fn named_by_id(table: &Table, ids: &[i32]) -> String {
+    let ids: Vec<String> = ids.iter().map(i32::to_string).collect();
+    match ids.as_slice() {
+        [] => format!("no {}", table.plural),
+        [one] => format!("{} {one}", table.singular),
+        [rest @ .., last] => format!("{} {} and {last}", table.plural, rest.join(", ")),
+    }
+}
+
 /// `list`: streams the rows matching `filter` in `order` (from [`crate::commands::listing::order_by`])
 /// to the output, with the total line under a table.
 pub async fn list<R: Record>(
@@ -91,6 +101,58 @@ async fn fetch_row<R: Record>(client: &impl GenericClient, id: i32, for_update: 
     }
 }
 
+/// A field that `update --clear FIELD` empties (sets to NULL): an optional text column, named
+/// as its flag is (`first-name`) or as its column (`firstName`).
+pub struct Clearable {
+    pub flag: &'static str,
+    pub column: &'static str,
+}
+
+/// The column `--clear NAME` names: one of `clearable` (by its flag's name or its column's, in
+/// any case). Any other field is refused, with why for those in `kept`, and the list of the
+/// fields that can be cleared.
+pub fn clear_target(
+    name: &str,
+    clearable: &[Clearable],
+    kept: &[(&str, &str)],
+) -> Result<&'static str, String> {
+    let name = name.trim();
+    if let Some(field) = clearable
+        .iter()
+        .find(|f| f.flag.eq_ignore_ascii_case(name) || f.column.eq_ignore_ascii_case(name))
+    {
+        return Ok(field.column);
+    }
+    let fields: Vec<&str> = clearable.iter().map(|f| f.flag).collect();
+    let fields = fields.join(", ");
+    match kept
+        .iter()
+        .find(|(field, _)| field.eq_ignore_ascii_case(name))
+    {
+        Some((field, why)) => Err(format!(
+            "{field} cannot be cleared: {why} (the fields that can be: {fields})"
+        )),
+        None => Err(format!(
+            "no field \"{name}\" can be cleared (the fields that can be: {fields})"
+        )),
+    }
+}
+
+/// A flag's parser for an optional field that refuses an empty value: says how to clear the
+/// field instead.
+pub fn or_clear(
+    value: &str,
+    flag: &str,
+    parse: fn(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err(format!(
+            "must not be empty (to remove the {flag}, update with --clear {flag})"
+        ));
+    }
+    parse(value)
+}
+
 /// Column values for an INSERT or UPDATE: only the columns given, each value a parameter.
 #[derive(Default)]
 pub struct Fields {
@@ -112,6 +174,31 @@ impl Fields {
             self.pairs.push((column, Box::new(value)));
         }
         self
+    }
+
+    /// Sets each of `columns` to NULL (`update --clear`); a column also given a value is bad
+    /// usage (exit 2), naming both flags.
+    pub fn clear(mut self, columns: &[&'static str], clearable: &[Clearable]) -> Result<Self> {
+        let mut cleared: Vec<&'static str> = Vec::new();
+        for column in columns {
+            if cleared.contains(column) {
+                continue;
+            }
+            if self.pairs.iter().any(|(c, _)| c == column) {
+                let flag = clearable
+                    .iter()
+                    .find(|f| f.column == *column)
+                    .map_or(*column, |f| f.flag);
+                return Err(error::usage(format!(
+                    "--{flag} and --clear {flag} both given: give a new value or clear it, not both"
+                )));
+            }
+            cleared.push(column);
+        }
+        for column in cleared {
+            self.pairs.push((column, Box::new(None::<String>)));
+        }
+        Ok(self)
     }
 
     pub fn is_empty(&self) -> bool {

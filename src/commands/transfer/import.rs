@@ -1,17 +1,19 @@
 //! `import`: one pass over the file in one transaction.
 //!
-//! Each row is read, checked ([`rows::check_row`]) and its key claimed (two rows of the file with
-//! one id, or one e-mail for customers without ids, are a problem of the later row); good rows
-//! are rendered as CSV into `COPY crm_import FROM STDIN` as they come, in chunks, while the
-//! server stores the previous chunk. Nothing but the keys (a few bytes a row) stays in memory.
+//! Each row is read and checked ([`rows::check_row`]); good rows are rendered as CSV into `COPY
+//! crm_import FROM STDIN` as they come, in chunks, while the server stores the previous chunk.
+//! Two rows of the file with one id (or one e-mail, for customers without ids) are a problem of
+//! the later row, found once the rows are in the temporary table by one set-based query
+//! ([`Plan::first_duplicates`]): nothing that grows with the file stays in crm's memory.
 //! Only when the whole file was good (or `--skip-invalid`) does the write happen: lock, conflict
 //! check, sequence, `UPDATE ... FROM` (with `--on-conflict update`) and `INSERT ... SELECT`,
 //! commit. Any failure before the commit rolls everything back.
 
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
-use super::write::{Conflicts, Counts, Plan, SHOWN};
+use super::write::{Ambiguous, Conflicts, Counts, Duplicate, Plan, SHOWN, TotalsKept};
 use super::{ImportArgs, OnConflict};
+use crate::commands::record::named_by_id;
 use crate::commands::table::{ColumnKind, Table};
 use crate::context::Context;
 use crate::db;
@@ -20,11 +22,8 @@ use crate::output::{Output, thousands};
 use anyhow::{Context as _, Result};
 use bytes::{Bytes, BytesMut};
 use csv::ByteRecord;
-use futures_util::{SinkExt, pin_mut};
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use futures_util::{SinkExt, TryStreamExt, pin_mut};
 use std::fs::File;
-use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -67,6 +66,8 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         mode: args.on_conflict,
         rows_without_id: false,
         max_id: None,
+        // A rejects file may yet take rows whose key an earlier line has.
+        keep_raw: args.rejects.is_some(),
     };
     let tally = copy_rows(
         ctx,
@@ -96,6 +97,11 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
     if !args.dry_run {
         plan.lock(&tx).await?;
     }
+    let (ambiguous, first) = plan.ambiguous(&tx).await?;
+    if ambiguous > 0 {
+        bar.finish_and_clear();
+        return Err(ambiguous_error(&ctx.out, entity, &name, ambiguous, &first));
+    }
     // What skip and update do with conflicts needs no list of them, except to foretell it.
     let conflicts = if args.on_conflict == OnConflict::Error || args.dry_run {
         plan.conflicts(&tx).await?
@@ -106,6 +112,8 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         bar.finish_and_clear();
         return Err(conflict_error(&ctx.out, entity, &name, &conflicts));
     }
+    let totals = plan.totals_kept(&tx).await?;
+    warn_totals(&ctx.out, &totals, args.dry_run);
     if args.dry_run {
         bar.finish_and_clear();
         ctx.out
@@ -128,9 +136,11 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
     Ok(())
 }
 
-/// Reads, checks and claims every row, copying the good ones into the temporary table (which
-/// it creates) and the bad ones into the rejects file. With bad rows and no `--skip-invalid`,
-/// it only checks the rest, and leaves the COPY unfinished: the caller fails.
+/// Reads and checks every row, copying the good ones into the temporary table (which it
+/// creates) and the bad ones into the rejects file; then finds the rows whose key an earlier
+/// line has, where the rows already are (the temporary table), so that nothing grows with the
+/// file in memory. With `--skip-invalid` those go to the rejects file too; without, they are
+/// problems like the others.
 async fn copy_rows(
     ctx: &Context,
     tx: &Transaction<'_>,
@@ -156,12 +166,10 @@ async fn copy_rows(
     bar.set_message("0 rows");
 
     let id_slot = header.slot_of(entity, ColumnKind::Id);
-    let mut keys = Keys::new(entity, header);
+    let mut raw = plan.keep_raw.then(RawRow::new);
     let mut tally = Tally::default();
     let mut record = ByteRecord::new();
     let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
-    // Once a row is bad and the import is all or nothing, the rest is only checked.
-    let mut copying = true;
     loop {
         match source.next(&mut record) {
             Ok(true) => {}
@@ -179,25 +187,24 @@ async fn copy_rows(
         } else {
             rows::check_row(entity, header, &record)
         };
-        match checked.and_then(|cells| keys.claim(line, &cells).map(|()| cells)) {
-            Ok(cells) if copying => {
+        match checked {
+            Ok(cells) => {
                 tally.good += 1;
                 match id_slot.map(|slot| &cells[slot]) {
                     Some(Cell::Int(id)) => plan.max_id = plan.max_id.max(Some(*id)),
                     _ => plan.rows_without_id = true,
                 }
-                rows::render(&mut buf, line, &cells);
+                let raw = raw.as_mut().map(|raw| raw.encode(&record, header));
+                rows::render(&mut buf, line, &cells, raw);
                 if buf.len() >= CHUNK {
                     sink.send(buf.split().freeze()).await.with_context(failed)?;
                 }
             }
-            Ok(_) => tally.good += 1,
             Err(problems) => {
                 tally.add(line, &problems);
                 if let Some(rejects) = rejects.as_mut() {
                     rejects.write(&record, header, line, &problems)?;
                 }
-                copying = args.skip_invalid;
             }
         }
         if tally.rows.is_multiple_of(PROGRESS_EVERY) {
@@ -205,14 +212,111 @@ async fn copy_rows(
             bar.set_message(format!("{} rows", thousands(tally.rows)));
         }
     }
-    bar.finish_and_clear();
-    if copying {
-        if !buf.is_empty() {
-            sink.send(buf.freeze()).await.with_context(failed)?;
-        }
-        sink.as_mut().finish().await.with_context(failed)?;
+    if !buf.is_empty() {
+        sink.send(buf.freeze()).await.with_context(failed)?;
     }
+    sink.as_mut().finish().await.with_context(failed)?;
+    bar.set_message("looking for rows with the same key");
+    if args.skip_invalid {
+        reject_duplicates(plan, tx, &mut tally, rejects).await?;
+    } else {
+        let (total, first) = plan.first_duplicates(tx).await?;
+        tally.bad_rows += total;
+        tally.good -= total;
+        for duplicate in &first {
+            tally.add_one(duplicate.line, &duplicate.problem().to_string());
+        }
+        tally.more += total - first.len() as u64;
+    }
+    bar.finish_and_clear();
     Ok(tally)
+}
+
+/// With `--skip-invalid`: takes the rows whose key an earlier line has out of the temporary
+/// table and into the rejects file, as the file had them.
+async fn reject_duplicates(
+    plan: &Plan<'_>,
+    tx: &Transaction<'_>,
+    tally: &mut Tally,
+    rejects: &mut Option<Rejects>,
+) -> Result<()> {
+    let Some(stream) = plan.remove_duplicates(tx).await? else {
+        return Ok(());
+    };
+    pin_mut!(stream);
+    let mut record = ByteRecord::new();
+    while let Some(row) = stream
+        .try_next()
+        .await
+        .context("cannot look for rows of the file with the same key")?
+    {
+        let duplicate = Duplicate::try_from(&row)?;
+        let problems = [duplicate.problem()];
+        tally.good -= 1;
+        tally.add(duplicate.line, &problems);
+        if let Some(rejects) = rejects.as_mut() {
+            // The plan keeps the file's fields whenever there is a rejects file.
+            RawRow::decode(duplicate.raw.as_deref().unwrap_or_default(), &mut record)?;
+            rejects.write_fields(record.iter(), duplicate.line, &problems)?;
+        }
+    }
+    Ok(())
+}
+
+impl Duplicate {
+    /// `id: 4 is also on line 2`.
+    fn problem(&self) -> Problem {
+        Problem::new(
+            self.column,
+            format!("{} is also on line {}", self.key, self.first),
+        )
+    }
+}
+
+/// A row's fields as the file had them (less `_line` and `_error`), as one CSV record: what the
+/// temporary table keeps in `_raw` when duplicates may have to go to the rejects file.
+struct RawRow {
+    buf: Vec<u8>,
+}
+
+impl RawRow {
+    fn new() -> RawRow {
+        RawRow { buf: Vec::new() }
+    }
+
+    /// The record's kept fields as CSV, each quoted; valid until the next call.
+    fn encode(&mut self, record: &ByteRecord, header: &Header) -> &[u8] {
+        self.buf.clear();
+        for (i, field) in kept_fields(record, header).enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            self.buf.push(b'"');
+            for &byte in field {
+                if byte == b'"' {
+                    self.buf.push(b'"');
+                }
+                self.buf.push(byte);
+            }
+            self.buf.push(b'"');
+        }
+        &self.buf
+    }
+
+    /// The fields [`RawRow::encode`] wrote.
+    fn decode(raw: &[u8], record: &mut ByteRecord) -> Result<()> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw);
+        if !reader
+            .read_byte_record(record)
+            .context("cannot read back a row for the rejects file")?
+        {
+            record.clear();
+        }
+        Ok(())
+    }
 }
 
 /// The file (or stdin) as CSV records, counting what was read for the progress bar.
@@ -306,8 +410,8 @@ struct Tally {
     rows: u64,
     good: u64,
     bad_rows: u64,
-    /// The first [`SHOWN`] problems, as `line N: column: problem`.
-    shown: Vec<String>,
+    /// The first [`SHOWN`] problems by line, as the line and `column: problem`.
+    shown: Vec<(u64, String)>,
     /// Problems past those.
     more: u64,
 }
@@ -316,16 +420,34 @@ impl Tally {
     fn add(&mut self, line: u64, problems: &[Problem]) {
         self.bad_rows += 1;
         for problem in problems {
-            if self.shown.len() < SHOWN as usize {
-                self.shown.push(format!("line {line}: {problem}"));
-            } else {
-                self.more += 1;
-            }
+            self.add_one(line, &problem.to_string());
         }
     }
 
-    /// One line on stderr per problem: always when they fail the import, as notices when the
-    /// rows were skipped.
+    /// Keeps one problem if it is among the first [`SHOWN`] by line (duplicates are found
+    /// after the other problems, anywhere in the file), else counts it.
+    fn add_one(&mut self, line: u64, problem: &str) {
+        if self.shown.len() < SHOWN as usize {
+            self.shown.push((line, problem.to_string()));
+            return;
+        }
+        self.more += 1;
+        let last = self
+            .shown
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, (line, _))| (*line, *i))
+            .map(|(i, (line, _))| (i, *line));
+        if let Some((i, last_line)) = last
+            && line < last_line
+        {
+            self.shown.remove(i);
+            self.shown.push((line, problem.to_string()));
+        }
+    }
+
+    /// One line on stderr per problem, by line: always when they fail the import, as notices
+    /// when the rows were skipped.
     fn print_problems(&self, ctx: &Context, failing: bool) {
         let print = |text: &str| {
             if failing {
@@ -334,67 +456,14 @@ impl Tally {
                 ctx.out.notice(text);
             }
         };
-        for line in &self.shown {
-            print(line);
+        let mut shown: Vec<&(u64, String)> = self.shown.iter().collect();
+        shown.sort_by_key(|(line, _)| *line);
+        for (line, problem) in shown {
+            print(&format!("line {line}: {problem}"));
         }
         if self.more > 0 {
             print(&format!("... and {} more", thousands(self.more)));
         }
-    }
-}
-
-/// The keys seen so far: each id with its line, and for rows keyed by e-mail, a 64-bit hash of
-/// the (lower-cased) e-mail with its line. A million rows take some 30 MB at most.
-struct Keys {
-    id_slot: Option<usize>,
-    email_slot: Option<usize>,
-    ids: HashMap<i32, u32>,
-    emails: HashMap<u64, u32>,
-    hasher: RandomState,
-}
-
-impl Keys {
-    fn new(entity: &Table, header: &Header) -> Keys {
-        Keys {
-            id_slot: header.slot_of(entity, ColumnKind::Id),
-            email_slot: entity
-                .keyed_by_email
-                .then(|| header.slot_of(entity, ColumnKind::Email))
-                .flatten(),
-            ids: HashMap::new(),
-            emails: HashMap::new(),
-            hasher: RandomState::new(),
-        }
-    }
-
-    /// Records the row's key, or says which earlier line has it.
-    fn claim(&mut self, line: u64, cells: &[Cell]) -> Result<(), Vec<Problem>> {
-        let line32 = u32::try_from(line).unwrap_or(u32::MAX);
-        if let Some(Cell::Int(id)) = self.id_slot.map(|s| &cells[s]) {
-            return match self.ids.entry(*id) {
-                Entry::Occupied(first) => Err(vec![Problem::new(
-                    "id",
-                    format!("{id} is also on line {}", first.get()),
-                )]),
-                Entry::Vacant(slot) => {
-                    slot.insert(line32);
-                    Ok(())
-                }
-            };
-        }
-        if let Some(Cell::Text(email)) = self.email_slot.map(|s| &cells[s]) {
-            return match self.emails.entry(self.hasher.hash_one(email)) {
-                Entry::Occupied(first) => Err(vec![Problem::new(
-                    "email",
-                    format!("{email} is also on line {}", first.get()),
-                )]),
-                Entry::Vacant(slot) => {
-                    slot.insert(line32);
-                    Ok(())
-                }
-            };
-        }
-        Ok(())
     }
 }
 
@@ -423,10 +492,20 @@ impl Rejects {
         line: u64,
         problems: &[Problem],
     ) -> Result<()> {
+        self.write_fields(kept_fields(record, header), line, problems)
+    }
+
+    /// A row's kept fields, then its line and problems.
+    fn write_fields<'a>(
+        &mut self,
+        kept: impl Iterator<Item = &'a [u8]>,
+        line: u64,
+        problems: &[Problem],
+    ) -> Result<()> {
         let line = line.to_string();
         let error: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         let error = error.join("; ");
-        let mut fields: Vec<&[u8]> = kept_fields(record, header).collect();
+        let mut fields: Vec<&[u8]> = kept.collect();
         fields.push(line.as_bytes());
         fields.push(error.as_bytes());
         self.writer
@@ -465,6 +544,37 @@ fn plural(entity: &Table, n: u64) -> &str {
     }
 }
 
+/// Rows keyed by an e-mail that several rows have: which to update is the user's to say.
+fn ambiguous_error(
+    out: &Output,
+    entity: &Table,
+    name: &str,
+    total: u64,
+    first: &[Ambiguous],
+) -> anyhow::Error {
+    for row in first {
+        out.problem(format!(
+            "line {}: email: {} matches {}, not one",
+            row.line,
+            row.email,
+            named_by_id(entity, &row.ids)
+        ));
+    }
+    let shown = first.len() as u64;
+    if total > shown {
+        out.problem(format!("... and {} more", thousands(total - shown)));
+    }
+    error::usage(format!(
+        "{} {} of {name} {} several {} by e-mail; nothing was imported \
+         (give those rows an id column to say which {} they update)",
+        thousands(total),
+        if total == 1 { "row" } else { "rows" },
+        if total == 1 { "matches" } else { "match" },
+        entity.plural,
+        entity.singular
+    ))
+}
+
 fn conflict_error(
     out: &Output,
     entity: &Table,
@@ -496,6 +606,39 @@ fn conflict_error(
             "exist"
         }
     ))
+}
+
+/// Says which rows gave a `totalPurchases` other than their customer's completed orders (the
+/// first [`SHOWN`], then how many in all), and that the sums are stored instead.
+fn warn_totals(out: &Output, totals: &TotalsKept, dry_run: bool) {
+    if totals.total == 0 {
+        return;
+    }
+    let stored = if dry_run { "would store" } else { "stored" };
+    for kept in &totals.first {
+        let orders = match kept.customer {
+            Some(id) => format!("customer {id}'s completed orders sum to {}", kept.derived),
+            None => "a new customer has no orders".to_string(),
+        };
+        out.warn(format!(
+            "line {}: totalPurchases: {} given, but {orders}: {stored} {}",
+            kept.line, kept.given, kept.derived
+        ));
+    }
+    let shown = totals.first.len() as u64;
+    if totals.total > shown {
+        out.warn(format!("... and {} more", thousands(totals.total - shown)));
+    }
+    out.warn(format!(
+        "{} {} a totalPurchases other than the customer's completed orders: crm {stored} the \
+         orders' sum, as `crm db check` expects (totalPurchases is derived from the orders)",
+        thousands(totals.total),
+        if totals.total == 1 {
+            "row gives"
+        } else {
+            "rows give"
+        }
+    ));
 }
 
 fn rejected(tally: &Tally, args: &ImportArgs) -> String {

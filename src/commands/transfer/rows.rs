@@ -527,9 +527,10 @@ fn parse_timestamp(text: &str) -> Result<OffsetDateTime, String> {
     Err(bad())
 }
 
-/// Appends one row to a `COPY ... (FORMAT csv)` stream: the line number, then the cells. Text
-/// is always quoted, so that an unquoted empty field is NULL and nothing is read as `\.`.
-pub fn render(buf: &mut BytesMut, line: u64, cells: &[Cell]) {
+/// Appends one row to a `COPY ... (FORMAT csv)` stream: the line number, then the cells, then
+/// `raw` (when given) as a `bytea` in hex. Text is always quoted, so that an unquoted empty
+/// field is NULL and nothing is read as `\.`.
+pub fn render(buf: &mut BytesMut, line: u64, cells: &[Cell], raw: Option<&[u8]>) {
     let _ = write!(buf, "{line}");
     for cell in cells {
         buf.put_u8(b',');
@@ -551,6 +552,14 @@ pub fn render(buf: &mut BytesMut, line: u64, cells: &[Cell]) {
                 }
                 buf.put_u8(b'"');
             }
+        }
+    }
+    if let Some(raw) = raw {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        buf.put_slice(b",\\x");
+        for byte in raw {
+            buf.put_u8(HEX[usize::from(byte >> 4)]);
+            buf.put_u8(HEX[usize::from(byte & 0xf)]);
         }
     }
     buf.put_u8(b'\n');
@@ -699,8 +708,13 @@ mod tests {
                 Cell::Null,
                 Cell::Money(validate::money("2.5").unwrap()),
             ],
+            None,
         );
         assert_eq!(&buf[..], b"3,1,\"say \"\"hi\"\",\nbye\",,2.50\n");
+        // The row as the file had it, as a bytea in hex.
+        buf.clear();
+        render(&mut buf, 4, &[Cell::Null], Some(b"a,\xff"));
+        assert_eq!(&buf[..], b"4,,\\x612cff\n");
     }
 
     #[test]

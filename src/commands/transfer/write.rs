@@ -15,6 +15,19 @@ use tokio_postgres::Transaction;
 /// The temporary table, dropped at the end of the transaction.
 const TEMP: &str = "crm_import";
 
+/// The customers' column that is derived, never taken from a file: the sum of the customer's
+/// completed orders, the invariant `db check` enforces.
+const DERIVED_TOTAL: &str = "totalPurchases";
+
+/// `DERIVED_TOTAL` of the customer whose id is `{id}`: as `db check` computes it (status
+/// compared with a literal, so that ENUM and VARCHAR columns both serve).
+fn derived_total(id: &str) -> String {
+    format!(
+        "(SELECT coalesce(sum(o.\"total\"), 0.00) FROM \"Orders\" o \
+         WHERE o.\"customerId\" = {id} AND o.\"status\" = 'completed')"
+    )
+}
+
 /// How many conflicting rows are named before `... and N more`.
 pub const SHOWN: i64 = 50;
 
@@ -27,6 +40,43 @@ pub struct Plan<'a> {
     pub rows_without_id: bool,
     /// The largest id the file gives.
     pub max_id: Option<i32>,
+    /// Whether the temporary table keeps each row as the file had it (`_raw`), for a rejects
+    /// file that may yet take duplicates.
+    pub keep_raw: bool,
+}
+
+/// A row of the file whose key an earlier line of the file has.
+pub struct Duplicate {
+    pub line: u64,
+    /// The first line with the key.
+    pub first: u64,
+    /// `id` or `email`.
+    pub column: &'static str,
+    pub key: String,
+    /// The row's fields as the file had them (CSV), when the plan keeps them.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl TryFrom<&tokio_postgres::Row> for Duplicate {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> Result<Duplicate> {
+        let line: i64 = row.try_get("_line")?;
+        let first: i64 = row.try_get("first")?;
+        let column: &str = row.try_get("column")?;
+        Ok(Duplicate {
+            line: u64::try_from(line).unwrap_or_default(),
+            first: u64::try_from(first).unwrap_or_default(),
+            column: if column == "id" { "id" } else { "email" },
+            key: row.try_get("key")?,
+            raw: row
+                .columns()
+                .iter()
+                .any(|c| c.name() == "_raw")
+                .then(|| row.try_get("_raw"))
+                .transpose()?,
+        })
+    }
 }
 
 /// Rows of the file whose key the table already has.
@@ -35,6 +85,30 @@ pub struct Conflicts {
     pub total: u64,
     /// The first [`SHOWN`] by line: line, column, key.
     pub first: Vec<(i64, &'static str, String)>,
+}
+
+/// Rows of the file whose `totalPurchases` differs from what the customer's completed orders
+/// sum to (and which the write stores).
+#[derive(Default)]
+pub struct TotalsKept {
+    pub total: u64,
+    /// The first [`SHOWN`] by line.
+    pub first: Vec<TotalKept>,
+}
+
+pub struct TotalKept {
+    pub line: i64,
+    pub given: String,
+    pub derived: String,
+    /// The customer the row updates; `None` for a new one.
+    pub customer: Option<i32>,
+}
+
+/// A row keyed by an e-mail that several rows of the table have.
+pub struct Ambiguous {
+    pub line: i64,
+    pub email: String,
+    pub ids: Vec<i32>,
 }
 
 /// What the write did.
@@ -53,13 +127,17 @@ impl Plan<'_> {
         self.columns().any(|c| c.name == name)
     }
 
-    /// `CREATE TEMP TABLE`: the line number, then the file's columns.
+    /// `CREATE TEMP TABLE`: the line number, then the file's columns, then (when kept) the row
+    /// as the file had it.
     pub fn create_temp_sql(&self) -> String {
         let mut columns = vec!["\"_line\" int8".to_string()];
         columns.extend(
             self.columns()
                 .map(|c| format!("{} {}", quote_identifier(c.name), c.kind.sql_type())),
         );
+        if self.keep_raw {
+            columns.push("\"_raw\" bytea".to_string());
+        }
         format!(
             "CREATE TEMP TABLE {TEMP} ({}) ON COMMIT DROP",
             columns.join(", ")
@@ -69,6 +147,9 @@ impl Plan<'_> {
     pub fn copy_in_sql(&self) -> String {
         let mut columns = vec!["\"_line\"".to_string()];
         columns.extend(self.columns().map(|c| quote_identifier(c.name)));
+        if self.keep_raw {
+            columns.push("\"_raw\"".to_string());
+        }
         format!(
             "COPY {TEMP} ({}) FROM STDIN (FORMAT csv)",
             columns.join(", ")
@@ -116,6 +197,195 @@ impl Plan<'_> {
             any.push(format!("({by_email} AND {})", self.email_exists()));
         }
         (!any.is_empty()).then(|| any.join(" OR "))
+    }
+
+    /// The kinds of key the file's rows have: the column, and the condition on `t` of the rows
+    /// keyed by it.
+    fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        let mut keys = Vec::new();
+        if let Some(by_id) = self.keyed_by_id() {
+            keys.push(("id", by_id));
+        }
+        if let Some(by_email) = self.keyed_by_email() {
+            keys.push(("email", by_email));
+        }
+        keys
+    }
+
+    /// The rows whose key an earlier line of the file has, with that first line: for each kind
+    /// of key, the keys held by more than one row (one hashed pass over the temporary table),
+    /// joined back to their rows. `None` when no row has a key.
+    fn duplicates_sql(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .keys()
+            .into_iter()
+            .map(|(column, keyed)| {
+                let key = quote_identifier(column);
+                format!(
+                    "SELECT t.\"_line\", f.\"first\", '{column}'::text AS \"column\", \
+                     t.{key}::text AS \"key\"{raw} FROM {TEMP} t \
+                     JOIN (SELECT t.{key} AS \"key\", min(t.\"_line\") AS \"first\" FROM {TEMP} t \
+                           WHERE {keyed} GROUP BY 1 HAVING count(*) > 1) f ON f.\"key\" = t.{key} \
+                     WHERE {keyed} AND t.\"_line\" > f.\"first\"",
+                    raw = if self.keep_raw { ", t.\"_raw\"" } else { "" }
+                )
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    }
+
+    /// With `update`, the rows keyed by e-mail that match more than one row of the table (no
+    /// unique index guards e-mails): the first [`SHOWN`] by line, each with the e-mail and the
+    /// ids it matches, and how many there are. Updating them would change every match.
+    pub async fn ambiguous(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Ambiguous>)> {
+        let Some(by_email) = self.keyed_by_email() else {
+            return Ok((0, Vec::new()));
+        };
+        if self.mode != OnConflict::Update {
+            return Ok((0, Vec::new()));
+        }
+        let sql = format!(
+            "SELECT t.\"_line\", t.\"email\", array_agg(c.\"id\" ORDER BY c.\"id\"), count(*) OVER () \
+             FROM {TEMP} t JOIN {} c ON lower(c.\"email\") = t.\"email\" \
+             WHERE {by_email} GROUP BY t.\"_line\", t.\"email\" HAVING count(*) > 1 \
+             ORDER BY t.\"_line\" LIMIT $1",
+            self.entity.quoted_name()
+        );
+        let rows = db::query(tx, &sql, &[&SHOWN])
+            .await
+            .context("cannot look for e-mails that several rows have")?;
+        let total = rows
+            .first()
+            .map_or(0, |r| u64::try_from(r.get::<_, i64>(3)).unwrap_or(0));
+        let first = rows
+            .iter()
+            .map(|r| Ambiguous {
+                line: r.get(0),
+                email: r.get(1),
+                ids: r.get(2),
+            })
+            .collect();
+        Ok((total, first))
+    }
+
+    /// Whether the file has the derived `totalPurchases`, which the write sets from the orders.
+    pub fn derives_total(&self) -> bool {
+        self.has(DERIVED_TOTAL)
+    }
+
+    /// The rows to be written whose given `totalPurchases` differs from what their customer's
+    /// completed orders sum to (a new customer has none: 0.00). One branch per kind of key,
+    /// each joined to the customer it names as the write does (hashed), so that the orders are
+    /// summed only for existing customers.
+    pub async fn totals_kept(&self, tx: &Transaction<'_>) -> Result<TotalsKept> {
+        if !self.derives_total() {
+            return Ok(TotalsKept::default());
+        }
+        let table = self.entity.quoted_name();
+        let given = quote_identifier(DERIVED_TOTAL);
+        // With skip, rows whose key the table has are left out of the write.
+        let written = if self.mode == OnConflict::Skip {
+            " AND c.\"id\" IS NULL"
+        } else {
+            ""
+        };
+        let mut branches = Vec::new();
+        if let Some(by_id) = self.keyed_by_id() {
+            branches.push(format!(
+                "SELECT t.\"_line\", t.{given} AS \"given\", c.\"id\" AS \"customer\" \
+                 FROM {TEMP} t LEFT JOIN {table} c ON c.\"id\" = t.\"id\" \
+                 WHERE {by_id} AND t.{given} IS NOT NULL{written}"
+            ));
+        }
+        if let Some(by_email) = self.keyed_by_email() {
+            branches.push(format!(
+                "SELECT t.\"_line\", t.{given} AS \"given\", c.\"id\" AS \"customer\" \
+                 FROM {TEMP} t LEFT JOIN {table} c ON lower(c.\"email\") = t.\"email\" \
+                 WHERE {by_email} AND t.{given} IS NOT NULL{written}"
+            ));
+        }
+        let mut unkeyed = vec![format!("t.{given} IS NOT NULL")];
+        if self.has("id") {
+            unkeyed.push("t.\"id\" IS NULL".to_string());
+        }
+        if self.keyed_by_email().is_some() {
+            unkeyed.push("t.\"email\" IS NULL".to_string());
+        }
+        branches.push(format!(
+            "SELECT t.\"_line\", t.{given} AS \"given\", NULL::int4 AS \"customer\" \
+             FROM {TEMP} t WHERE {}",
+            unkeyed.join(" AND ")
+        ));
+        let sql = format!(
+            "SELECT u.\"_line\", u.\"given\"::text, d.\"sum\"::text, u.\"customer\", count(*) OVER () \
+             FROM ({}) u \
+             CROSS JOIN LATERAL (SELECT CASE WHEN u.\"customer\" IS NULL THEN 0.00 \
+                                 ELSE {} END AS \"sum\") d \
+             WHERE u.\"given\" <> d.\"sum\" ORDER BY u.\"_line\" LIMIT $1",
+            branches.join(" UNION ALL "),
+            derived_total("u.\"customer\"")
+        );
+        let rows = db::query(tx, &sql, &[&SHOWN])
+            .await
+            .context("cannot compare the file's totalPurchases with the orders")?;
+        Ok(TotalsKept {
+            total: rows
+                .first()
+                .map_or(0, |r| u64::try_from(r.get::<_, i64>(4)).unwrap_or(0)),
+            first: rows
+                .iter()
+                .map(|r| TotalKept {
+                    line: r.get(0),
+                    given: r.get(1),
+                    derived: r.get(2),
+                    customer: r.get(3),
+                })
+                .collect(),
+        })
+    }
+
+    /// The first [`SHOWN`] rows (by line) whose key an earlier line of the file has, and how
+    /// many there are.
+    pub async fn first_duplicates(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Duplicate>)> {
+        let Some(duplicates) = self.duplicates_sql() else {
+            return Ok((0, Vec::new()));
+        };
+        let sql = format!(
+            "SELECT d.*, count(*) OVER () AS \"total\" FROM ({duplicates}) d \
+             ORDER BY d.\"_line\" LIMIT $1"
+        );
+        let rows = db::query(tx, &sql, &[&SHOWN])
+            .await
+            .context("cannot look for rows of the file with the same key")?;
+        let total = match rows.first() {
+            Some(row) => u64::try_from(row.try_get::<_, i64>("total")?).unwrap_or_default(),
+            None => 0,
+        };
+        let first = rows
+            .iter()
+            .map(Duplicate::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((total, first))
+    }
+
+    /// Deletes from the temporary table every row whose key an earlier line of the file has,
+    /// and streams them back by line (with the file's fields, when kept).
+    pub async fn remove_duplicates(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> Result<Option<tokio_postgres::RowStream>> {
+        let Some(duplicates) = self.duplicates_sql() else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "WITH d AS ({duplicates}), \
+             gone AS (DELETE FROM {TEMP} x USING d WHERE x.\"_line\" = d.\"_line\" RETURNING d.*) \
+             SELECT * FROM gone ORDER BY \"_line\""
+        );
+        let rows = db::query_raw(tx, &sql, Vec::new())
+            .await
+            .context("cannot look for rows of the file with the same key")?;
+        Ok(Some(rows))
     }
 
     /// Fills in the planner's statistics of the temporary table (autovacuum never sees it).
@@ -208,7 +478,8 @@ impl Plan<'_> {
     }
 
     /// `SET` of an update: the file's columns; the time of the import for `updatedAt` unless
-    /// the file gives one; `createdAt` only where the file gives one.
+    /// the file gives one; `createdAt` only where the file gives one; `totalPurchases` from
+    /// the customer's completed orders, whatever the file says.
     fn update_sets(&self) -> String {
         let mut sets: Vec<String> = self
             .columns()
@@ -216,6 +487,7 @@ impl Plan<'_> {
             .map(|c| {
                 let name = quote_identifier(c.name);
                 match c.name {
+                    DERIVED_TOTAL => format!("{name} = {}", derived_total("c.\"id\"")),
                     "createdAt" => format!("{name} = coalesce(t.{name}, c.{name})"),
                     "updatedAt" => format!("{name} = coalesce(t.{name}, now())"),
                     _ => format!("{name} = t.{name}"),
@@ -228,7 +500,8 @@ impl Plan<'_> {
         sets.join(", ")
     }
 
-    /// `INSERT ... SELECT` of the rows whose key the table does not have.
+    /// `INSERT ... SELECT` of the rows whose key the table does not have; a new customer's
+    /// `totalPurchases` is 0.00, whatever the file says.
     fn insert_sql(&self) -> String {
         let table = self.entity.quoted_name();
         let mut names = Vec::new();
@@ -238,6 +511,8 @@ impl Plan<'_> {
             let t = format!("t.{name}");
             names.push(name);
             values.push(match column.kind {
+                // A new customer has no orders: the foreign key on Orders.customerId sees to it.
+                _ if column.name == DERIVED_TOTAL => "0.00".to_string(),
                 ColumnKind::Id if self.rows_without_id => format!(
                     "coalesce({t}, nextval((SELECT pg_get_serial_sequence('{table}', 'id')::regclass)))"
                 ),
@@ -302,6 +577,7 @@ mod tests {
             mode: OnConflict::Skip,
             rows_without_id: true,
             max_id: None,
+            keep_raw: false,
         };
         assert_eq!(
             plan.insert_sql(),
@@ -325,6 +601,7 @@ mod tests {
             mode: OnConflict::Error,
             rows_without_id: true,
             max_id: None,
+            keep_raw: false,
         };
         let sql = plan.insert_sql();
         assert!(sql.contains(

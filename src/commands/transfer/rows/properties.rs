@@ -274,7 +274,7 @@ proptest! {
                 let _ = open_quote_problem(entity, &header);
                 if let Ok(cells) = check_row(entity, &header, record) {
                     prop_assert_eq!(cells.len(), header.present.len());
-                    render(&mut buf, *line, &cells);
+                    render(&mut buf, *line, &cells, None);
                 }
             }
         }
@@ -331,7 +331,7 @@ proptest! {
 
             // What COPY is sent reads back as the same values.
             let mut buf = BytesMut::new();
-            render(&mut buf, *line, &expected);
+            render(&mut buf, *line, &expected, None);
             let mut copy = csv::ReaderBuilder::new().has_headers(false).from_reader(&buf[..]);
             let sent = copy.records().next().unwrap().unwrap();
             prop_assert_eq!(sent.len(), expected.len() + 1);
