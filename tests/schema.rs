@@ -16,7 +16,7 @@ const HISTORY: &str = "refinery_schema_history";
 const SEED_HISTORY: &str = "crm_seed_history";
 
 /// The migrations, in version order.
-const MIGRATIONS: [(i32, &str); 12] = [
+const MIGRATIONS: [(i32, &str); 13] = [
     (1, "create_users"),
     (2, "create_customers"),
     (3, "create_products"),
@@ -29,6 +29,7 @@ const MIGRATIONS: [(i32, &str); 12] = [
     (10, "search_indexes"),
     (11, "create_seed_history"),
     (12, "notification_inbox_index"),
+    (13, "customer_match_keys"),
 ];
 
 const VARCHAR: &str = "character varying(255)";
@@ -420,6 +421,19 @@ const NOTIFICATION_INDEXES: &[(&str, &str)] = &[(
     r#"CREATE INDEX user_notifications_notification_idx ON public."UserNotifications" USING btree ("notificationId")"#,
 )];
 
+/// The keys `customers duplicates` compares by (V13): the e-mail trimmed and lower-cased, the
+/// phone's last ten digits.
+const MATCH_KEY_INDEXES: &[(&str, &str)] = &[
+    (
+        "customers_email_key_idx",
+        r#"CREATE INDEX customers_email_key_idx ON public."Customers" USING btree (lower(btrim((email)::text)))"#,
+    ),
+    (
+        "customers_phone_key_idx",
+        r#"CREATE INDEX customers_phone_key_idx ON public."Customers" USING btree ("right"(regexp_replace((phone)::text, '\D'::text, ''::text, 'g'::text), 10))"#,
+    ),
+];
+
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();
     items.sort();
@@ -704,6 +718,7 @@ fn migrate_creates_exactly_the_reference_schema() {
         PERFORMANCE_INDEXES,
         SEARCH_INDEXES,
         NOTIFICATION_INDEXES,
+        MATCH_KEY_INDEXES,
     ]
     .concat();
     assert_eq!(indexes(&db), owned_pairs(&all_indexes));
@@ -719,12 +734,12 @@ fn migrate_creates_exactly_the_reference_schema() {
 }
 
 #[test]
-fn migration_history_records_all_twelve() {
+fn migration_history_records_all_thirteen() {
     let db = TestDb::empty();
 
     migrate(&db);
 
-    assert_eq!(history(&db), history_of(1..=12));
+    assert_eq!(history(&db), history_of(1..=13));
 }
 
 #[test]
@@ -765,7 +780,7 @@ fn undo_steps_and_to() {
     migrate(&db);
 
     db.crm()
-        .args(["db", "migrate", "undo", "--steps", "4", "--yes"])
+        .args(["db", "migrate", "undo", "--steps", "5", "--yes"])
         .run()
         .assert_success();
 
@@ -829,5 +844,5 @@ fn undo_without_yes_and_without_a_terminal_is_refused() {
 
     undo.assert_code(2).assert_stderr_contains("--yes");
     assert_eq!(tables(&db), all_tables());
-    assert_eq!(history(&db), history_of(1..=12));
+    assert_eq!(history(&db), history_of(1..=13));
 }

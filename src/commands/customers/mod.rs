@@ -5,6 +5,8 @@
 //! `totalPurchases` is derived (the sum of the customer's completed orders, kept by the order
 //! commands) and never set here.
 
+pub mod duplicates;
+
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
 use crate::commands::record::{self, Fields, Record};
@@ -114,6 +116,9 @@ pub enum CustomersCommand {
 
     /// Export customers as CSV, streaming (same filters as list)
     Export(ExportArgs),
+
+    /// Candidate duplicates (same e-mail, same phone, similar names), best groups first
+    Duplicates(duplicates::DuplicatesArgs),
 }
 
 /// The fields `create` and `update` take, each checked as it comes in.
@@ -172,6 +177,7 @@ impl CustomersCommand {
                 let filter = filter(args.search.as_deref());
                 return transfer::export(ctx, &TABLE, filter, args).await;
             }
+            CustomersCommand::Duplicates(args) => duplicates::run(ctx, args).await?,
         }
         Ok(())
     }
