@@ -3,7 +3,7 @@
 //! not the near misses; best groups first; and its query is served by indexes and blocks, never
 //! a nested loop over the table.
 
-use crate::harness::{TestDb, sql};
+use crate::harness::{TestDb, count, row_json, sql};
 
 /// Planted pairs, each with a near miss:
 /// - 1 and 2 share an e-mail once trimmed and lower-cased; 3's differs by one character;
@@ -229,4 +229,267 @@ fn the_query_is_blocked_and_served_by_indexes() {
         assert!(text.contains(index), "{index} unused: {one:#?}");
     }
     assert!(!one.iter().any(seq_scans_customers), "{one:#?}");
+}
+
+/// Customer 1 is kept; 2 (older) and 3 (newer) are its duplicates, each with orders.
+const TO_MERGE: &str = r#"
+INSERT INTO "Customers" ("id", "firstName", "lastName", "email", "phone", "address",
+                         "totalPurchases", "createdAt", "updatedAt") VALUES
+  (1, 'Ann', 'Lee', 'ann@example.com', NULL, NULL, 1.00,
+   '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z'),
+  (2, 'Annie', NULL, 'annie@example.com', '111', 'Old Street', 10.00,
+   '2025-02-01T00:00:00Z', '2025-02-01T00:00:00Z'),
+  (3, NULL, 'Leigh', NULL, '222', '  ', 20.00,
+   '2025-03-01T00:00:00Z', '2025-03-01T00:00:00Z'),
+  (4, 'Other', 'Person', 'other@example.com', NULL, NULL, 0.00,
+   '2025-03-01T00:00:00Z', '2025-03-01T00:00:00Z');
+SELECT setval('"Customers_id_seq"', 4);
+INSERT INTO "Orders" ("id", "customerId", "status", "total", "createdAt", "updatedAt") VALUES
+  (1, 1, 'completed', 1.00, now(), now()),
+  (2, 2, 'completed', 10.00, now(), now()),
+  (3, 2, 'pending', 5.00, now(), now()),
+  (4, 3, 'completed', 20.00, now(), now()),
+  (5, 4, 'completed', 0.00, now(), now());
+SELECT setval('"Orders_id_seq"', 5);
+INSERT INTO "Products" ("id", "name", "price", "stock", "createdAt", "updatedAt") VALUES
+  (1, 'Pen', 2.50, 1000, now(), now());
+SELECT setval('"Products_id_seq"', 1);
+INSERT INTO "OrderItems" ("orderId", "productId", "quantity", "price", "createdAt", "updatedAt")
+SELECT "id", 1, 1, "total", now(), now() FROM "Orders";
+"#;
+
+fn to_merge() -> TestDb {
+    let db = TestDb::migrated();
+    sql(&db, TO_MERGE);
+    db
+}
+
+/// `(id, customerId)` of every order.
+fn orders(db: &TestDb) -> Vec<(i32, Option<i32>)> {
+    db.client()
+        .query(
+            r#"SELECT "id", "customerId" FROM "Orders" ORDER BY "id""#,
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// `firstName, lastName, email, phone, address, totalPurchases` of customer 1, as text.
+fn kept(db: &TestDb) -> Vec<Option<String>> {
+    let row = db
+        .client()
+        .query_one(
+            r#"SELECT "firstName", "lastName", "email", "phone", "address",
+                      "totalPurchases"::text FROM "Customers" WHERE "id" = 1"#,
+            &[],
+        )
+        .unwrap();
+    (0..6).map(|i| row.get(i)).collect()
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values
+        .iter()
+        .map(|v| (!v.is_empty()).then(|| v.to_string()))
+        .collect()
+}
+
+fn check_is_clean(db: &TestDb) {
+    db.crm().args(["db", "check"]).run().assert_success();
+}
+
+#[test]
+fn merge_moves_orders_fills_empty_fields_newest_first_and_recomputes_the_total() {
+    let db = to_merge();
+    let out = db
+        .crm()
+        .args(["-o", "csv", "customers", "merge", "1", "2", "3", "--yes"])
+        .run();
+    out.assert_success().assert_stdout_eq(
+        "change,id,field,before,after,from\n\
+         field,1,phone,,222,3\n\
+         field,1,address,,Old Street,2\n\
+         field,1,totalPurchases,1.00,31.00,\n\
+         order,2,customerId,2,1,\n\
+         order,3,customerId,2,1,\n\
+         order,4,customerId,3,1,\n\
+         delete,2,,,,\n\
+         delete,3,,,,\n",
+    );
+    out.assert_stderr_contains("merged customers 2, 3 into customer 1: 3 orders moved");
+    assert_eq!(
+        orders(&db),
+        [
+            (1, Some(1)),
+            (2, Some(1)),
+            (3, Some(1)),
+            (4, Some(1)),
+            (5, Some(4))
+        ]
+    );
+    assert_eq!(
+        kept(&db),
+        some(&[
+            "Ann",
+            "Lee",
+            "ann@example.com",
+            "222",
+            "Old Street",
+            "31.00"
+        ])
+    );
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Customers" WHERE "id" IN (2, 3)"#
+        ),
+        0
+    );
+    check_is_clean(&db);
+}
+
+#[test]
+fn take_names_the_customer_that_gives_a_field() {
+    let db = to_merge();
+    db.crm()
+        .args([
+            "customers",
+            "merge",
+            "1",
+            "2",
+            "3",
+            "--take",
+            "phone=2",
+            "--take",
+            "email=2",
+            "--yes",
+        ])
+        .run()
+        .assert_success();
+    assert_eq!(
+        kept(&db),
+        some(&[
+            "Ann",
+            "Lee",
+            "annie@example.com",
+            "111",
+            "Old Street",
+            "31.00"
+        ])
+    );
+    check_is_clean(&db);
+}
+
+#[test]
+fn dry_run_prints_the_same_changes_and_writes_nothing() {
+    let db = to_merge();
+    let before: Vec<String> = (1..=4).map(|id| row_json(&db, "Customers", id)).collect();
+    let out = db
+        .crm()
+        .args([
+            "-o",
+            "csv",
+            "customers",
+            "merge",
+            "1",
+            "2",
+            "3",
+            "--dry-run",
+        ])
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("field,1,phone,,222,3\n")
+        .assert_stdout_contains("order,4,customerId,3,1,\n")
+        .assert_stdout_contains("delete,3,,,,\n")
+        .assert_stderr_contains("nothing was written");
+    let after: Vec<String> = (1..=4).map(|id| row_json(&db, "Customers", id)).collect();
+    assert_eq!(before, after);
+    assert_eq!(orders(&db)[3], (4, Some(3)));
+}
+
+#[test]
+fn merge_refuses_what_it_cannot_do_and_writes_nothing() {
+    let db = to_merge();
+    let before = orders(&db);
+    db.crm()
+        .args(["customers", "merge", "1", "2", "99", "98", "--yes"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("customers 98, 99 do not exist");
+    db.crm()
+        .args(["customers", "merge", "1", "1", "--yes"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("customer 1 is both KEEP and a duplicate");
+    db.crm()
+        .args(["customers", "merge", "1", "2", "--take", "phone=4", "--yes"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("customer 4 is not one of those merged (1, 2)");
+    db.crm()
+        .args(["customers", "merge", "1", "2", "--take", "notes=2", "--yes"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("unknown field \"notes\"");
+    db.crm()
+        .args(["customers", "merge", "1", "2"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("pass --yes");
+    assert_eq!(orders(&db), before);
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 4);
+}
+
+/// Eight processes place orders for duplicate 2 while it is merged into 1: each order is either
+/// placed before the merge takes the customers (and moved) or refused after it (customer 2 does
+/// not exist); none is left without its customer, and `db check` finds nothing.
+#[test]
+fn a_merge_racing_orders_for_the_duplicate_leaves_every_order_with_keep() {
+    let db = to_merge();
+    let mut runs = Vec::new();
+    let mut start = |args: &[&str]| {
+        let mut crm = db.crm();
+        crm.args(args);
+        let child = crm.spawn();
+        runs.push((crm, child));
+    };
+    for i in 0..8 {
+        let status = if i % 2 == 0 { "completed" } else { "pending" };
+        start(&[
+            "orders",
+            "create",
+            "--customer",
+            "2",
+            "--item",
+            "1:1",
+            "--status",
+            status,
+        ]);
+        if i == 3 {
+            start(&["customers", "merge", "1", "2", "3", "--yes"]);
+        }
+    }
+    let outputs: Vec<_> = runs
+        .into_iter()
+        .map(|(crm, child)| crm.wait(child))
+        .collect();
+    let merge = &outputs[4];
+    merge.assert_success();
+    for out in outputs.iter().filter(|o| o.code() != 0) {
+        out.assert_code(3)
+            .assert_stderr_contains("customer 2 does not exist");
+    }
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Orders" WHERE "customerId" IS DISTINCT FROM 1 AND "id" <> 5"#
+        ),
+        0
+    );
+    let placed = outputs.iter().filter(|o| o.code() == 0).count() as i64 - 1;
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Orders""#), 5 + placed);
+    check_is_clean(&db);
 }

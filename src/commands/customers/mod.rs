@@ -6,6 +6,7 @@
 //! commands) and never set here.
 
 pub mod duplicates;
+pub mod merge;
 
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, order_by};
@@ -119,6 +120,10 @@ pub enum CustomersCommand {
 
     /// Candidate duplicates (same e-mail, same phone, similar names), best groups first
     Duplicates(duplicates::DuplicatesArgs),
+
+    /// Merge duplicates into KEEP: their orders move to it, its empty fields are filled, the
+    /// duplicates are deleted, in one transaction
+    Merge(merge::MergeArgs),
 }
 
 /// The fields `create` and `update` take, each checked as it comes in.
@@ -178,6 +183,7 @@ impl CustomersCommand {
                 return transfer::export(ctx, &TABLE, filter, args).await;
             }
             CustomersCommand::Duplicates(args) => duplicates::run(ctx, args).await?,
+            CustomersCommand::Merge(args) => merge::run(ctx, args).await?,
         }
         Ok(())
     }
