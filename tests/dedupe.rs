@@ -493,3 +493,73 @@ fn a_merge_racing_orders_for_the_duplicate_leaves_every_order_with_keep() {
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Orders""#), 5 + placed);
     check_is_clean(&db);
 }
+
+fn snapshot(db: &TestDb) -> (Vec<String>, Vec<(i32, Option<i32>)>) {
+    let customers = db
+        .client()
+        .query(
+            r#"SELECT row_to_json(c)::text FROM "Customers" c ORDER BY "id""#,
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    (customers, orders(db))
+}
+
+#[test]
+fn undo_puts_back_the_exact_rows_and_is_listed() {
+    let db = to_merge();
+    let before = snapshot(&db);
+    db.crm()
+        .args(["customers", "merge", "1", "2", "3", "--yes"])
+        .run()
+        .assert_success();
+    db.crm()
+        .args(["-o", "csv", "customers", "merge", "list"])
+        .run()
+        .assert_success()
+        .assert_stdout_contains("id,mergedAt,mergedBy,keepId,deleted,ordersMoved,undoneAt\n1,")
+        .assert_stdout_contains(",,1,2 3,3,\n");
+    db.crm()
+        .args(["customers", "merge", "undo", "1", "--yes"])
+        .run()
+        .assert_success()
+        .assert_stderr_contains("undid merge 1: customers 2, 3 recreated, 3 orders moved back");
+    assert_eq!(snapshot(&db), before);
+    check_is_clean(&db);
+    db.crm()
+        .args(["customers", "merge", "undo", "1", "--yes"])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains("merge 1 was undone already");
+    db.crm()
+        .args(["customers", "merge", "undo", "7", "--yes"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("merge 7 does not exist");
+}
+
+#[test]
+fn undo_refuses_after_a_change_it_would_lose_naming_it() {
+    let db = to_merge();
+    db.crm()
+        .args(["customers", "merge", "1", "2", "3", "--yes"])
+        .run()
+        .assert_success();
+    sql(
+        &db,
+        r#"UPDATE "Customers" SET "phone" = '999' WHERE "id" = 1;
+           INSERT INTO "Customers" ("id", "firstName", "createdAt", "updatedAt")
+           VALUES (3, 'Someone else', now(), now());"#,
+    );
+    let after = snapshot(&db);
+    db.crm()
+        .args(["customers", "merge", "undo", "1", "--yes"])
+        .run()
+        .assert_code(5)
+        .assert_stderr_contains("customer 1's phone changed (from \"222\" to \"999\")")
+        .assert_stderr_contains("customer 3 exists again");
+    assert_eq!(snapshot(&db), after);
+}

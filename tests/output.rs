@@ -17,6 +17,7 @@ const CSV: &str = "version,name,state,appliedAt
 11,create_seed_history,pending,
 12,notification_inbox_index,pending,
 13,customer_match_keys,pending,
+14,create_customer_merges,pending,
 ";
 
 const JSON: &str = r#"[
@@ -32,7 +33,8 @@ const JSON: &str = r#"[
 {"version":10,"name":"search_indexes","state":"pending","appliedAt":null},
 {"version":11,"name":"create_seed_history","state":"pending","appliedAt":null},
 {"version":12,"name":"notification_inbox_index","state":"pending","appliedAt":null},
-{"version":13,"name":"customer_match_keys","state":"pending","appliedAt":null}
+{"version":13,"name":"customer_match_keys","state":"pending","appliedAt":null},
+{"version":14,"name":"create_customer_merges","state":"pending","appliedAt":null}
 ]
 "#;
 
@@ -53,8 +55,9 @@ const TABLE: &str = "\
 │      11 ┆ create_seed_history             ┆ pending ┆           │
 │      12 ┆ notification_inbox_index        ┆ pending ┆           │
 │      13 ┆ customer_match_keys             ┆ pending ┆           │
+│      14 ┆ create_customer_merges          ┆ pending ┆           │
 └─────────┴─────────────────────────────────┴─────────┴───────────┘
-0 of 13 migrations applied
+0 of 14 migrations applied
 ";
 
 #[test]
