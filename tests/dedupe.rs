@@ -3,7 +3,7 @@
 //! not the near misses; best groups first; and its query is served by indexes and blocks, never
 //! a nested loop over the table.
 
-use crate::harness::{TestDb, count, row_json, sql};
+use crate::harness::{TestDb, count, insert_user, row_json, sql};
 
 /// Planted pairs, each with a near miss:
 /// - 1 and 2 share an e-mail once trimmed and lower-cased; 3's differs by one character;
@@ -511,9 +511,19 @@ fn snapshot(db: &TestDb) -> (Vec<String>, Vec<(i32, Option<i32>)>) {
 #[test]
 fn undo_puts_back_the_exact_rows_and_is_listed() {
     let db = to_merge();
+    insert_user(&db, "Op", "Erator", "ops@example.com", "staff");
     let before = snapshot(&db);
     db.crm()
-        .args(["customers", "merge", "1", "2", "3", "--yes"])
+        .args([
+            "--as",
+            "ops@example.com",
+            "customers",
+            "merge",
+            "1",
+            "2",
+            "3",
+            "--yes",
+        ])
         .run()
         .assert_success();
     db.crm()
@@ -521,7 +531,7 @@ fn undo_puts_back_the_exact_rows_and_is_listed() {
         .run()
         .assert_success()
         .assert_stdout_contains("id,mergedAt,mergedBy,keepId,deleted,ordersMoved,undoneAt\n1,")
-        .assert_stdout_contains(",,1,2 3,3,\n");
+        .assert_stdout_contains(",ops@example.com,1,2 3,3,\n");
     db.crm()
         .args(["customers", "merge", "undo", "1", "--yes"])
         .run()
