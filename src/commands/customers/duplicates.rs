@@ -154,7 +154,8 @@ const ALL: &str = concat!(
   SELECT "id",
          nullif(lower(btrim("email")), '') AS "emailKey",
          CASE WHEN length(regexp_replace("phone", '\D', '', 'g')) >= 7
-              THEN right(regexp_replace("phone", '\D', '', 'g'), 10) END AS "phoneKey"
+              THEN right(regexp_replace("phone", '\D', '', 'g'), 10) END AS "phoneKey",
+         coalesce("firstName", '') || ' ' || coalesce("lastName", '') AS "name"
   FROM "Customers"
 ),
 by_email AS (
@@ -166,24 +167,31 @@ by_phone AS (
   FROM keys WHERE ($2::bool OR $3::bool) AND "phoneKey" IS NOT NULL
 ),
 neighbours AS MATERIALIZED (
-  SELECT "id", "emailKey",
+  SELECT "id", "emailKey", "name",
          lead("id", 1) OVER w AS "id1", lead("emailKey", 1) OVER w AS "key1",
+         lead("name", 1) OVER w AS "name1",
          lead("id", 2) OVER w AS "id2", lead("emailKey", 2) OVER w AS "key2",
+         lead("name", 2) OVER w AS "name2",
          lead("id", 3) OVER w AS "id3", lead("emailKey", 3) OVER w AS "key3",
-         lead("id", 4) OVER w AS "id4", lead("emailKey", 4) OVER w AS "key4"
+         lead("name", 3) OVER w AS "name3",
+         lead("id", 4) OVER w AS "id4", lead("emailKey", 4) OVER w AS "key4",
+         lead("name", 4) OVER w AS "name4"
   FROM keys WHERE $3::bool AND "emailKey" LIKE '%_@_%'
   WINDOW w AS (ORDER BY split_part("emailKey", '@', 2), "emailKey", "id")
 ),
 near AS (
-  SELECT "id" AS x, "emailKey" AS kx, "id1" AS y, "key1" AS ky FROM neighbours
-  UNION ALL SELECT "id", "emailKey", "id2", "key2" FROM neighbours
-  UNION ALL SELECT "id", "emailKey", "id3", "key3" FROM neighbours
-  UNION ALL SELECT "id", "emailKey", "id4", "key4" FROM neighbours
+  SELECT "id" AS x, "emailKey" AS kx, "name" AS nx, "id1" AS y, "key1" AS ky, "name1" AS ny
+  FROM neighbours
+  UNION ALL SELECT "id", "emailKey", "name", "id2", "key2", "name2" FROM neighbours
+  UNION ALL SELECT "id", "emailKey", "name", "id3", "key3", "name3" FROM neighbours
+  UNION ALL SELECT "id", "emailKey", "name", "id4", "key4", "name4" FROM neighbours
 ),
 by_neighbour AS (
   SELECT least(x, y) AS a, greatest(x, y) AS b FROM near
   WHERE y IS NOT NULL AND split_part(kx, '@', 2) = split_part(ky, '@', 2)
     AND similarity(split_part(kx, '@', 1), split_part(ky, '@', 1)) >= 0.4
+    -- Only the pairs the name rule keeps go on to be scored (which costs more per pair).
+    AND similarity(nx, ny) >= $6::float8
 ),
 pairs AS (
   SELECT a, b FROM by_email WHERE a <> b
