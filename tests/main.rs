@@ -9,6 +9,7 @@ mod check;
 mod connect;
 mod corpus;
 mod customers;
+mod dedupe;
 mod faults;
 mod harness;
 mod harness_selftest;

@@ -16,6 +16,8 @@ const CSV: &str = "version,name,state,appliedAt
 10,search_indexes,pending,
 11,create_seed_history,pending,
 12,notification_inbox_index,pending,
+13,customer_match_keys,pending,
+14,create_customer_merges,pending,
 ";
 
 const JSON: &str = r#"[
@@ -30,7 +32,9 @@ const JSON: &str = r#"[
 {"version":9,"name":"performance_indexes","state":"pending","appliedAt":null},
 {"version":10,"name":"search_indexes","state":"pending","appliedAt":null},
 {"version":11,"name":"create_seed_history","state":"pending","appliedAt":null},
-{"version":12,"name":"notification_inbox_index","state":"pending","appliedAt":null}
+{"version":12,"name":"notification_inbox_index","state":"pending","appliedAt":null},
+{"version":13,"name":"customer_match_keys","state":"pending","appliedAt":null},
+{"version":14,"name":"create_customer_merges","state":"pending","appliedAt":null}
 ]
 "#;
 
@@ -50,8 +54,10 @@ const TABLE: &str = "\
 │      10 ┆ search_indexes                  ┆ pending ┆           │
 │      11 ┆ create_seed_history             ┆ pending ┆           │
 │      12 ┆ notification_inbox_index        ┆ pending ┆           │
+│      13 ┆ customer_match_keys             ┆ pending ┆           │
+│      14 ┆ create_customer_merges          ┆ pending ┆           │
 └─────────┴─────────────────────────────────┴─────────┴───────────┘
-0 of 12 migrations applied
+0 of 14 migrations applied
 ";
 
 #[test]

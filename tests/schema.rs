@@ -15,8 +15,11 @@ const HISTORY: &str = "refinery_schema_history";
 /// crm's record of the seeds it loaded (V11), the other table of crm's own.
 const SEED_HISTORY: &str = "crm_seed_history";
 
+/// crm's record of customer merges (V14), for `customers merge undo`.
+const MERGES: &str = "crm_customer_merges";
+
 /// The migrations, in version order.
-const MIGRATIONS: [(i32, &str); 12] = [
+const MIGRATIONS: [(i32, &str); 14] = [
     (1, "create_users"),
     (2, "create_customers"),
     (3, "create_products"),
@@ -29,6 +32,8 @@ const MIGRATIONS: [(i32, &str); 12] = [
     (10, "search_indexes"),
     (11, "create_seed_history"),
     (12, "notification_inbox_index"),
+    (13, "customer_match_keys"),
+    (14, "create_customer_merges"),
 ];
 
 const VARCHAR: &str = "character varying(255)";
@@ -420,6 +425,19 @@ const NOTIFICATION_INDEXES: &[(&str, &str)] = &[(
     r#"CREATE INDEX user_notifications_notification_idx ON public."UserNotifications" USING btree ("notificationId")"#,
 )];
 
+/// The keys `customers duplicates` compares by (V13): the e-mail trimmed and lower-cased, the
+/// phone's last ten digits.
+const MATCH_KEY_INDEXES: &[(&str, &str)] = &[
+    (
+        "customers_email_key_idx",
+        r#"CREATE INDEX customers_email_key_idx ON public."Customers" USING btree (lower(btrim((email)::text)))"#,
+    ),
+    (
+        "customers_phone_key_idx",
+        r#"CREATE INDEX customers_phone_key_idx ON public."Customers" USING btree ("right"(regexp_replace((phone)::text, '\D'::text, ''::text, 'g'::text), 10))"#,
+    ),
+];
+
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();
     items.sort();
@@ -451,9 +469,15 @@ fn tables(db: &TestDb) -> Vec<String> {
     sorted(rows.iter().map(|r| r.get::<_, String>(0)))
 }
 
-/// Every table of the fully migrated schema: the reference's, the history and the seed history.
+/// Every table of the fully migrated schema: the reference's, the history, the seed history and
+/// the merges.
 fn all_tables() -> Vec<String> {
-    strings(TABLES.iter().copied().chain([HISTORY, SEED_HISTORY]))
+    strings(
+        TABLES
+            .iter()
+            .copied()
+            .chain([HISTORY, SEED_HISTORY, MERGES]),
+    )
 }
 
 /// The reference tables present, plus the history table if present, sorted.
@@ -517,7 +541,7 @@ fn constraints(db: &TestDb) -> Vec<(String, String, String, String)> {
                     pg_get_constraintdef(con.oid) \
              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
              WHERE con.connamespace = 'public'::regnamespace AND c.relname <> ALL($1)",
-            &[&[HISTORY, SEED_HISTORY].as_slice()],
+            &[&[HISTORY, SEED_HISTORY, MERGES].as_slice()],
         )
         .expect("cannot read the constraints");
     let mut found: Vec<_> = rows
@@ -563,7 +587,7 @@ fn indexes(db: &TestDb) -> Vec<(String, String)> {
         .query(
             "SELECT indexname::text, indexdef FROM pg_indexes \
              WHERE schemaname = 'public' AND tablename <> ALL($1)",
-            &[&[HISTORY, SEED_HISTORY].as_slice()],
+            &[&[HISTORY, SEED_HISTORY, MERGES].as_slice()],
         )
         .expect("cannot read the indexes");
     let mut found: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -704,6 +728,7 @@ fn migrate_creates_exactly_the_reference_schema() {
         PERFORMANCE_INDEXES,
         SEARCH_INDEXES,
         NOTIFICATION_INDEXES,
+        MATCH_KEY_INDEXES,
     ]
     .concat();
     assert_eq!(indexes(&db), owned_pairs(&all_indexes));
@@ -719,12 +744,12 @@ fn migrate_creates_exactly_the_reference_schema() {
 }
 
 #[test]
-fn migration_history_records_all_twelve() {
+fn migration_history_records_all_fourteen() {
     let db = TestDb::empty();
 
     migrate(&db);
 
-    assert_eq!(history(&db), history_of(1..=12));
+    assert_eq!(history(&db), history_of(1..=14));
 }
 
 #[test]
@@ -765,7 +790,7 @@ fn undo_steps_and_to() {
     migrate(&db);
 
     db.crm()
-        .args(["db", "migrate", "undo", "--steps", "4", "--yes"])
+        .args(["db", "migrate", "undo", "--steps", "6", "--yes"])
         .run()
         .assert_success();
 
@@ -829,5 +854,5 @@ fn undo_without_yes_and_without_a_terminal_is_refused() {
 
     undo.assert_code(2).assert_stderr_contains("--yes");
     assert_eq!(tables(&db), all_tables());
-    assert_eq!(history(&db), history_of(1..=12));
+    assert_eq!(history(&db), history_of(1..=14));
 }

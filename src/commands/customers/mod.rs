@@ -5,6 +5,9 @@
 //! `totalPurchases` is derived (the sum of the customer's completed orders, kept by the order
 //! commands) and never set here.
 
+pub mod duplicates;
+pub mod merge;
+
 use crate::commands::confirm::ConfirmArgs;
 use crate::commands::listing::{Filter, ListArgs, like_pattern, order_by};
 use crate::commands::record::{self, Clearable, Fields, Record};
@@ -118,6 +121,13 @@ pub enum CustomersCommand {
 
     /// Export customers as CSV, streaming (same filters as list)
     Export(ExportArgs),
+
+    /// Candidate duplicates (same e-mail, same phone, similar names), best groups first
+    Duplicates(duplicates::DuplicatesArgs),
+
+    /// Merge duplicates into KEEP: their orders move to it, its empty fields are filled, the
+    /// duplicates are deleted, in one transaction
+    Merge(merge::MergeArgs),
 }
 
 /// The fields `create` and `update` take, each checked as it comes in.
@@ -222,6 +232,8 @@ impl CustomersCommand {
                 let filter = filter(args.search.as_deref());
                 return transfer::export(ctx, &TABLE, filter, args).await;
             }
+            CustomersCommand::Duplicates(args) => duplicates::run(ctx, args).await?,
+            CustomersCommand::Merge(args) => merge::run(ctx, args).await?,
         }
         Ok(())
     }
