@@ -67,7 +67,7 @@ pub enum Command {
     #[command(subcommand)]
     Users(crate::commands::users::UsersCommand),
 
-    /// Customers: list, show, create, update, delete, import, export
+    /// Customers: list, show, create, update, delete, import, export, duplicates, merge
     #[command(subcommand)]
     Customers(crate::commands::customers::CustomersCommand),
 
