@@ -769,3 +769,64 @@ fn update_clear_empties_optional_fields_and_refuses_the_others() {
     }
     assert_eq!(row_json(&db, "Customers", 2), before);
 }
+
+/// `customers list --sort lastName --limit 20` on many customers reads the first twenty of an
+/// index in that order instead of sorting the whole table (V15), both ways.
+#[test]
+fn a_list_sorted_by_last_name_reads_an_index_instead_of_sorting_the_table() {
+    let db = TestDb::migrated();
+    sql(
+        &db,
+        r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "createdAt", "updatedAt")
+           SELECT 'Ada', 'Name ' || (i % 5000), 'ada' || i || '@example.com', now(), now()
+           FROM generate_series(1, 20000) AS i;
+           ANALYZE "Customers";"#,
+    );
+    // The statement crm runs, as -v logs it.
+    let out = db
+        .crm()
+        .args([
+            "-v",
+            "customers",
+            "list",
+            "--sort",
+            "lastName",
+            "--limit",
+            "20",
+        ])
+        .run();
+    out.assert_success();
+    assert!(out.stdout.contains("Name 0"), "{out}");
+    let listed = out
+        .stderr
+        .lines()
+        .filter_map(|l| l.split_once(" ms: ").map(|(_, sql)| sql))
+        .find(|sql| sql.contains("ORDER BY"))
+        .map(str::to_string);
+    let sql = match listed {
+        Some(sql) => sql,
+        None => panic!("no ORDER BY statement logged\n{out}"),
+    };
+    let mut client = db.client();
+    for order in ["", " DESC"] {
+        let statement = sql
+            .replace(
+                r#"ORDER BY "lastName", "id""#,
+                &format!(r#"ORDER BY "lastName"{order}, "id""#),
+            )
+            .replace("$1", "20")
+            .replace("$2", "0");
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {statement}"), &[])
+            .expect("EXPLAIN the list")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("customers_last_name_idx"),
+            "{statement}\n{plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "{statement}\n{plan}");
+    }
+}

@@ -60,7 +60,7 @@ fn with_nothing_configured_crm_creates_starts_and_uses_its_local_cluster() {
             "notice: no database configured: using crm's local PostgreSQL in {} (created and started it)",
             crm_home.display()
         ))
-        .assert_stderr_contains("applied 14 migrations");
+        .assert_stderr_contains("applied 15 migrations");
 
     let out = crm()
         .env("CRM_HOME", crm_home)

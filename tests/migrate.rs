@@ -38,7 +38,7 @@ fn status_on_a_fresh_database_lists_every_migration_pending_and_creates_nothing(
     let out = db.crm().args(["db", "migrate", "status"]).run();
     out.assert_success();
     let states = states(&out.stdout);
-    assert_eq!(states.len(), 14, "{}", out.stdout);
+    assert_eq!(states.len(), 15, "{}", out.stdout);
     assert!(states.iter().all(|(_, s)| s == "pending"), "{}", out.stdout);
     assert!(
         out.stdout
@@ -59,14 +59,14 @@ fn migrate_applies_everything_and_a_second_run_has_nothing_to_do() {
     let out = db.crm().args(["db", "migrate"]).run();
     out.assert_success()
         .assert_stderr_contains("applied V1 create_users")
-        .assert_stderr_contains("applied 14 migrations: the database is at version 14");
-    assert_eq!(history(&db).len(), 14);
+        .assert_stderr_contains("applied 15 migrations: the database is at version 15");
+    assert_eq!(history(&db).len(), 15);
 
     db.crm()
         .args(["db", "migrate"])
         .run()
         .assert_success()
-        .assert_stderr_contains("nothing to apply: the database is at version 14");
+        .assert_stderr_contains("nothing to apply: the database is at version 15");
     let status = db
         .crm()
         .args(["db", "migrate", "status", "--exit-code"])
@@ -198,11 +198,11 @@ fn two_migrate_runs_at_once_both_succeed_and_apply_each_migration_once() {
         .filter(|l| l.starts_with("applied V"))
         .count();
     assert_eq!(
-        applied_lines, 14,
+        applied_lines, 15,
         "first:\n{}\nsecond:\n{}",
         a.stderr, b.stderr
     );
-    assert_eq!(history(&db).len(), 14);
+    assert_eq!(history(&db).len(), 15);
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn no_wait_exits_5_while_another_run_holds_the_lock_and_a_waiting_run_goes_on_af
         .wait(child)
         .assert_success()
         .assert_stderr_contains("waiting for another crm run");
-    assert_eq!(history(&db).len(), 14);
+    assert_eq!(history(&db).len(), 15);
 }
 
 /// The application's database as its own tools made it (tests/fixtures/sequelize-app.sql, made
@@ -300,7 +300,8 @@ fn a_database_made_by_the_sequelize_application_is_adopted() {
         .assert_stderr_contains("applied V10 search_indexes")
         .assert_stderr_contains("applied V12 notification_inbox_index")
         .assert_stderr_contains("applied V13 customer_match_keys")
-        .assert_stderr_contains("applied V14 create_customer_merges");
+        .assert_stderr_contains("applied V14 create_customer_merges")
+        .assert_stderr_contains("applied V15 customer_name_sort_index");
     let status = db
         .crm()
         .args(["db", "migrate", "status", "--exit-code"])
@@ -311,7 +312,7 @@ fn a_database_made_by_the_sequelize_application_is_adopted() {
         "{}",
         status.stdout
     );
-    assert_eq!(history(&db).len(), 14);
+    assert_eq!(history(&db).len(), 15);
     assert_eq!(
         count(&db, r#"SELECT count(*) FROM "Users""#),
         users,
@@ -345,7 +346,7 @@ fn a_partly_built_sequelize_database_is_adopted_as_far_as_it_goes_then_migrated(
         .assert_success()
         .assert_stderr_contains("recorded V1 to V3 as applied")
         .assert_stderr_contains("applied V4 create_orders");
-    assert_eq!(history(&db).len(), 14);
+    assert_eq!(history(&db).len(), 15);
     assert!(table_exists(&db, "NotificationPreferences"));
 }
 

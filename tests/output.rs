@@ -18,6 +18,7 @@ const CSV: &str = "version,name,state,appliedAt
 12,notification_inbox_index,pending,
 13,customer_match_keys,pending,
 14,create_customer_merges,pending,
+15,customer_name_sort_index,pending,
 ";
 
 const JSON: &str = r#"[
@@ -34,7 +35,8 @@ const JSON: &str = r#"[
 {"version":11,"name":"create_seed_history","state":"pending","appliedAt":null},
 {"version":12,"name":"notification_inbox_index","state":"pending","appliedAt":null},
 {"version":13,"name":"customer_match_keys","state":"pending","appliedAt":null},
-{"version":14,"name":"create_customer_merges","state":"pending","appliedAt":null}
+{"version":14,"name":"create_customer_merges","state":"pending","appliedAt":null},
+{"version":15,"name":"customer_name_sort_index","state":"pending","appliedAt":null}
 ]
 "#;
 
@@ -56,8 +58,9 @@ const TABLE: &str = "\
 │      12 ┆ notification_inbox_index        ┆ pending ┆           │
 │      13 ┆ customer_match_keys             ┆ pending ┆           │
 │      14 ┆ create_customer_merges          ┆ pending ┆           │
+│      15 ┆ customer_name_sort_index        ┆ pending ┆           │
 └─────────┴─────────────────────────────────┴─────────┴───────────┘
-0 of 14 migrations applied
+0 of 15 migrations applied
 ";
 
 #[test]

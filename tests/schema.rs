@@ -19,7 +19,7 @@ const SEED_HISTORY: &str = "crm_seed_history";
 const MERGES: &str = "crm_customer_merges";
 
 /// The migrations, in version order.
-const MIGRATIONS: [(i32, &str); 14] = [
+const MIGRATIONS: [(i32, &str); 15] = [
     (1, "create_users"),
     (2, "create_customers"),
     (3, "create_products"),
@@ -34,6 +34,7 @@ const MIGRATIONS: [(i32, &str); 14] = [
     (12, "notification_inbox_index"),
     (13, "customer_match_keys"),
     (14, "create_customer_merges"),
+    (15, "customer_name_sort_index"),
 ];
 
 const VARCHAR: &str = "character varying(255)";
@@ -438,6 +439,12 @@ const MATCH_KEY_INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The order `customers list --sort lastName` reads (V15).
+const SORT_INDEXES: &[(&str, &str)] = &[(
+    "customers_last_name_idx",
+    r#"CREATE INDEX customers_last_name_idx ON public."Customers" USING btree ("lastName", id)"#,
+)];
+
 fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut items: Vec<T> = items.into_iter().collect();
     items.sort();
@@ -729,6 +736,7 @@ fn migrate_creates_exactly_the_reference_schema() {
         SEARCH_INDEXES,
         NOTIFICATION_INDEXES,
         MATCH_KEY_INDEXES,
+        SORT_INDEXES,
     ]
     .concat();
     assert_eq!(indexes(&db), owned_pairs(&all_indexes));
@@ -744,12 +752,12 @@ fn migrate_creates_exactly_the_reference_schema() {
 }
 
 #[test]
-fn migration_history_records_all_fourteen() {
+fn migration_history_records_all_fifteen() {
     let db = TestDb::empty();
 
     migrate(&db);
 
-    assert_eq!(history(&db), history_of(1..=14));
+    assert_eq!(history(&db), history_of(1..=15));
 }
 
 #[test]
@@ -790,7 +798,7 @@ fn undo_steps_and_to() {
     migrate(&db);
 
     db.crm()
-        .args(["db", "migrate", "undo", "--steps", "6", "--yes"])
+        .args(["db", "migrate", "undo", "--steps", "7", "--yes"])
         .run()
         .assert_success();
 
@@ -854,5 +862,5 @@ fn undo_without_yes_and_without_a_terminal_is_refused() {
 
     undo.assert_code(2).assert_stderr_contains("--yes");
     assert_eq!(tables(&db), all_tables());
-    assert_eq!(history(&db), history_of(1..=14));
+    assert_eq!(history(&db), history_of(1..=15));
 }

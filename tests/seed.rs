@@ -430,7 +430,7 @@ fn setup_migrates_then_seeds() {
         .env("CRM_BCRYPT_COST", "10")
         .run()
         .assert_success()
-        .assert_stderr_contains("applied 14 migrations")
+        .assert_stderr_contains("applied 15 migrations")
         .assert_stderr_contains("loaded seed 004_sample_orders");
 
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Orders""#), 6);
