@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use std::time::{Duration, Instant};
 
 /// Every check but `backup-age` (which needs --backup-dir), in the order they print.
-const CHECKS: [&str; 18] = [
+const CHECKS: [&str; 23] = [
     "connection",
     "migrations",
     "schema",
@@ -29,6 +29,11 @@ const CHECKS: [&str; 18] = [
     "database-size",
     "table-size",
     "slow-statements",
+    "role",
+    "replication-lag",
+    "replay-delay",
+    "replication-slots",
+    "archiver",
 ];
 
 /// `crm db health -o json ARGS`, its exit code and its rows parsed.
@@ -770,7 +775,7 @@ fn without_pg_stat_statements_a_default_run_skips_the_check_with_a_note_and_exit
     assert!(
         nagios
             .stdout
-            .starts_with("CRM OK - 17 checks ok; skipped: slow-statements |"),
+            .starts_with("CRM OK - 22 checks ok; skipped: slow-statements |"),
         "{nagios}"
     );
 

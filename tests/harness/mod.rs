@@ -21,6 +21,7 @@ mod database;
 mod private;
 mod restore;
 mod role;
+mod standby;
 mod tls;
 mod users;
 mod wait;
@@ -35,6 +36,7 @@ pub use restore::{
     LiveDatabase, assert_restore_refused, checksums, databases_like, run_leaving_no_scratch,
 };
 pub use role::TestRole;
+pub use standby::Standby;
 pub use tls::{TlsServer, tls_server};
 pub use users::{create_user, insert_user};
 pub use wait::{wait_for, wait_until};

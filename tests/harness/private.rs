@@ -61,6 +61,11 @@ impl PrivateServer {
         crm
     }
 
+    /// Its programs and folders, for a standby made from it ([`super::Standby`]).
+    pub(super) fn tools(&self) -> &ServerTools {
+        &self.tools
+    }
+
     /// Stops the server at once, as a crash would.
     pub fn stop(&self) {
         self.tools.stop();

@@ -82,6 +82,11 @@ pub(super) async fn run_all(
             "database-size" => database_size(&client).await,
             "table-size" => table_size(&client).await,
             "slow-statements" => slow_statements(&client, c.asked).await,
+            "role" => role(&client).await,
+            "replication-lag" => replication_lag(&client, &connected.session).await,
+            "replay-delay" => replay_delay(&client).await,
+            "replication-slots" => replication_slots(&client).await,
+            "archiver" => archiver(&client).await,
             "backup-age" => match backup_dir {
                 Some(dir) => backup_age(dir),
                 None => continue,
@@ -801,6 +806,279 @@ async fn slow_statements(client: &Client, asked: bool) -> Result<Finding> {
                 .join("; "),
         ),
     })
+}
+
+/// Where this server's WAL stands: written on a primary, replayed on a standby (where
+/// `pg_current_wal_lsn()` cannot be called).
+const WAL_POSITION: &str = "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+     ELSE pg_current_wal_lsn() END";
+
+const ROLE: &str = "SELECT pg_is_in_recovery(), \
+       (SELECT count(*) FROM pg_stat_replication)::int8";
+
+/// Primary or standby, as information: always OK.
+async fn role(client: &Client) -> Result<Finding> {
+    let row = db::query_one(client, ROLE, &[]).await?;
+    let (standby, standbys): (bool, i64) = (row.get(0), row.get(1));
+    let fed = match standbys {
+        0 => String::new(),
+        n => format!(", feeding {}", plural(n as usize, "standby", "standbys")),
+    };
+    Ok(match standby {
+        true => Finding::new(
+            None,
+            "standby",
+            format!("a standby, in recovery (read-only){fed}"),
+        ),
+        false => Finding::new(None, "primary", format!("a primary (read-write){fed}")),
+    })
+}
+
+/// Each standby streaming from this server: its replay lag (NULL once it has caught up and
+/// nothing new is written) and the bytes of WAL it has yet to replay (NULL until it first
+/// reports). Without pg_read_all_stats every column but the pid reads NULL, the state too.
+fn replication_sql() -> String {
+    format!(
+        "SELECT coalesce(application_name, ''), coalesce(host(client_addr), 'local'), \
+           coalesce(state, ''), extract(epoch FROM replay_lag)::float8, \
+           pg_wal_lsn_diff({WAL_POSITION}, replay_lsn)::float8, state IS NULL \
+         FROM pg_stat_replication ORDER BY 4 DESC NULLS LAST, 5 DESC NULLS LAST"
+    )
+}
+
+/// The worst replay lag of the standbys, seen from the primary; OK with "no standbys" without.
+async fn replication_lag(client: &Client, session: &Session) -> Result<Finding> {
+    let rows = db::query(client, &replication_sql(), &[]).await?;
+    if rows.is_empty() {
+        return Ok(Finding::new(None, "none", "no standbys"));
+    }
+    let mut worst: Option<(f64, f64)> = None;
+    let mut described = Vec::new();
+    let mut hidden = 0;
+    for r in &rows {
+        let (name, addr, state): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let (lag, behind, invisible): (Option<f64>, Option<f64>, bool) =
+            (r.get(3), r.get(4), r.get(5));
+        let who = match name.is_empty() {
+            true => addr,
+            false => format!("{name} ({addr})"),
+        };
+        if invisible {
+            hidden += 1;
+            described.push(format!("{who}: not visible"));
+            continue;
+        }
+        let Some(behind) = behind else {
+            described.push(format!("{who} {state}, no replay position reported yet"));
+            continue;
+        };
+        let behind = behind.max(0.0);
+        // No lag reported once the standby has replayed everything sent: none then.
+        let lag = lag.unwrap_or(0.0);
+        if worst.is_none_or(|(l, b)| (lag, behind) > (l, b)) {
+            worst = Some((lag, behind));
+        }
+        described.push(format!(
+            "{who} {state}, replay {} behind ({})",
+            format_seconds(lag),
+            format_bytes(behind)
+        ));
+    }
+    let message = format!(
+        "{}: {}",
+        plural(rows.len(), "standby", "standbys"),
+        described.join("; ")
+    );
+    let mut finding = match worst {
+        Some((lag, behind)) => Finding::new(
+            Some(lag),
+            format!("{}, {}", format_seconds(lag), format_bytes(behind)),
+            message,
+        ),
+        None => Finding::new(None, "", message),
+    };
+    if hidden > 0 && !session.sees_all {
+        finding.message.push_str(&format!(
+            "; the positions of {} are not visible: grant pg_monitor to {}",
+            plural(hidden, "standby", "standbys"),
+            session.role
+        ));
+        finding = finding.at_least(Status::Unknown);
+    }
+    Ok(finding)
+}
+
+/// On a standby: whether replay is paused, whether it has replayed all it received, the time
+/// since the last replayed transaction was committed on the primary, and the bytes received
+/// but not yet replayed.
+const REPLAY: &str = "SELECT pg_is_in_recovery(), \
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END, \
+       CASE WHEN pg_is_in_recovery() \
+         THEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() END, \
+       extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, \
+       CASE WHEN pg_is_in_recovery() \
+         THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 END";
+
+/// The replay delay of a standby: 0 when it has replayed everything it received (an idle
+/// primary writes no transactions, and the age of the last one is then no delay), else the
+/// age of the last transaction replayed; a paused replay is WARNING at least.
+async fn replay_delay(client: &Client) -> Result<Finding> {
+    let row = db::query_one(client, REPLAY, &[]).await?;
+    let standby: bool = row.get(0);
+    if !standby {
+        return Ok(Finding::new(None, "", "not a standby"));
+    }
+    let (paused, caught_up, age, pending): (Option<bool>, Option<bool>, Option<f64>, Option<f64>) =
+        (row.get(1), row.get(2), row.get(3), row.get(4));
+    let pending = pending.unwrap_or(0.0).max(0.0);
+    let mut finding = if caught_up == Some(true) {
+        let last = age.map_or(String::new(), |a| {
+            format!(
+                "; the last transaction replayed was committed {} ago",
+                format_seconds(a)
+            )
+        });
+        Finding::new(
+            Some(0.0),
+            format_seconds(0.0),
+            format!("replayed all WAL received{last}"),
+        )
+    } else {
+        match age {
+            Some(age) => Finding::new(
+                Some(age.max(0.0)),
+                format_seconds(age.max(0.0)),
+                format!(
+                    "{} received but not replayed; the last transaction replayed was \
+                     committed {} ago",
+                    format_bytes(pending),
+                    format_seconds(age.max(0.0))
+                ),
+            ),
+            None => Finding::new(
+                None,
+                "",
+                format!(
+                    "{} received but not replayed; no transaction replayed yet",
+                    format_bytes(pending)
+                ),
+            ),
+        }
+    };
+    if paused == Some(true) {
+        finding.message = format!(
+            "replay is paused (SELECT pg_wal_replay_resume() resumes it); {}",
+            finding.message
+        );
+        finding = finding.at_least(Status::Warning);
+    }
+    Ok(finding)
+}
+
+fn slots_sql() -> String {
+    format!(
+        "SELECT slot_name::text, slot_type, active, \
+           pg_wal_lsn_diff({WAL_POSITION}, restart_lsn)::float8 \
+         FROM pg_replication_slots ORDER BY 4 DESC NULLS LAST, 1"
+    )
+}
+
+/// The WAL held back by replication slots that nobody uses: an inactive slot keeps every WAL
+/// segment from its restart point on, until the disk fills.
+async fn replication_slots(client: &Client) -> Result<Finding> {
+    let rows = db::query(client, &slots_sql(), &[]).await?;
+    if rows.is_empty() {
+        return Ok(Finding::new(None, "none", "no replication slots"));
+    }
+    let mut inactive: Vec<(f64, String)> = Vec::new();
+    let mut active = 0;
+    for r in &rows {
+        let (name, kind, is_active, held): (String, String, bool, Option<f64>) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        if is_active {
+            active += 1;
+            continue;
+        }
+        let held = held.unwrap_or(0.0).max(0.0);
+        inactive.push((
+            held,
+            format!("{name} ({kind}) holds {}", format_bytes(held)),
+        ));
+    }
+    let active_text = match active {
+        0 => String::new(),
+        n => format!("; {} active", plural(n, "slot", "slots")),
+    };
+    let Some((worst, _)) = inactive.first() else {
+        return Ok(Finding::new(
+            Some(0.0),
+            format_bytes(0.0),
+            format!("no inactive slots{active_text}"),
+        ));
+    };
+    let listed: Vec<&str> = inactive.iter().take(3).map(|s| s.1.as_str()).collect();
+    let more = match inactive.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    Ok(Finding::new(
+        Some(*worst),
+        format_bytes(*worst),
+        format!(
+            "{} inactive: {}{more}{active_text} (pg_drop_replication_slot('NAME') frees what \
+             a slot nobody will use again holds)",
+            plural(inactive.len(), "slot", "slots"),
+            listed.join(", ")
+        ),
+    ))
+}
+
+/// pg_stat_archiver: whether the last attempt to archive failed (a failure after the last
+/// success, or failures and no success).
+const ARCHIVER: &str = "SELECT current_setting('archive_mode'), archived_count, failed_count, \
+       coalesce(last_failed_wal, ''), \
+       extract(epoch FROM now() - last_failed_time)::float8, \
+       extract(epoch FROM now() - last_archived_time)::float8, \
+       coalesce(last_failed_time > last_archived_time, last_failed_time IS NOT NULL) \
+     FROM pg_stat_archiver";
+
+/// WAL archiving: its figure is the failures counted since the statistics were reset when the
+/// last attempt failed, else 0; OK "archiving off" when archive_mode is off.
+async fn archiver(client: &Client) -> Result<Finding> {
+    let row = db::query_one(client, ARCHIVER, &[]).await?;
+    let mode: String = row.get(0);
+    if mode == "off" {
+        return Ok(Finding::new(
+            None,
+            "off",
+            "archiving off (archive_mode = off)",
+        ));
+    }
+    let (archived, failed, wal): (i64, i64, String) = (row.get(1), row.get(2), row.get(3));
+    let (failed_ago, archived_ago, failing): (Option<f64>, Option<f64>, bool) =
+        (row.get(4), row.get(5), row.get(6));
+    let last_success = match archived_ago {
+        Some(a) => format!("the last success {} ago", format_seconds(a.max(0.0))),
+        None => "no success yet".to_string(),
+    };
+    if !failing {
+        return Ok(Finding::new(
+            Some(0.0),
+            "0",
+            format!("archive_mode = {mode}: {archived} WAL files archived, {last_success}"),
+        ));
+    }
+    let ago = failed_ago.map_or(String::new(), |f| {
+        format!(" {} ago", format_seconds(f.max(0.0)))
+    });
+    Ok(Finding::new(
+        Some(failed as f64),
+        failed.to_string(),
+        format!(
+            "archiving is failing: {wal} failed{ago}, {last_success}; {failed} failures since \
+             the statistics were reset (see archive_command and the server log)"
+        ),
+    ))
 }
 
 /// The newest `backup_*.dump` (crm db backup's) or `backup_*.sql.gz` (the original system's).

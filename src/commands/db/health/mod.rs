@@ -30,8 +30,10 @@ use std::path::PathBuf;
     after_help = "Checks: connection, migrations, schema, connections, cache-hit, long-queries, \
     idle-in-transaction, blocked, dead-tuples, vacuum-age, analyze-age, xid-age, sequences, \
     invalid-indexes, unused-indexes, database-size, table-size, slow-statements (skipped, with a \
-    note, where pg_stat_statements is not installed, unless named by --check), backup-age (with \
-    --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database cannot \
+    note, where pg_stat_statements is not installed, unless named by --check), role (primary or \
+    standby), replication-lag (each standby's replay lag, seen on the primary), replay-delay (on \
+    a standby; WARNING when replay is paused), replication-slots (WAL held by inactive slots), \
+    archiver (WAL archiving failing), backup-age (with --backup-dir).\n\nExit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the database cannot \
     be reached, a check cannot run, or the arguments are bad)."
 )]
 pub struct HealthArgs {
@@ -168,6 +170,7 @@ struct Spec {
 }
 
 const DAY: f64 = 86_400.0;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Every check, in the order they run and print, with check_postgres's and pghero's defaults.
 const SPECS: &[Spec] = &[
@@ -202,6 +205,16 @@ const SPECS: &[Spec] = &[
     spec("database-size", Some(Unit::Bytes), None, None),
     spec("table-size", Some(Unit::Bytes), None, None),
     spec("slow-statements", Some(Unit::Seconds), Some(0.020), None),
+    spec("role", None, None, None),
+    spec(
+        "replication-lag",
+        Some(Unit::Seconds),
+        Some(60.0),
+        Some(300.0),
+    ),
+    spec("replay-delay", Some(Unit::Seconds), Some(60.0), Some(300.0)),
+    spec("replication-slots", Some(Unit::Bytes), Some(GIB), None),
+    spec("archiver", Some(Unit::Count), Some(1.0), None),
     spec(
         "backup-age",
         Some(Unit::Seconds),
