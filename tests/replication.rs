@@ -47,6 +47,17 @@ fn the_standby_is_seen_from_the_primary_and_goes_warning_when_its_replay_is_paus
         "archiving off (archive_mode = off)"
     );
 
+    // Every check runs on a standby; the schema comparison, which needs a scratch database,
+    // is skipped there. (The cache of a fresh standby is cold: cache-hit is left out.)
+    let (out, rows) = health(standby.crm(), &["--exclude", "cache-hit"]);
+    out.assert_code(0);
+    let schema = row(&rows, "schema");
+    assert_eq!(schema["value"], "skipped", "{schema}");
+    assert!(message(schema).contains("check the primary"), "{schema}");
+    assert_eq!(row(&rows, "replay-delay")["status"], "OK", "{out}");
+    let (out, _) = health(standby.crm(), &["--check", "schema"]);
+    out.assert_code(3);
+
     // A role without pg_monitor sees the standby but not its positions: UNKNOWN, with the hint.
     primary
         .client("postgres")
@@ -139,6 +150,21 @@ fn the_standby_is_seen_from_the_primary_and_goes_warning_when_its_replay_is_paus
     out.assert_code(0);
     assert!(
         message(row(&rows, "replay-delay")).starts_with("replayed all WAL received"),
+        "{out}"
+    );
+
+    // Its primary gone, the standby has replayed all it received, and says it receives nothing.
+    primary.stop();
+    wait_for(
+        &mut reader,
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')",
+        "the standby's WAL receiver to stop streaming",
+        LIMIT,
+    );
+    let (out, rows) = health(standby.crm(), &["--check", "replay-delay"]);
+    out.assert_code(0);
+    assert!(
+        message(row(&rows, "replay-delay")).ends_with("no WAL receiver streaming from a primary"),
         "{out}"
     );
 }

@@ -66,7 +66,7 @@ pub(super) async fn run_all(
         let found = match c.spec.name {
             "connection" => Ok(connected.finding()),
             "migrations" => migrations(&client).await,
-            "schema" => schema(ctx).await,
+            "schema" => schema(ctx, &client, c.asked).await,
             "connections" => connections(&client).await,
             "cache-hit" => cache_hit(&client).await,
             "long-queries" => long_queries(&client, &connected.session).await,
@@ -197,8 +197,21 @@ async fn migrations(client: &Client) -> Result<Finding> {
     Ok(Finding::new(None, value, message).at_least(status))
 }
 
-/// `db schema diff`'s verdict: WARNING on drift, naming the first few objects.
-async fn schema(ctx: &Context) -> Result<Finding> {
+/// `db schema diff`'s verdict: WARNING on drift, naming the first few objects. On a standby,
+/// which can create no scratch database to compare with and whose schema is its primary's,
+/// skipped with a note (UNKNOWN when `--check` asked for it: `asked`).
+async fn schema(ctx: &Context, client: &Client, asked: bool) -> Result<Finding> {
+    let standby: bool = db::query_one(client, "SELECT pg_is_in_recovery()", &[])
+        .await?
+        .get(0);
+    if standby {
+        let why = "a standby (read-only) cannot create the scratch database the comparison \
+                   needs, and its schema is its primary's: check the primary";
+        return Ok(match asked {
+            false => Finding::skipped(why),
+            true => Finding::new(None, "", why).at_least(Status::Unknown),
+        });
+    }
     let db = ctx.db().await?;
     let differences = match schema::differences(db, &ctx.out, schema::Fallback::None).await {
         Ok(differences) => differences,
@@ -908,10 +921,13 @@ async fn replication_lag(client: &Client, session: &Session) -> Result<Finding> 
     Ok(finding)
 }
 
-/// On a standby: whether replay is paused, whether it has replayed all it received, the time
+/// On a standby: whether a WAL receiver streams (its status is hidden without
+/// pg_read_all_stats: then it counts), whether replay is paused, whether it has replayed all it received, the time
 /// since the last replayed transaction was committed on the primary, and the bytes received
 /// but not yet replayed.
 const REPLAY: &str = "SELECT pg_is_in_recovery(), \
+       (SELECT count(*) FROM pg_stat_wal_receiver \
+         WHERE status IS NULL OR status = 'streaming')::int8, \
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END, \
        CASE WHEN pg_is_in_recovery() \
          THEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() END, \
@@ -928,8 +944,9 @@ async fn replay_delay(client: &Client) -> Result<Finding> {
     if !standby {
         return Ok(Finding::new(None, "", "not a standby"));
     }
+    let receivers: i64 = row.get(1);
     let (paused, caught_up, age, pending): (Option<bool>, Option<bool>, Option<f64>, Option<f64>) =
-        (row.get(1), row.get(2), row.get(3), row.get(4));
+        (row.get(2), row.get(3), row.get(4), row.get(5));
     let pending = pending.unwrap_or(0.0).max(0.0);
     let mut finding = if caught_up == Some(true) {
         let last = age.map_or(String::new(), |a| {
@@ -965,6 +982,13 @@ async fn replay_delay(client: &Client) -> Result<Finding> {
             ),
         }
     };
+    if receivers == 0 {
+        // Restoring from an archive, or its primary unreachable: what it received may be all
+        // there is, or far behind; the message says so, the figure cannot.
+        finding
+            .message
+            .push_str("; no WAL receiver streaming from a primary");
+    }
     if paused == Some(true) {
         finding.message = format!(
             "replay is paused (SELECT pg_wal_replay_resume() resumes it); {}",
