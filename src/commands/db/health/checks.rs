@@ -860,6 +860,9 @@ fn replication_sql() -> String {
 }
 
 /// The worst replay lag of the standbys, seen from the primary; OK with "no standbys" without.
+/// `replay_lag` is the lag last measured, when the standby last reported progress: a standby
+/// whose replay is stuck keeps its last figure while the bytes behind grow (both are shown;
+/// `replay-delay`, run on the standby, grades the stuck replay).
 async fn replication_lag(client: &Client, session: &Session) -> Result<Finding> {
     let rows = db::query(client, &replication_sql(), &[]).await?;
     if rows.is_empty() {

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 /// `crm db health`'s options.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Checks: connection, migrations, schema, connections, cache-hit, long-queries, \
+    after_help = "Checks: connection, migrations, schema (skipped on a standby), connections, cache-hit, long-queries, \
     idle-in-transaction, blocked, dead-tuples, vacuum-age, analyze-age, xid-age, sequences, \
     invalid-indexes, unused-indexes, database-size, table-size, slow-statements (skipped, with a \
     note, where pg_stat_statements is not installed, unless named by --check), role (primary or \
