@@ -693,3 +693,54 @@ fn import_dedupe_report_into_a_missing_folder_is_bad_input_and_imports_nothing()
         .assert_stderr_contains("--dedupe-report is for customers");
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Products""#), 0);
 }
+
+#[test]
+fn import_dedupe_report_is_served_by_indexes_not_a_loop_over_the_table() {
+    let db = planted();
+    sql(
+        &db,
+        r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "createdAt", "updatedAt")
+           SELECT left(md5(i::text), 8), left(md5((-i)::text), 10), 'c' || i || '@example.org', '+1 555 ' || lpad(i::text, 7, '0'),
+                  now(), now()
+           FROM generate_series(1, 20000) AS i"#,
+    );
+    sql(&db, r#"VACUUM ANALYZE "Customers""#);
+    let (out, report) = import_reporting(&db, TO_IMPORT, &["--dry-run", "-v"]);
+    out.assert_code(5);
+    assert_eq!(report.as_deref(), Some(REPORTED));
+    // The statement crm ran, explained over a staging table like import's.
+    let statement = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once(" ms: WITH file AS").map(|(_, s)| s))
+        .unwrap_or_else(|| panic!("no report statement logged: {}", out.stderr));
+    let mut client = db.client();
+    client
+        .batch_execute(
+            r#"CREATE TEMP TABLE crm_import ("_line" int8, "firstName" text, "lastName" text,
+                                              "email" text, "phone" text);
+               INSERT INTO crm_import SELECT i, 'F' || i, 'L' || i, 'x' || i || '@example.org',
+                                             '555 000 ' || lpad(i::text, 4, '0')
+               FROM generate_series(2, 101) AS i;
+               ANALYZE crm_import"#,
+        )
+        .unwrap();
+    let explained = client
+        .query_one(
+            &format!("EXPLAIN (FORMAT JSON) WITH file AS{statement}"),
+            &[],
+        )
+        .unwrap();
+    let json: serde_json::Value = explained.get(0);
+    let mut all = Vec::new();
+    nodes(&json[0]["Plan"], &mut all);
+    let text = serde_json::to_string(&all).unwrap();
+    for index in [
+        "customers_email_key_idx",
+        "customers_phone_key_idx",
+        "customers_email_trgm_idx",
+    ] {
+        assert!(text.contains(index), "{index} unused: {all:#?}");
+    }
+    assert!(!all.iter().any(seq_scans_customers), "{all:#?}");
+}

@@ -135,32 +135,37 @@ fn report_sql(plan: &Plan<'_>) -> String {
     let customer_name = keys::full_name("c.\"firstName\"", "c.\"lastName\"");
     let customer_email = keys::email_indexed("c.\"email\"");
     let customer_phone = keys::phone_indexed("c.\"phone\"");
+    // Each rule: for each row of the file, the customers an index finds for it (OFFSET 0 keeps
+    // the subquery a lookup per row rather than a join the planner may turn into a scan).
+    let lookup = |condition: String| {
+        format!(
+            "SELECT f.*, c.* FROM file f CROSS JOIN LATERAL (\
+               SELECT c.\"id\" AS \"customerId\", c.\"email\"::text AS \"cEmail\", \
+                      c.\"phone\"::text AS \"cPhone\", c.\"firstName\"::text AS \"cFirst\", \
+                      c.\"lastName\"::text AS \"cLast\", c.\"address\"::text AS \"cAddress\" \
+               FROM \"Customers\" c WHERE {condition} OFFSET 0) c"
+        )
+    };
     let mut rules = Vec::new();
     if plan.has("email") {
-        rules.push(format!(
-            "SELECT f.*, c.\"id\" AS \"customerId\" FROM file f \
-             JOIN \"Customers\" c ON {customer_email} = f.\"emailKey\""
-        ));
+        rules.push(lookup(format!("{customer_email} = f.\"emailKey\"")));
         if plan.has("firstName") || plan.has("lastName") {
-            rules.push(format!(
-                "SELECT f.*, c.\"id\" FROM file f JOIN \"Customers\" c ON c.\"email\" % f.\"emailKey\" \
-                 WHERE f.\"emailKey\" LIKE '%_@_%' \
-                   AND split_part({customer_email}, '@', 2) = split_part(f.\"emailKey\", '@', 2) \
-                   AND similarity(split_part({customer_email}, '@', 1), \
-                                  split_part(f.\"emailKey\", '@', 1)) >= {LOCAL_PART_SIMILARITY} \
-                   AND similarity({customer_name}, f.\"name\") >= {NAME_SIMILARITY}"
-            ));
+            rules.push(lookup(format!(
+                "f.\"emailKey\" LIKE '%_@_%' AND c.\"email\" % f.\"emailKey\" \
+                 AND split_part({customer_email}, '@', 2) = split_part(f.\"emailKey\", '@', 2) \
+                 AND similarity(split_part({customer_email}, '@', 1), \
+                                split_part(f.\"emailKey\", '@', 1)) >= {LOCAL_PART_SIMILARITY} \
+                 AND similarity({customer_name}, f.\"name\") >= {NAME_SIMILARITY}"
+            )));
         }
     }
     if plan.has("phone") {
-        rules.push(format!(
-            "SELECT f.*, c.\"id\" FROM file f \
-             JOIN \"Customers\" c ON {customer_phone} = f.\"phoneKey\""
-        ));
+        rules.push(lookup(format!("{customer_phone} = f.\"phoneKey\"")));
     }
     if rules.is_empty() {
-        rules.push("SELECT f.*, NULL::int4 FROM file f WHERE false".to_string());
+        rules.push(lookup("false".to_string()));
     }
+    let customer_name = keys::full_name("p.\"cFirst\"", "p.\"cLast\"");
     format!(
         r#"WITH file AS MATERIALIZED (
   SELECT t."_line" AS "line", {id} AS "id", {email}::text AS "email", {address}::text AS "address",
@@ -169,15 +174,15 @@ fn report_sql(plan: &Plan<'_>) -> String {
 ),
 pairs AS ({pairs}),
 scored AS (
-  SELECT p."line", p."customerId", p."email", p."name", c."email" AS "customerEmail",
+  SELECT p."line", p."customerId", p."email", p."name", p."cEmail" AS "customerEmail",
          {customer_name} AS "customerName",
          coalesce({customer_email} = p."emailKey", false) AS "sameEmail",
          coalesce({customer_phone} = p."phoneKey", false) AS "samePhone",
          CASE WHEN btrim(p."name") <> '' THEN similarity({customer_name}, p."name") END
            AS "nameSimilarity",
-         coalesce(lower(btrim(c."address")) = lower(btrim(p."address"))
+         coalesce(lower(btrim(p."cAddress")) = lower(btrim(p."address"))
            AND btrim(p."address") <> '', false) AS "sameAddress"
-  FROM pairs p JOIN "Customers" c ON c."id" = p."customerId"
+  FROM pairs p
   WHERE p."id" IS DISTINCT FROM p."customerId"
 ),
 rated AS (
@@ -201,6 +206,8 @@ SELECT "line"::text, "customerId"::text, "score"::text, "reasons", "email",
        nullif(btrim("name"), ''), "customerEmail"::text, nullif(btrim("customerName"), '')
 FROM rated
 ORDER BY "line", "score" DESC, "customerId""#,
+        customer_email = keys::email_indexed("p.\"cEmail\""),
+        customer_phone = keys::phone_indexed("p.\"cPhone\""),
         email_key = keys::email(&format!("{email}::text")),
         phone_key = keys::phone(&format!("{phone}::text")),
         pairs = rules.join(" UNION "),
