@@ -638,7 +638,29 @@ fn import_dedupe_report_lists_the_rows_like_existing_customers() {
     assert_eq!(report.as_deref(), Some(REPORTED));
     // Compared with the customers that were there, not with the rows just imported.
     assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 12);
+    // `-` is standard output; the rows imported just now are customers like the others.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.csv");
+    std::fs::write(&file, TO_IMPORT).unwrap();
+    let out = db
+        .crm()
+        .args(["customers", "import", "--dry-run", "--on-conflict", "skip"])
+        .arg(&file)
+        .args(["--dedupe-report", "-"])
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("look like existing customers: see standard output");
+    assert!(out.stdout.starts_with(COLUMNS_LINE), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "\n3,10,1.00,\"same e-mail, same phone, similar name 1.00\",robert@other.org,"
+        ),
+        "{}",
+        out.stdout
+    );
 }
+
+const COLUMNS_LINE: &str = "line,customerId,score,reasons,email,name,customerEmail,customerName\n";
 
 #[test]
 fn import_dedupe_report_is_written_by_a_dry_run_and_by_an_import_that_fails() {

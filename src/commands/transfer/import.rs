@@ -168,12 +168,16 @@ async fn write_report(
     written.persist()?;
     bar.finish_and_clear();
     if let Some(path) = &args.dedupe_report {
+        let to = if path.as_os_str() == "-" {
+            "standard output".to_string()
+        } else {
+            path.display().to_string()
+        };
         ctx.out.notice(format!(
-            "{} {} of {name} {} like existing customers: see {}",
+            "{} {} of {name} {} like existing customers: see {to}",
             thousands(lines),
             if lines == 1 { "row" } else { "rows" },
             if lines == 1 { "looks" } else { "look" },
-            path.display()
         ));
     }
     Ok(())
