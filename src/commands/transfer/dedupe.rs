@@ -4,8 +4,9 @@
 //! The report is computed from the import's staging table before anything is written, so the
 //! file's rows are compared with the customers that existed before the import, never with
 //! themselves. One statement, one set-based part per rule, each served by an index of
-//! `"Customers"`: the e-mail key (V13), the phone key (V13), and, for names, the e-mail trigram
-//! index (the e-mail-neighbour block: same domain, similar local part, then similar names). A
+//! `"Customers"`: the e-mail key (V13), the phone key (V13), and, for names, the trigram indexes
+//! of the full name and the e-mail (their neighbours, then the e-mail-neighbour block: same
+//! domain, similar local part, similar names; so a domain most customers share is no block). A
 //! name alone never makes a match, as in a full `customers duplicates` run. The rows stream from
 //! the server into the report; nothing grows with the file in crm's memory.
 //!
@@ -152,6 +153,7 @@ fn report_sql(plan: &Plan<'_>) -> String {
         if plan.has("firstName") || plan.has("lastName") {
             rules.push(lookup(format!(
                 "f.\"emailKey\" LIKE '%_@_%' AND c.\"email\" % f.\"emailKey\" \
+                 AND ({customer_name}) % f.\"name\" \
                  AND split_part({customer_email}, '@', 2) = split_part(f.\"emailKey\", '@', 2) \
                  AND similarity(split_part({customer_email}, '@', 1), \
                                 split_part(f.\"emailKey\", '@', 1)) >= {LOCAL_PART_SIMILARITY} \
