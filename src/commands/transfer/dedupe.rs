@@ -4,9 +4,10 @@
 //! The report is computed from the import's staging table before anything is written, so the
 //! file's rows are compared with the customers that existed before the import, never with
 //! themselves. One statement, one set-based part per rule, each served by an index of
-//! `"Customers"`: the e-mail key (V13), the phone key (V13), and, for names, the trigram indexes
-//! of the full name and the e-mail (their neighbours, then the e-mail-neighbour block: same
-//! domain, similar local part, similar names; so a domain most customers share is no block). A
+//! `"Customers"`: the e-mail key (V13), the phone key (V13), and, for names, the e-mail key
+//! again: the e-mail-neighbour block, the few customers whose e-mails sort next to the row's
+//! (two bounded index scans), of the same domain and a similar local part, then similar names;
+//! a bounded number of lookups per row however many customers share a domain or a name. A
 //! name alone never makes a match, as in a full `customers duplicates` run. The rows stream from
 //! the server into the report; nothing grows with the file in crm's memory.
 //!
@@ -110,6 +111,15 @@ impl Report {
     }
 }
 
+/// How many customers each side of a row's e-mail, in the key index's order, are its e-mail
+/// neighbours (`customers duplicates` compares each customer with the next four).
+const NEIGHBOURS: usize = 4;
+
+/// What each rule carries of a customer it finds.
+const CUSTOMER_COLUMNS: &str = "c.\"id\" AS \"customerId\", c.\"email\"::text AS \"cEmail\", \
+    c.\"phone\"::text AS \"cPhone\", c.\"firstName\"::text AS \"cFirst\", \
+    c.\"lastName\"::text AS \"cLast\", c.\"address\"::text AS \"cAddress\"";
+
 /// The report's statement (see the module's documentation). Every value is a constant of crm's
 /// or a column of the staging table: there is nothing to bind.
 fn report_sql(plan: &Plan<'_>) -> String {
@@ -133,7 +143,6 @@ fn report_sql(plan: &Plan<'_>) -> String {
         "NULL::int4".to_string()
     };
     let file_name = keys::full_name(&first, &last);
-    let customer_name = keys::full_name("c.\"firstName\"", "c.\"lastName\"");
     let customer_email = keys::email_indexed("c.\"email\"");
     let customer_phone = keys::phone_indexed("c.\"phone\"");
     // Each rule: for each row of the file, the customers an index finds for it (OFFSET 0 keeps
@@ -141,24 +150,34 @@ fn report_sql(plan: &Plan<'_>) -> String {
     let lookup = |condition: String| {
         format!(
             "SELECT f.*, c.* FROM file f CROSS JOIN LATERAL (\
-               SELECT c.\"id\" AS \"customerId\", c.\"email\"::text AS \"cEmail\", \
-                      c.\"phone\"::text AS \"cPhone\", c.\"firstName\"::text AS \"cFirst\", \
-                      c.\"lastName\"::text AS \"cLast\", c.\"address\"::text AS \"cAddress\" \
-               FROM \"Customers\" c WHERE {condition} OFFSET 0) c"
+               SELECT {CUSTOMER_COLUMNS} FROM \"Customers\" c WHERE {condition} OFFSET 0) c"
         )
     };
     let mut rules = Vec::new();
     if plan.has("email") {
         rules.push(lookup(format!("{customer_email} = f.\"emailKey\"")));
         if plan.has("firstName") || plan.has("lastName") {
-            rules.push(lookup(format!(
-                "f.\"emailKey\" LIKE '%_@_%' AND c.\"email\" % f.\"emailKey\" \
-                 AND ({customer_name}) % f.\"name\" \
-                 AND split_part({customer_email}, '@', 2) = split_part(f.\"emailKey\", '@', 2) \
-                 AND similarity(split_part({customer_email}, '@', 1), \
-                                split_part(f.\"emailKey\", '@', 1)) >= {LOCAL_PART_SIMILARITY} \
-                 AND similarity({customer_name}, f.\"name\") >= {NAME_SIMILARITY}"
-            )));
+            // The e-mail-neighbour block: the customers whose e-mail keys sort next to the
+            // row's, NEIGHBOURS each side (two bounded scans of the key index), of the same
+            // domain and a similar local part; only then are the names compared.
+            let side = |compare: &str, order: &str| {
+                format!(
+                    "(SELECT {CUSTOMER_COLUMNS} FROM \"Customers\" c \
+                      WHERE {customer_email} {compare} f.\"emailKey\" \
+                      ORDER BY {customer_email} {order} LIMIT {NEIGHBOURS})"
+                )
+            };
+            let near = keys::full_name("c.\"cFirst\"", "c.\"cLast\"");
+            rules.push(format!(
+                "SELECT f.*, c.* FROM file f CROSS JOIN LATERAL ({} UNION ALL {}) c \
+                 WHERE f.\"emailKey\" LIKE '%_@_%' \
+                   AND split_part(lower(btrim(c.\"cEmail\")), '@', 2) = split_part(f.\"emailKey\", '@', 2) \
+                   AND similarity(split_part(lower(btrim(c.\"cEmail\")), '@', 1), \
+                                  split_part(f.\"emailKey\", '@', 1)) >= {LOCAL_PART_SIMILARITY} \
+                   AND similarity({near}, f.\"name\") >= {NAME_SIMILARITY}",
+                side(">", "ASC"),
+                side("<", "DESC"),
+            ));
         }
     }
     if plan.has("phone") {
