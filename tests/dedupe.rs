@@ -573,3 +573,194 @@ fn undo_refuses_after_a_change_it_would_lose_naming_it() {
         .assert_stderr_contains("customer 3 exists again");
     assert_eq!(snapshot(&db), after);
 }
+
+/// A file to import beside [`PLANTED`]'s customers: line 2 has customers 1's and 2's e-mail in
+/// other case, line 3 customers 4's and 5's phone with other punctuation, line 4 a name like 7's
+/// and 8's with an e-mail neighbour of theirs (the block), and line 5 is a near miss: customer
+/// 3's very name, but no e-mail or phone in common with anyone.
+const TO_IMPORT: &str = "firstName,lastName,email,phone\n\
+    Ann,Lee,ANN.LEE@EXAMPLE.COM,\n\
+    Robert,Stone,robert@other.org,(555) 010-0200\n\
+    Jonathan,Smith,jonathan.smith@example.com,\n\
+    Zed,Quux,zed.quux@elsewhere.net,555 010 0209\n";
+
+/// What the import of [`TO_IMPORT`] reports, exactly.
+const REPORTED: &str = "line,customerId,score,reasons,email,name,customerEmail,customerName\n\
+    2,1,1.00,\"same e-mail, similar name 1.00\",ann.lee@example.com,Ann Lee, Ann.Lee@Example.com ,Ann Lee\n\
+    2,2,0.90,same e-mail,ann.lee@example.com,Ann Lee,ann.lee@example.com,Annie Leigh\n\
+    3,4,0.80,same phone,robert@other.org,Robert Stone,,Bob Stone\n\
+    3,5,0.80,same phone,robert@other.org,Robert Stone,,Xavier Yu\n\
+    4,7,1.00,similar name 1.00,jonathan.smith@example.com,Jonathan Smith,jon.smith@example.com,Jonathan Smith\n\
+    4,8,0.67,similar name 0.67,jonathan.smith@example.com,Jonathan Smith,jonathon.smith@example.com,Jonathon Smith\n";
+
+/// Runs `customers import` of `csv` with `--dedupe-report`; returns the output and the report
+/// (`None` when there is none).
+fn import_reporting(
+    db: &TestDb,
+    csv: &str,
+    args: &[&str],
+) -> (crate::harness::Output, Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.csv");
+    std::fs::write(&file, csv).unwrap();
+    let report = dir.path().join("report.csv");
+    let out = db
+        .crm()
+        .args(["customers", "import"])
+        .arg(&file)
+        .arg("--dedupe-report")
+        .arg(&report)
+        .args(args)
+        .run();
+    let written = std::fs::read_to_string(&report).ok();
+    // Only the report beside the file: no temporary file is left.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let expected: &[&str] = if written.is_some() {
+        &["in.csv", "report.csv"]
+    } else {
+        &["in.csv"]
+    };
+    assert_eq!(names, expected);
+    (out, written)
+}
+
+#[test]
+fn import_dedupe_report_lists_the_rows_like_existing_customers() {
+    let db = planted();
+    let (out, report) = import_reporting(&db, TO_IMPORT, &["--on-conflict", "skip"]);
+    out.assert_success()
+        .assert_stderr_contains("3 rows of ")
+        .assert_stderr_contains("look like existing customers");
+    assert_eq!(report.as_deref(), Some(REPORTED));
+    // Compared with the customers that were there, not with the rows just imported.
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 12);
+    // `-` is standard output; the rows imported just now are customers like the others.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.csv");
+    std::fs::write(&file, TO_IMPORT).unwrap();
+    let out = db
+        .crm()
+        .args(["customers", "import", "--dry-run", "--on-conflict", "skip"])
+        .arg(&file)
+        .args(["--dedupe-report", "-"])
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("look like existing customers: see standard output");
+    assert!(out.stdout.starts_with(COLUMNS_LINE), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "\n3,10,1.00,\"same e-mail, same phone, similar name 1.00\",robert@other.org,"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+const COLUMNS_LINE: &str = "line,customerId,score,reasons,email,name,customerEmail,customerName\n";
+
+#[test]
+fn import_dedupe_report_is_written_by_a_dry_run_and_by_an_import_that_fails() {
+    let db = planted();
+    let (out, report) = import_reporting(&db, TO_IMPORT, &["--dry-run", "--on-conflict", "skip"]);
+    out.assert_success()
+        .assert_stderr_contains("dry run: would import");
+    assert_eq!(report.as_deref(), Some(REPORTED));
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 9);
+    // Line 2's e-mail is a customer's already: the import stops (exit 5), the report is there.
+    let (out, report) = import_reporting(&db, TO_IMPORT, &[]);
+    out.assert_code(5);
+    assert_eq!(report.as_deref(), Some(REPORTED));
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 9);
+    // A file with no row like anyone's: the header alone.
+    let (out, report) = import_reporting(&db, "firstName,email\nNew,new@new.org\n", &[]);
+    out.assert_success().assert_stderr_contains("0 rows of ");
+    assert_eq!(
+        report.as_deref(),
+        Some("line,customerId,score,reasons,email,name,customerEmail,customerName\n")
+    );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 10);
+}
+
+#[test]
+fn import_dedupe_report_into_a_missing_folder_is_bad_input_and_imports_nothing() {
+    let db = planted();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.csv");
+    std::fs::write(&file, TO_IMPORT).unwrap();
+    let report = dir.path().join("missing").join("report.csv");
+    db.crm()
+        .args(["customers", "import", "--on-conflict", "skip"])
+        .arg(&file)
+        .arg("--dedupe-report")
+        .arg(&report)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("cannot write the dedupe report")
+        .assert_stderr_contains("does not exist; nothing was imported");
+    assert!(!dir.path().join("missing").exists());
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 9);
+    // Products have no duplicate rules.
+    std::fs::write(&file, "name,price,stock\nPen,1.00,5\n").unwrap();
+    db.crm()
+        .args(["products", "import"])
+        .arg(&file)
+        .arg("--dedupe-report")
+        .arg(dir.path().join("report.csv"))
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--dedupe-report is for customers");
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Products""#), 0);
+}
+
+#[test]
+fn import_dedupe_report_is_served_by_indexes_not_a_loop_over_the_table() {
+    let db = planted();
+    sql(
+        &db,
+        r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "createdAt", "updatedAt")
+           SELECT left(md5(i::text), 8), left(md5((-i)::text), 10), 'c' || i || '@example.org', '+1 555 ' || lpad(i::text, 7, '0'),
+                  now(), now()
+           FROM generate_series(1, 20000) AS i"#,
+    );
+    sql(&db, r#"VACUUM ANALYZE "Customers""#);
+    let (out, report) = import_reporting(&db, TO_IMPORT, &["--dry-run", "-v"]);
+    out.assert_code(5);
+    assert_eq!(report.as_deref(), Some(REPORTED));
+    // The statement crm ran, explained over a staging table like import's.
+    let statement = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once(" ms: WITH file AS").map(|(_, s)| s))
+        .unwrap_or_else(|| panic!("no report statement logged: {}", out.stderr));
+    let mut client = db.client();
+    client
+        .batch_execute(
+            r#"CREATE TEMP TABLE crm_import ("_line" int8, "firstName" text, "lastName" text,
+                                              "email" text, "phone" text);
+               INSERT INTO crm_import SELECT i, 'F' || i, 'L' || i, 'x' || i || '@example.org',
+                                             '555 000 ' || lpad(i::text, 4, '0')
+               FROM generate_series(2, 101) AS i;
+               ANALYZE crm_import"#,
+        )
+        .unwrap();
+    let explained = client
+        .query_one(
+            &format!("EXPLAIN (FORMAT JSON) WITH file AS{statement}"),
+            &[],
+        )
+        .unwrap();
+    let json: serde_json::Value = explained.get(0);
+    let mut all = Vec::new();
+    nodes(&json[0]["Plan"], &mut all);
+    let text = serde_json::to_string(&all).unwrap();
+    // The names' block is the e-mail neighbours, found in the e-mail key index (a few each
+    // side), never every customer of a domain that most customers share.
+    for index in ["customers_email_key_idx", "customers_phone_key_idx"] {
+        assert!(text.contains(index), "{index} unused: {all:#?}");
+    }
+    assert!(!all.iter().any(seq_scans_customers), "{all:#?}");
+}

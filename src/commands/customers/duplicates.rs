@@ -31,8 +31,11 @@ use futures_util::{TryStreamExt, pin_mut};
 use rust_decimal::Decimal;
 use tokio_postgres::types::ToSql;
 
-/// The least similarity of two full names for the `name` rule.
-pub const NAME_SIMILARITY: f64 = 0.5;
+// The rules' thresholds, weights and keys live with import, which reports the rows of a file
+// that look like existing customers by them (commands::transfer cannot depend on customers).
+pub use crate::commands::transfer::matching::{
+    LOCAL_PART_SIMILARITY, NAME_SIMILARITY, SAME_ADDRESS, SAME_EMAIL, SAME_PHONE, keys,
+};
 
 /// How many e-mail neighbours each customer is compared with (the SQL below spells them out).
 pub const WINDOW: usize = 4;

@@ -9,6 +9,7 @@
 //! check, sequence, `UPDATE ... FROM` (with `--on-conflict update`) and `INSERT ... SELECT`,
 //! commit. Any failure before the commit rolls everything back.
 
+use super::dedupe::Report;
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
 use super::write::{Ambiguous, Conflicts, Counts, Duplicate, Plan, SHOWN, TotalsKept};
@@ -47,6 +48,16 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         )));
     }
     let header = Header::parse(entity, &record).with_context(|| format!("cannot import {name}"))?;
+    let report = match &args.dedupe_report {
+        Some(_) if !entity.keyed_by_email => {
+            return Err(error::usage(format!(
+                "--dedupe-report is for customers: {} have no duplicate rules",
+                entity.plural
+            )));
+        }
+        Some(path) => Some(Report::create(path)?),
+        None => None,
+    };
     let mut rejects = match &args.rejects {
         Some(path) => Some(Rejects::create(path, &header)?),
         None => None,
@@ -79,6 +90,10 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         &args,
     )
     .await?;
+    // Before anything is written: the file's rows against the customers that were there.
+    if let Some(report) = report {
+        write_report(ctx, &plan, &tx, report, &name, &args).await?;
+    }
     if tally.bad_rows > 0 && !args.skip_invalid {
         tally.print_problems(ctx, true);
         return Err(error::usage(format!(
@@ -133,6 +148,38 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
     bar.finish_and_clear();
     ctx.out
         .notice(summary(entity, &name, &args, &tally, &counts));
+    Ok(())
+}
+
+/// Writes the dedupe report (see [`super::dedupe`]) and puts it in place, whatever the import
+/// does next, and says how many rows it lists.
+async fn write_report(
+    ctx: &Context,
+    plan: &Plan<'_>,
+    tx: &Transaction<'_>,
+    report: Report,
+    name: &str,
+    args: &ImportArgs,
+) -> Result<()> {
+    let bar = ctx.out.progress(None);
+    bar.set_message("looking for rows like existing customers");
+    plan.analyze(tx).await?;
+    let (lines, written) = report.write(plan, tx).await?;
+    written.persist()?;
+    bar.finish_and_clear();
+    if let Some(path) = &args.dedupe_report {
+        let to = if path.as_os_str() == "-" {
+            "standard output".to_string()
+        } else {
+            path.display().to_string()
+        };
+        ctx.out.notice(format!(
+            "{} {} of {name} {} like existing customers: see {to}",
+            thousands(lines),
+            if lines == 1 { "row" } else { "rows" },
+            if lines == 1 { "looks" } else { "look" },
+        ));
+    }
     Ok(())
 }
 

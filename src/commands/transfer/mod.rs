@@ -8,8 +8,10 @@
 //! real table with one `INSERT ... SELECT` ([`write`]); everything happens in one transaction,
 //! so a bad file, a conflict or Ctrl-C leaves the table as it was.
 
+mod dedupe;
 mod export;
 mod import;
+pub mod matching;
 mod rows;
 mod target;
 mod write;
@@ -65,6 +67,12 @@ pub struct ImportArgs {
     /// What a row whose id (or, for customers without an id, e-mail) already exists does
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnConflict::Error)]
     pub on_conflict: OnConflict,
+
+    /// Customers: write to FILE (CSV, atomically, even when nothing is imported) the rows of the
+    /// file that look like existing customers by the rules of `customers duplicates`:
+    /// line,customerId,score,reasons,email,name,customerEmail,customerName
+    #[arg(long, value_name = "FILE")]
+    pub dedupe_report: Option<PathBuf>,
 }
 
 /// What a row whose key already exists in the table does.

@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use tokio_postgres::Transaction;
 
 /// The temporary table, dropped at the end of the transaction.
-const TEMP: &str = "crm_import";
+pub(super) const TEMP: &str = "crm_import";
 
 /// The customers' column that is derived, never taken from a file: the sum of the customer's
 /// completed orders, the invariant `db check` enforces.
@@ -123,7 +123,7 @@ impl Plan<'_> {
         self.present.iter().map(move |i| &all[*i])
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(super) fn has(&self, name: &str) -> bool {
         self.columns().any(|c| c.name == name)
     }
 
