@@ -319,3 +319,26 @@ pub async fn run(ctx: &Context, args: DuplicatesArgs) -> Result<()> {
         .context("cannot write to standard output")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The weights and the e-mail-neighbour threshold that the SQL spells out are the shared
+    /// rules' (transfer/matching.rs), which import's `--dedupe-report` scores by: a change to
+    /// one that misses the other fails here.
+    #[test]
+    fn the_sql_weighs_as_the_shared_rules_do() {
+        let sql = format!("{ALL}\n{ONE}");
+        for (reason, weight) in [
+            ("sameEmail", SAME_EMAIL),
+            ("samePhone", SAME_PHONE),
+            ("sameAddress", SAME_ADDRESS),
+        ] {
+            let spelled = format!(r#"CASE WHEN "{reason}" THEN {weight} ELSE 0 END"#);
+            assert!(sql.contains(&spelled), "{spelled} is not in the SQL");
+        }
+        let block = format!("split_part(ky, '@', 1)) >= {LOCAL_PART_SIMILARITY}");
+        assert!(ALL.contains(&block), "{block} is not in the SQL");
+    }
+}
