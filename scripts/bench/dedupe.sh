@@ -13,18 +13,8 @@ PLANTED=${PLANTED:-$(( ROWS / 1000 > 0 ? ROWS / 1000 : 1 ))}
 DB=$(new_db crm_bench_dedupe)
 
 echo "bench: generating $ROWS customers and planting $PLANTED duplicates per rule" >&2
-psql -X -q -v ON_ERROR_STOP=1 "$DB" <<SQL
-INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "address", "totalPurchases", "createdAt", "updatedAt")
-SELECT (ARRAY['Ada','Bruno','Chloé','Dmitri','Eve','Farah','Goran','Hana','Ivan','Jia','Kofi','Lena'])[1 + i % 12],
-       (ARRAY['Smith','Jones','García','Müller','Nakamura','Okafor','Rossi','Silva','Novak','Kim','Smirnov','Osmond',
-              'Brown','Dubois','Haddad','Ivanova','Larsen','Moreau','Nguyen','Patel'])[1 + (i / 12) % 20],
-       'customer' || i || '@example.com',
-       '+1 555 ' || lpad((i % 10000000)::text, 7, '0'),
-       i || ' Main Street, "Unit ' || (i % 50) || '", Springfield',
-       0.00,
-       timestamptz '2024-01-01 00:00:00+00' + (i || ' seconds')::interval,
-       timestamptz '2024-01-01 00:00:00+00' + (i || ' seconds')::interval
-FROM generate_series(1, $ROWS) AS i;
+psql -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" "$DB" <<SQL
+\i scripts/bench/customers-data.sql
 -- Each planted customer's address names its rule and its original, read back below.
 INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "address", "totalPurchases", "createdAt", "updatedAt")
 SELECT CASE r.rule WHEN 'name' THEN c."firstName" || right(c."firstName", 1) ELSE 'Planted' END,
