@@ -484,25 +484,13 @@ fn target_session_attrs_skips_a_server_whose_sessions_are_read_only() {
             db.name
         )
     };
-    let status = |url: &str| {
-        crm()
-            .args([
-                "--database-url",
-                url,
-                "db",
-                "migrate",
-                "status",
-                "--exit-code",
-            ])
-            .run()
-    };
     // Read-only first: read-write skips it (both servers are primaries, so `primary` could not
     // tell them apart)...
-    status(&both(other.port, server().port, "read-write")).assert_success();
+    migrate_status(&both(other.port, server().port, "read-write")).assert_success();
     // ...and without target_session_attrs the first host is taken.
-    status(&both(other.port, server().port, "any")).assert_code(1);
+    migrate_status(&both(other.port, server().port, "any")).assert_code(1);
     // read-only skips the test server.
-    status(&both(server().port, other.port, "read-only")).assert_code(1);
+    migrate_status(&both(server().port, other.port, "read-only")).assert_code(1);
     // None fits: exit 4 with libpq's reason for each host.
     let out = crm()
         .args([
@@ -530,28 +518,16 @@ fn target_session_attrs_primary_and_standby_on_a_primary() {
             db.name
         )
     };
-    let status = |url: &str| {
-        crm()
-            .args([
-                "--database-url",
-                url,
-                "db",
-                "migrate",
-                "status",
-                "--exit-code",
-            ])
-            .run()
-    };
-    status(&url("primary")).assert_success();
+    migrate_status(&url("primary")).assert_success();
     // No standby among the hosts: prefer-standby takes the primary, standby gives up.
-    status(&url("prefer-standby")).assert_success();
-    status(&url("standby"))
+    migrate_status(&url("prefer-standby")).assert_success();
+    migrate_status(&url("standby"))
         .assert_code(4)
         .assert_stderr_contains(&format!(
             "host \"127.0.0.1\" port {}: server is not in hot standby mode (target_session_attrs=standby)",
             server().port
         ));
-    status(&url("master"))
+    migrate_status(&url("master"))
         .assert_code(2)
         .assert_stderr_contains("invalid target_session_attrs \"master\"");
 }
@@ -661,4 +637,19 @@ fn with_several_hosts_the_password_file_is_read_for_the_host_that_answers() {
     cmd.args(["--database-url", &url, "db", "migrate", "status"])
         .run()
         .assert_success();
+}
+
+/// `crm db migrate status --exit-code` through `url`: 0 on a migrated database, 1 on one that is
+/// not (which server a multi-host URL reached).
+fn migrate_status(url: &str) -> crate::harness::Output {
+    crm()
+        .args([
+            "--database-url",
+            url,
+            "db",
+            "migrate",
+            "status",
+            "--exit-code",
+        ])
+        .run()
 }
