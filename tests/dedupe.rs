@@ -189,10 +189,10 @@ fn seq_scans_customers(node: &serde_json::Value) -> bool {
     node["Node Type"] == "Seq Scan" && node["Relation Name"] == "Customers"
 }
 
-#[test]
-fn the_query_is_blocked_and_served_by_indexes() {
+/// [`planted`] among 20,000 other customers: enough that the planner prefers the indexes where
+/// they serve.
+fn planted_among_many() -> TestDb {
     let db = planted();
-    // Enough customers that the planner prefers the indexes where they serve.
     sql(
         &db,
         r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "createdAt", "updatedAt")
@@ -202,6 +202,12 @@ fn the_query_is_blocked_and_served_by_indexes() {
     );
     // VACUUM empties the trigram index's pending list, which the planner counts against it.
     sql(&db, r#"VACUUM ANALYZE "Customers""#);
+    db
+}
+
+#[test]
+fn the_query_is_blocked_and_served_by_indexes() {
+    let db = planted_among_many();
     // A full run reads the table in passes (keys, then the pairs' rows by hash or index), and
     // no nested loop has a scan of it inside: the work grows with the table, not its square.
     let full = plan(&db, &[]);
@@ -718,15 +724,7 @@ fn import_dedupe_report_into_a_missing_folder_is_bad_input_and_imports_nothing()
 
 #[test]
 fn import_dedupe_report_is_served_by_indexes_not_a_loop_over_the_table() {
-    let db = planted();
-    sql(
-        &db,
-        r#"INSERT INTO "Customers" ("firstName", "lastName", "email", "phone", "createdAt", "updatedAt")
-           SELECT left(md5(i::text), 8), left(md5((-i)::text), 10), 'c' || i || '@example.org', '+1 555 ' || lpad(i::text, 7, '0'),
-                  now(), now()
-           FROM generate_series(1, 20000) AS i"#,
-    );
-    sql(&db, r#"VACUUM ANALYZE "Customers""#);
+    let db = planted_among_many();
     let (out, report) = import_reporting(&db, TO_IMPORT, &["--dry-run", "-v"]);
     out.assert_code(5);
     assert_eq!(report.as_deref(), Some(REPORTED));
