@@ -359,8 +359,8 @@ fn write_json_object<W: Write + ?Sized>(
 /// table once its first block of rows has set the columns' widths (see [`table`]).
 pub struct RowWriter<W: Write> {
     sink: Sink<W>,
-    /// The columns shown, by their index in the rows given.
-    shown: Vec<usize>,
+    /// The columns shown, by their index in the rows given; `None` for all, in their order.
+    shown: Option<Vec<usize>>,
     columns: Vec<String>,
     written: u64,
     /// What a table says instead of an empty table.
@@ -388,6 +388,8 @@ impl<W: Write> RowWriter<W> {
         columns: &[&str],
         shown: &[usize],
     ) -> io::Result<Self> {
+        // Rows pass through as they are when every column shows, in its order.
+        let all = shown.iter().copied().eq(0..columns.len());
         let columns: Vec<String> = shown.iter().map(|&i| columns[i].to_string()).collect();
         let sink = match format {
             Format::Csv => {
@@ -404,7 +406,7 @@ impl<W: Write> RowWriter<W> {
         };
         Ok(RowWriter {
             sink,
-            shown: shown.to_vec(),
+            shown: (!all).then(|| shown.to_vec()),
             columns,
             written: 0,
             empty: None,
@@ -418,16 +420,15 @@ impl<W: Write> RowWriter<W> {
     }
 
     pub fn row(&mut self, row: Vec<Value>) -> io::Result<()> {
-        let row: Vec<Value> = if self.shown.len() == row.len()
-            && self.shown.iter().enumerate().all(|(i, &s)| i == s)
-        {
-            row
-        } else {
-            let mut row: Vec<Option<Value>> = row.into_iter().map(Some).collect();
-            self.shown
-                .iter()
-                .map(|&i| row.get_mut(i).and_then(Option::take).unwrap_or(Value::Null))
-                .collect()
+        let row: Vec<Value> = match &self.shown {
+            None => row,
+            Some(shown) => {
+                let mut row: Vec<Option<Value>> = row.into_iter().map(Some).collect();
+                shown
+                    .iter()
+                    .map(|&i| row.get_mut(i).and_then(Option::take).unwrap_or(Value::Null))
+                    .collect()
+            }
         };
         match &mut self.sink {
             Sink::Csv(csv) => csv.write_record(row.iter().map(Value::text))?,
@@ -1091,5 +1092,23 @@ mod tests {
         assert_eq!(counted(0, "order", "orders"), "0 orders");
         assert_eq!(counted(1, "order", "orders"), "1 order");
         assert_eq!(counted(6, "order item", "order items"), "6 order items");
+    }
+
+    #[test]
+    fn a_writer_shows_the_columns_chosen_in_their_order_a_prefix_too() {
+        let render = |shown: &[usize]| {
+            let mut buf = Vec::new();
+            let columns = ["id", "name", "email"];
+            let mut w =
+                RowWriter::selecting(&mut buf, Format::Csv, Style::default(), &columns, shown)
+                    .expect("writer");
+            w.row(vec![Value::Int(1), "Ada".into(), "ada@example.com".into()])
+                .expect("row");
+            w.finish(None).expect("finish");
+            String::from_utf8(buf).expect("utf-8")
+        };
+        assert_eq!(render(&[0, 1]), "id,name\n1,Ada\n");
+        assert_eq!(render(&[2, 0]), "email,id\nada@example.com,1\n");
+        assert_eq!(render(&[0, 1, 2]), "id,name,email\n1,Ada,ada@example.com\n");
     }
 }

@@ -214,13 +214,15 @@ impl TableWriter {
         // down to its widest value (its header is cut instead).
         let mut least: Vec<usize> = natural.iter().map(|&w| w.min(MIN_WIDTH)).collect();
         let mut widest_whole = vec![None::<usize>; n];
+        let mut numbers = vec![false; n];
         for row in &self.held {
             for (i, cell) in row.iter().enumerate().take(n) {
-                natural[i] = natural[i].max(cell.width());
+                let w = cell.width();
+                natural[i] = natural[i].max(w);
                 if cell.whole {
-                    let w = widest_whole[i].unwrap_or(0).max(cell.width());
-                    widest_whole[i] = Some(w);
+                    widest_whole[i] = Some(widest_whole[i].unwrap_or(0).max(w));
                 }
+                numbers[i] |= cell.right;
             }
         }
         // Past the first block the rows go on: ids and counts grow (1,000 to 200,006), so a
@@ -228,13 +230,9 @@ impl TableWriter {
         let more = self.held.len() >= BLOCK;
         for (i, whole) in widest_whole.iter().enumerate() {
             if let Some(w) = whole {
-                let numbers = self
-                    .held
-                    .iter()
-                    .any(|row| row.get(i).is_some_and(|c| c.right));
-                let room = if more && numbers { NUMBER_ROOM } else { 0 };
+                let room = if more && numbers[i] { NUMBER_ROOM } else { 0 };
                 natural[i] = natural[i].max(w + room);
-                least[i] = (*w + room).max(1);
+                least[i] = (w + room).max(1);
             }
         }
         let widths = fit(&natural, &least, self.limit);
