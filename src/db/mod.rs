@@ -11,6 +11,7 @@ pub mod label;
 pub mod local;
 pub mod lock;
 pub mod pgpass;
+pub mod replica;
 pub mod schema;
 pub mod scratch;
 mod service;
