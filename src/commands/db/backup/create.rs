@@ -4,7 +4,8 @@
 //! a temporary name, read it back in full while hashing it, fsync, write the manifest, rename
 //! both into place, fsync the folder; only then remove expired backups. Any failure before the
 //! rename removes the temporary files (a guard does it even on Ctrl-C), so a failed run leaves
-//! no `backup_*` file and retention never runs after one.
+//! no `backup_*` file and retention never runs after one. `--from-replica` dumps the read replica
+//! that `--read-url` names.
 
 use super::manifest::{self, Manifest, Migration, PARTIAL_PREFIX, PARTIAL_SUFFIX};
 use super::tools::{self, Tool, Version};
@@ -24,7 +25,13 @@ const SERVER_FACTS: &str = "SELECT current_setting('server_version_num')::int4, 
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let dir = backup_dir(&args.dir)?;
-    let database = ctx.db().await?;
+    // Nothing of a backup writes to or locks the database but pg_dump's own share locks, which
+    // a standby takes too: with --from-replica the facts of the manifest come from the server
+    // dumped, so they describe the dump.
+    let database = match args.from_replica {
+        true => from_replica(ctx).await?,
+        false => ctx.db().await?,
+    };
     let facts = server_facts(database).await?;
     let pg_dump = Tool::find("pg_dump").await?;
     if pg_dump.version.major < facts.version.major {
@@ -112,6 +119,17 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     }
     ctx.out.notice(summary);
     Ok(())
+}
+
+/// The replica to dump; `--from-replica` without a read URL is bad usage rather than a quiet
+/// dump of the primary.
+async fn from_replica(ctx: &Context) -> Result<&db::Database> {
+    if !ctx.has_read_urls() {
+        return Err(error::usage(
+            "--from-replica needs a read replica: give --read-url or set CRM_READ_URL",
+        ));
+    }
+    ctx.read_db().await
 }
 
 struct ServerFacts {
