@@ -22,6 +22,7 @@ mod notify;
 mod orders;
 mod output;
 mod products;
+mod replicas;
 mod replication;
 mod reports;
 mod schema;
