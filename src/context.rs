@@ -1,7 +1,8 @@
 //! What every command receives: the output settings, the acting user, and the database,
-//! connected on first use (so that `crm completions` or `crm db local url` never need one); for
-//! the commands that only read, a read replica (`--read-url`) chosen on first use, or the
-//! database again when there is none.
+//! connected on first use (so that `crm completions` or `crm db local url` never need one), or
+//! for work that needs a session of its own, the database reached without a pooler; for the
+//! commands that only read, a read replica (`--read-url`) chosen on first use, or the database
+//! again when there is none.
 
 use crate::db::Database;
 use crate::db::replica::{self, ReadUrls};
@@ -29,6 +30,8 @@ pub struct Settings {
     pub read_urls: Vec<String>,
     /// `--max-lag`: a replica further behind is skipped.
     pub max_lag: std::time::Duration,
+    /// `--direct-url` / `CRM_DIRECT_URL`: the server without the pooler, for what needs a session.
+    pub direct_url: Option<String>,
 }
 
 pub struct Context {
@@ -42,6 +45,8 @@ pub struct Context {
     verbose: bool,
     /// The replica chosen, `None` when there is none to use.
     replica: OnceCell<Option<Database>>,
+    direct_url: Option<String>,
+    direct: OnceCell<Database>,
 }
 
 impl Context {
@@ -59,6 +64,8 @@ impl Context {
             },
             verbose: settings.log_sql,
             replica: OnceCell::new(),
+            direct_url: settings.direct_url,
+            direct: OnceCell::new(),
         }
     }
 
@@ -67,6 +74,24 @@ impl Context {
         self.db
             .get_or_try_init(|| Database::open(self.database_url.as_deref(), &self.out))
             .await
+    }
+
+    /// The database for `what`, which needs a session of its own (an advisory lock held across
+    /// transactions, pg_dump, pg_restore): `--direct-url` when given, else the database; exit 2
+    /// naming `--direct-url` when that goes through a connection pooler.
+    pub async fn session_db(&self, what: &str) -> Result<&Database> {
+        let db = match &self.direct_url {
+            Some(url) => {
+                self.direct
+                    .get_or_try_init(|| Database::open(Some(url), &self.out))
+                    .await?
+            }
+            None => self.db().await?,
+        };
+        if db.pooled() {
+            return Err(db.needs_direct(what));
+        }
+        Ok(db)
     }
 
     /// Whether read replicas were named (`--read-url`, `CRM_READ_URL`), usable or not.
@@ -79,13 +104,19 @@ impl Context {
     /// reads what it has just written, uses [`Self::db`] instead: a replica cannot take the write
     /// and may not have the row yet.
     pub async fn read_db(&self) -> Result<&Database> {
+        match self.replica().await? {
+            Some(db) => Ok(db),
+            None => self.db().await,
+        }
+    }
+
+    /// The first usable read replica, chosen and connected on first use; `None` when none was
+    /// named or none is usable.
+    pub async fn replica(&self) -> Result<Option<&Database>> {
         let replica = self
             .replica
             .get_or_try_init(|| replica::choose(&self.read_urls, self.verbose, &self.out))
             .await?;
-        match replica {
-            Some(db) => Ok(db),
-            None => self.db().await,
-        }
+        Ok(replica.as_ref())
     }
 }

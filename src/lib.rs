@@ -34,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         acting_user: global.acting_user,
         read_urls: validate::read_urls(&global.read_urls),
         max_lag: global.max_lag,
+        direct_url: global.direct_url,
     });
     Ok(match cli.command {
         Command::Users(cmd) => cmd.run(&ctx).await?.into(),

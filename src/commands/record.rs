@@ -15,7 +15,6 @@ use crate::db::{self, quote_identifier};
 use crate::error;
 use crate::output::{Value, counted};
 use anyhow::{Context as _, Result};
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 /// A typed row of a [`Table`], converted from a database row by column name.
@@ -66,15 +65,22 @@ pub async fn list<R: Record>(
 
 /// `create`: inserts a row of the fields given and prints it.
 pub async fn create<R: Record>(ctx: &Context, fields: Fields) -> Result<()> {
-    let client = ctx.db().await?.get().await?;
-    let created: R = insert(&**client, fields).await?;
+    let mut client = ctx.db().await?.get().await?;
+    // A transaction of one statement: through a pooler, the lock timeout is the transaction's.
+    let tx = client.transaction().await?;
+    db::tx::bound_locks(&*tx).await?;
+    let created: R = insert(&*tx, fields).await?;
+    tx.commit().await?;
     ctx.out.record(&R::TABLE.column_names(), &created.values())
 }
 
 /// `update ID`: changes the fields given (and `updatedAt`) and prints the row.
 pub async fn update<R: Record>(ctx: &Context, id: i32, fields: Fields) -> Result<()> {
-    let client = ctx.db().await?.get().await?;
-    let updated: R = update_row(&**client, id, fields).await?;
+    let mut client = ctx.db().await?.get().await?;
+    let tx = client.transaction().await?;
+    db::tx::bound_locks(&*tx).await?;
+    let updated: R = update_row(&*tx, id, fields).await?;
+    tx.commit().await?;
     ctx.out.record(&R::TABLE.column_names(), &updated.values())
 }
 
@@ -156,7 +162,7 @@ pub fn or_clear(
 /// Column values for an INSERT or UPDATE: only the columns given, each value a parameter.
 #[derive(Default)]
 pub struct Fields {
-    pairs: Vec<(&'static str, Box<dyn ToSql + Sync + Send>)>,
+    pairs: Vec<(&'static str, Box<dyn crate::db::Param + Send>)>,
 }
 
 impl Fields {
@@ -165,7 +171,7 @@ impl Fields {
     }
 
     /// Sets `column` to `value` when there is one; `None` leaves the column alone.
-    pub fn maybe<T: ToSql + Sync + Send + 'static>(
+    pub fn maybe<T: crate::db::Param + Send + 'static>(
         mut self,
         column: &'static str,
         value: Option<T>,
@@ -219,10 +225,10 @@ impl Fields {
             .collect()
     }
 
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    fn params(&self) -> Vec<&dyn crate::db::Param> {
         self.pairs
             .iter()
-            .map(|(_, value)| value.as_ref() as &(dyn ToSql + Sync))
+            .map(|(_, value)| value.as_ref() as &dyn crate::db::Param)
             .collect()
     }
 }
@@ -307,6 +313,7 @@ pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> 
     )?;
 
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     // The lock keeps new rows from pointing at this one until we commit (adding one takes a
     // KEY SHARE lock on it), so the count below is what the delete empties.
     let _: R = fetch_row(&*tx, id, true).await?;

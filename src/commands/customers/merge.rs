@@ -230,6 +230,7 @@ pub async fn run(ctx: &Context, args: MergeArgs) -> Result<()> {
     let plan = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let plan = plan(&*tx, &args).await?;
         if !args.dry_run {
             lock_acting_user(&*tx, args.by).await?;
@@ -477,13 +478,9 @@ const LIST_COLUMNS: &[&str] = &[
 async fn list(ctx: &Context) -> Result<()> {
     use futures_util::{TryStreamExt, pin_mut};
     let client = ctx.db().await?.get().await?;
-    let rows = db::query_raw(
-        &**client,
-        LIST,
-        Vec::<&(dyn tokio_postgres::types::ToSql + Sync)>::new(),
-    )
-    .await
-    .context("cannot read the merges")?;
+    let rows = db::query_raw(&**client, LIST, Vec::<&dyn crate::db::Param>::new())
+        .await
+        .context("cannot read the merges")?;
     pin_mut!(rows);
     let mut out = ctx.out.row_writer(LIST_COLUMNS)?;
     while let Some(row) = rows.try_next().await.context("cannot read the merges")? {
@@ -565,6 +562,7 @@ async fn undo(ctx: &Context, id: i32, confirm_args: ConfirmArgs) -> Result<()> {
     let undone = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let undone = undo_in(&*tx, id).await?;
         tx.commit().await?;
         Ok(undone)

@@ -57,6 +57,7 @@ async fn change(ctx: &Context, id: i32, to: OrderStatus) -> Result<()> {
     let (changed, detail) = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let changed = move_order(&*tx, id, to).await?;
         let detail = order::fetch_detail(&*tx, id).await?;
         tx.commit().await?;
@@ -72,7 +73,7 @@ async fn change(ctx: &Context, id: i32, to: OrderStatus) -> Result<()> {
 }
 
 const LOCK_ORDER: &str =
-    r#"SELECT "customerId", "status" FROM "Orders" WHERE "id" = $1 FOR UPDATE"#;
+    r#"SELECT "customerId", "status"::text AS "status" FROM "Orders" WHERE "id" = $1 FOR UPDATE"#;
 
 const SET_STATUS: &str =
     r#"UPDATE "Orders" SET "status" = $2, "updatedAt" = now() WHERE "id" = $1"#;

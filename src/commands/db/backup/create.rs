@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     // dumped, so they describe the dump.
     let database = match args.from_replica {
         true => from_replica(ctx).await?,
-        false => ctx.db().await?,
+        false => ctx.session_db("db backup").await?,
     };
     let facts = server_facts(database).await?;
     let pg_dump = Tool::find("pg_dump").await?;
@@ -121,15 +121,25 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     Ok(())
 }
 
-/// The replica to dump; `--from-replica` without a read URL is bad usage rather than a quiet
-/// dump of the primary.
+/// The replica to dump, or the primary (as a backup without the flag reaches it) when none is
+/// usable. `--from-replica` without a read URL is bad usage rather than a quiet dump of the
+/// primary; so is a replica behind a connection pooler, since pg_dump needs a session of its own.
 async fn from_replica(ctx: &Context) -> Result<&db::Database> {
     if !ctx.has_read_urls() {
         return Err(error::usage(
             "--from-replica needs a read replica: give --read-url or set CRM_READ_URL",
         ));
     }
-    ctx.read_db().await
+    match ctx.replica().await? {
+        Some(replica) if replica.pooled() => Err(error::usage(format!(
+            "cannot run db backup --from-replica through a connection pooler: {} did not keep \
+             crm's session settings, and pg_dump needs a session of its own; give a --read-url \
+             that reaches the replica directly",
+            replica.settings.describe()
+        ))),
+        Some(replica) => Ok(replica),
+        None => ctx.session_db("db backup").await,
+    }
 }
 
 struct ServerFacts {
