@@ -271,6 +271,21 @@ fn read_urls_are_tried_in_order_and_an_unreachable_one_is_skipped() {
         .run()
         .assert_code(2)
         .assert_stderr_contains("invalid database URL (from --read-url or CRM_READ_URL)");
+
+    // A command that only reads never connects to the primary when a replica serves it: it
+    // works with the primary down, as long as the standby is within --max-lag.
+    primary.stop();
+    primary
+        .crm()
+        .args(["--read-url", &standby.url("crm"), "--max-lag", "1h"])
+        .args(["orders", "report", "sales"])
+        .run()
+        .assert_success();
+    primary
+        .crm()
+        .args(["orders", "report", "sales"])
+        .run()
+        .assert_code(4);
 }
 
 #[test]
