@@ -56,15 +56,15 @@ pub async fn choose(read: &ReadUrls, verbose: bool, out: &Output) -> Result<Opti
                 return Ok(Some(db));
             }
             Ok((db, lag)) => out.notice(format!(
-                "notice: skipping read replica {}: it is {lag:.1} s behind, more than \
+                "skipping read replica {}: it is {lag:.1} s behind, more than \
                  --max-lag {}",
                 db.settings.place(),
                 duration_text(read.max_lag)
             )),
-            Err(e) => out.notice(format!("notice: skipping read replica {place}: {e:#}")),
+            Err(e) => out.notice(format!("skipping read replica {place}: {e:#}")),
         }
     }
-    out.notice("notice: no read replica is usable: reading from the primary");
+    out.notice("no read replica is usable: reading from the primary");
     if verbose {
         eprintln!("read: from the primary");
     }
