@@ -273,7 +273,28 @@ pub fn age(value: &str) -> Result<i64, String> {
 /// A lock timeout for `--lock-timeout`: `0` (wait as long as it takes), or a whole number and a
 /// unit `ms`, `s` or `m` (`500ms`, `30s`, `2m`), at most a day; returned in milliseconds.
 pub fn lock_timeout(value: &str) -> Result<u64, String> {
-    let expected = "expected 0 (wait forever) or a whole number and a unit ms, s or m, e.g. 30s";
+    duration_ms(
+        value,
+        &[("ms", 1), ("s", 1_000), ("m", 60_000)],
+        "expected 0 (wait forever) or a whole number and a unit ms, s or m, e.g. 30s",
+    )
+}
+
+/// How far behind a read replica may be for `--max-lag`: `0` (only one that is fully caught
+/// up), or a whole number and a unit `ms`, `s`, `m` or `h` (`500ms`, `30s`, `5m`, `1h`), at
+/// most a day.
+pub fn max_lag(value: &str) -> Result<Duration, String> {
+    duration_ms(
+        value,
+        &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)],
+        "expected 0 (fully caught up) or a whole number and a unit ms, s, m or h, e.g. 30s",
+    )
+    .map(Duration::from_millis)
+}
+
+/// `0`, or a whole number and one of `units` (name, milliseconds each), at most a day; in
+/// milliseconds. `expected` ends the message of a value that is not one.
+fn duration_ms(value: &str, units: &[(&str, u64)], expected: &str) -> Result<u64, String> {
     let trimmed = value.trim();
     if trimmed == "0" {
         return Ok(0);
@@ -282,47 +303,16 @@ pub fn lock_timeout(value: &str) -> Result<u64, String> {
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("not a duration: \"{value}\" has no unit ({expected})"))?;
     let (number, unit) = trimmed.split_at(split);
-    let ms_per: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        _ => return Err(format!("not a duration: \"{value}\" ({expected})")),
-    };
+    let ms_per = units
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, ms)| *ms)
+        .ok_or_else(|| format!("not a duration: \"{value}\" ({expected})"))?;
     let n: u64 = number
         .parse()
         .map_err(|_| format!("not a duration: \"{value}\" ({expected})"))?;
     n.checked_mul(ms_per)
         .filter(|ms| *ms <= 86_400_000)
-        .ok_or_else(|| format!("at most a day, got \"{value}\""))
-}
-
-/// How far behind a read replica may be for `--max-lag`: `0` (only one that is fully caught
-/// up), or a whole number and a unit `ms`, `s`, `m` or `h` (`500ms`, `30s`, `5m`, `1h`), at
-/// most a day.
-pub fn max_lag(value: &str) -> Result<Duration, String> {
-    let expected = "expected 0 (fully caught up) or a whole number and a unit ms, s, m or h, \
-                    e.g. 30s";
-    let trimmed = value.trim();
-    if trimmed == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("not a duration: \"{value}\" has no unit ({expected})"))?;
-    let (number, unit) = trimmed.split_at(split);
-    let ms_per: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(format!("not a duration: \"{value}\" ({expected})")),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: \"{value}\" ({expected})"))?;
-    n.checked_mul(ms_per)
-        .filter(|ms| *ms <= 86_400_000)
-        .map(Duration::from_millis)
         .ok_or_else(|| format!("at most a day, got \"{value}\""))
 }
 

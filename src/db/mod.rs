@@ -73,16 +73,22 @@ pub struct Database {
     pooled: bool,
 }
 
+/// The operating-system user (libpq's default role) and `HOME` (for `.pgpass` and the service
+/// file), against which connection settings are resolved.
+fn os_user_and_home() -> (String, Option<PathBuf>) {
+    let os_user = whoami::username()
+        .ok()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "postgres".to_string());
+    (os_user, std::env::var_os("HOME").map(PathBuf::from))
+}
+
 impl Database {
     /// Resolves where to connect (flag, environment, or the local cluster) and opens a pool,
     /// checking with one connection that the server answers and lets us in (exit 4 if not).
     pub async fn open(flag_url: Option<&str>, out: &Output) -> Result<Database> {
         let env = |name: &str| std::env::var(name).ok();
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let os_user = whoami::username()
-            .ok()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "postgres".to_string());
+        let (os_user, home) = os_user_and_home();
         let resolved = settings::resolve(flag_url, &env, &os_user, home.as_deref())?;
         let settings = match resolved {
             Some((settings, warnings)) => {

@@ -8,7 +8,6 @@
 use super::{Database, log_sql, settings};
 use crate::output::Output;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_postgres::SimpleQueryMessage;
 
@@ -74,11 +73,7 @@ pub async fn choose(read: &ReadUrls, verbose: bool, out: &Output) -> Result<Opti
 /// `url` resolved as the primary's URL is, from the same environment.
 fn resolve(url: &str, out: &Output) -> Result<settings::ConnSettings> {
     let env = |name: &str| std::env::var(name).ok();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let os_user = whoami::username()
-        .ok()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "postgres".to_string());
+    let (os_user, home) = super::os_user_and_home();
     let (settings, warnings) = settings::resolve_read_url(url, &env, &os_user, home.as_deref())?;
     for w in warnings {
         out.warn(w);
