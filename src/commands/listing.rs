@@ -12,7 +12,7 @@ use crate::output::{Value, thousands};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use futures_util::{TryStreamExt, pin_mut};
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Row};
 
 #[derive(Debug, Args, Clone)]
@@ -58,7 +58,7 @@ enum Part {
 }
 
 struct Param {
-    value: Box<dyn ToSql + Sync + Send>,
+    value: Box<dyn crate::db::Param + Send>,
     /// The SQL type the value is sent as in the COPY form; `None` for a Rust type that none of
     /// [`COPY_TYPES`] accepts (such a filter cannot be used with COPY).
     sql_type: Option<Type>,
@@ -99,7 +99,11 @@ impl Filter {
     }
 
     /// Adds `clause` (with one `$?` for `value`), joined with AND.
-    pub fn and<T: ToSql + Sync + Send + 'static>(&mut self, clause: &str, value: T) -> &mut Self {
+    pub fn and<T: crate::db::Param + Send + 'static>(
+        &mut self,
+        clause: &str,
+        value: T,
+    ) -> &mut Self {
         let n = self.push_param(value);
         let mut parts = Vec::new();
         let mut rest = clause;
@@ -145,7 +149,7 @@ impl Filter {
         self
     }
 
-    fn push_param<T: ToSql + Sync + Send + 'static>(&mut self, value: T) -> usize {
+    fn push_param<T: crate::db::Param + Send + 'static>(&mut self, value: T) -> usize {
         let sql_type = COPY_TYPES.iter().find(|t| T::accepts(t)).cloned();
         self.params.push(Param {
             value: Box::new(value),
@@ -160,10 +164,10 @@ impl Filter {
         self.render(|n, _| format!("${}", n + 1))
     }
 
-    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub fn params(&self) -> Vec<&dyn crate::db::Param> {
         self.params
             .iter()
-            .map(|p| p.value.as_ref() as &(dyn ToSql + Sync))
+            .map(|p| p.value.as_ref() as &dyn crate::db::Param)
             .collect()
     }
 
@@ -198,15 +202,11 @@ impl Filter {
             let ty = param.sql_type.clone().ok_or_else(|| {
                 anyhow::anyhow!("a filter value of a type that COPY cannot take (internal error)")
             })?;
-            let statement = client
-                .prepare_typed(SET_COPY_PARAM, &[Type::TEXT, ty])
-                .await
-                .context("cannot pass the filter to the server")?;
             let name = format!("{SETTING_PREFIX}{}", n + 1);
-            let value = param.value.as_ref() as &(dyn ToSql + Sync);
+            let value = param.value.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync);
             let started = std::time::Instant::now();
             client
-                .query_one(&statement, &[&name, value])
+                .query_typed_one(SET_COPY_PARAM, &[(&name, Type::TEXT), (value, ty)])
                 .await
                 .context("cannot pass the filter to the server")?;
             db::log_sql(SET_COPY_PARAM, started);

@@ -15,7 +15,6 @@ use crate::db::{self, quote_identifier};
 use crate::error;
 use crate::output::{Value, counted};
 use anyhow::{Context as _, Result};
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 /// A typed row of a [`Table`], converted from a database row by column name.
@@ -156,7 +155,7 @@ pub fn or_clear(
 /// Column values for an INSERT or UPDATE: only the columns given, each value a parameter.
 #[derive(Default)]
 pub struct Fields {
-    pairs: Vec<(&'static str, Box<dyn ToSql + Sync + Send>)>,
+    pairs: Vec<(&'static str, Box<dyn crate::db::Param + Send>)>,
 }
 
 impl Fields {
@@ -165,7 +164,7 @@ impl Fields {
     }
 
     /// Sets `column` to `value` when there is one; `None` leaves the column alone.
-    pub fn maybe<T: ToSql + Sync + Send + 'static>(
+    pub fn maybe<T: crate::db::Param + Send + 'static>(
         mut self,
         column: &'static str,
         value: Option<T>,
@@ -219,10 +218,10 @@ impl Fields {
             .collect()
     }
 
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    fn params(&self) -> Vec<&dyn crate::db::Param> {
         self.pairs
             .iter()
-            .map(|(_, value)| value.as_ref() as &(dyn ToSql + Sync))
+            .map(|(_, value)| value.as_ref() as &dyn crate::db::Param)
             .collect()
     }
 }

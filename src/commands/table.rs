@@ -165,11 +165,20 @@ impl Table {
         self.columns.iter().any(|c| c.name == name)
     }
 
-    /// The SELECT list of every column, in order: `"id", "firstName", ...`.
+    /// The SELECT list of every column, in order: `"id", "firstName", ...`. A label is read as
+    /// text (`"role"::text AS "role"`): on the application's schema it is an ENUM, whose type
+    /// tokio-postgres would otherwise look up with a named statement of its own, which a pooler
+    /// in transaction mode cannot carry (see `db::param`).
     pub fn select_list(&self) -> String {
         self.columns
             .iter()
-            .map(|c| quote_identifier(c.name))
+            .map(|c| match c.kind {
+                ColumnKind::Label => {
+                    let name = quote_identifier(c.name);
+                    format!("{name}::text AS {name}")
+                }
+                _ => quote_identifier(c.name),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -26,6 +26,7 @@ pub fn is_label_type(ty: &Type) -> bool {
         *ty,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
     ) || matches!(ty.kind(), Kind::Enum(_))
+        || super::param::is_untyped(ty)
 }
 
 /// A string bound or read as text, whatever string or ENUM type the column has.
@@ -51,6 +52,13 @@ impl ToSql for Text {
     to_sql_checked!();
 }
 
+/// Sent untyped: the server types it from the column, VARCHAR or ENUM.
+impl super::param::SqlType for Text {
+    fn sql_type() -> Type {
+        super::param::untyped()
+    }
+}
+
 impl<'a> FromSql<'a> for Text {
     fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
         Ok(Text(std::str::from_utf8(raw)?.to_owned()))
@@ -71,7 +79,7 @@ pub fn text(row: &tokio_postgres::Row, column: &str) -> Result<Option<String>> {
 /// A value of a closed set of labels, known to the code (never user text): besides binding as
 /// text, it may be written into SQL as a literal where no parameter can go (COPY), which the
 /// server types from the column it meets, VARCHAR or ENUM.
-pub trait Label: ToSql + Sync + Send + 'static {
+pub trait Label: super::Param + Send + 'static {
     fn label(&self) -> &'static str;
 }
 
@@ -110,6 +118,12 @@ macro_rules! label_sql {
             }
         }
 
+        impl $crate::db::param::SqlType for $label {
+            fn sql_type() -> tokio_postgres::types::Type {
+                $crate::db::param::untyped()
+            }
+        }
+
         impl $crate::db::label::Label for $label {
             fn label(&self) -> &'static str {
                 self.as_str()
@@ -128,10 +142,15 @@ const COLUMN_TYPE: &str = r#"
 /// `"enum_Orders_status"`), quoted by the server, for a cast in generated SQL that fills the
 /// column from text.
 pub async fn column_type(client: &impl GenericClient, table: &str, column: &str) -> Result<String> {
-    let row = client
-        .query_opt(COLUMN_TYPE, &[&super::quote_identifier(table), &column])
-        .await
-        .with_context(|| format!("cannot read the type of {table}.{column}"))?
+    let rows = super::query(
+        client,
+        COLUMN_TYPE,
+        &[&super::quote_identifier(table), &column],
+    )
+    .await
+    .with_context(|| format!("cannot read the type of {table}.{column}"))?;
+    let row = rows
+        .first()
         .with_context(|| format!("the table {table} has no column {column}"))?;
     Ok(row.get(0))
 }

@@ -365,10 +365,13 @@ impl Cluster {
             .await
             .context("cannot connect to crm's local PostgreSQL")?;
         let connection = tokio::spawn(connection);
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&NAME])
-            .await?
-            .is_some();
+        let exists = !super::query(
+            &client,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&NAME],
+        )
+        .await?
+        .is_empty();
         if !exists {
             // An identifier crm controls, not user input.
             client

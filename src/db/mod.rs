@@ -10,6 +10,7 @@ mod conninfo;
 pub mod label;
 pub mod local;
 pub mod lock;
+pub mod param;
 pub mod pgpass;
 pub mod schema;
 pub mod scratch;
@@ -23,11 +24,11 @@ use crate::output::Output;
 use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 pub use lock::{AdvisoryLock, LockArgs};
+pub use param::Param;
 use settings::{ConnSettings, TargetSessionAttrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
 
 /// The CRM's own tables, as the migrations create them (refinery's history table is not one):
@@ -362,15 +363,35 @@ pub fn log_sql(sql: &str, started: Instant) {
     }
 }
 
+/// In the tests' debug builds: that no column of `row` has a type of the database's own (an
+/// ENUM), which tokio-postgres looked up with a named statement that outlives the transaction,
+/// which a pooler cannot carry (`param`'s reasons). Such a column is read as `::text`.
+fn debug_assert_builtin_types(sql: &str, row: Option<&Row>) {
+    if let Some(row) = row {
+        for column in row.columns() {
+            debug_assert!(
+                tokio_postgres::types::Type::from_oid(column.type_().oid()).is_some(),
+                "column {} of a query has the type {}, which is not built in: read it as ::text \
+                 ({sql})",
+                column.name(),
+                column.type_().name()
+            );
+        }
+    }
+}
+
 /// Runs a query, logging it under `-v`.
 pub async fn query<C: GenericClient>(
     client: &C,
     sql: &str,
-    params: &[&(dyn ToSql + Sync)],
+    params: &[&dyn Param],
 ) -> Result<Vec<Row>, tokio_postgres::Error> {
     let started = Instant::now();
-    let result = client.query(sql, params).await;
+    let result = client.query_typed(sql, &param::typed(params)).await;
     log_sql(sql, started);
+    if let Ok(rows) = &result {
+        debug_assert_builtin_types(sql, rows.first());
+    }
     result
 }
 
@@ -379,10 +400,10 @@ pub async fn query<C: GenericClient>(
 pub async fn query_raw<C: GenericClient>(
     client: &C,
     sql: &str,
-    params: Vec<&(dyn ToSql + Sync)>,
+    params: Vec<&dyn Param>,
 ) -> Result<tokio_postgres::RowStream, tokio_postgres::Error> {
     let started = Instant::now();
-    let result = client.query_raw(sql, params).await;
+    let result = client.query_typed_raw(sql, param::typed(&params)).await;
     log_sql(sql, started);
     result
 }
@@ -391,11 +412,14 @@ pub async fn query_raw<C: GenericClient>(
 pub async fn query_one<C: GenericClient>(
     client: &C,
     sql: &str,
-    params: &[&(dyn ToSql + Sync)],
+    params: &[&dyn Param],
 ) -> Result<Row, tokio_postgres::Error> {
     let started = Instant::now();
-    let result = client.query_one(sql, params).await;
+    let result = client.query_typed_one(sql, &param::typed(params)).await;
     log_sql(sql, started);
+    if let Ok(row) = &result {
+        debug_assert_builtin_types(sql, Some(row));
+    }
     result
 }
 
@@ -403,10 +427,10 @@ pub async fn query_one<C: GenericClient>(
 pub async fn execute<C: GenericClient>(
     client: &C,
     sql: &str,
-    params: &[&(dyn ToSql + Sync)],
+    params: &[&dyn Param],
 ) -> Result<u64, tokio_postgres::Error> {
     let started = Instant::now();
-    let result = client.execute(sql, params).await;
+    let result = client.execute_typed(sql, &param::typed(params)).await;
     log_sql(sql, started);
     result
 }

@@ -29,7 +29,6 @@ use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use futures_util::{TryStreamExt, pin_mut};
 use rust_decimal::Decimal;
-use tokio_postgres::types::ToSql;
 
 // The rules' thresholds, weights and keys live with import, which reports the rows of a file
 // that look like existing customers by them (commands::transfer cannot depend on customers).
@@ -258,7 +257,7 @@ pub async fn run(ctx: &Context, args: DuplicatesArgs) -> Result<()> {
             ))
         }
     };
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+    let mut params: Vec<&dyn crate::db::Param> = vec![
         &email,
         &phone,
         &name,
@@ -268,7 +267,7 @@ pub async fn run(ctx: &Context, args: DuplicatesArgs) -> Result<()> {
     ];
     let sql = match (&args.customer, &keys) {
         (Some(id), Some((email_key, phone_key, name_key))) => {
-            params.extend([id as &(dyn ToSql + Sync), email_key, phone_key, name_key]);
+            params.extend([id as &dyn crate::db::Param, email_key, phone_key, name_key]);
             ONE
         }
         _ => ALL,

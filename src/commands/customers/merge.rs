@@ -477,13 +477,9 @@ const LIST_COLUMNS: &[&str] = &[
 async fn list(ctx: &Context) -> Result<()> {
     use futures_util::{TryStreamExt, pin_mut};
     let client = ctx.db().await?.get().await?;
-    let rows = db::query_raw(
-        &**client,
-        LIST,
-        Vec::<&(dyn tokio_postgres::types::ToSql + Sync)>::new(),
-    )
-    .await
-    .context("cannot read the merges")?;
+    let rows = db::query_raw(&**client, LIST, Vec::<&dyn crate::db::Param>::new())
+        .await
+        .context("cannot read the merges")?;
     pin_mut!(rows);
     let mut out = ctx.out.row_writer(LIST_COLUMNS)?;
     while let Some(row) = rows.try_next().await.context("cannot read the merges")? {

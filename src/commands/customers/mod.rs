@@ -346,7 +346,7 @@ async fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
 const ORDER_COUNT: &str = r#"SELECT count(*) FROM "Orders" WHERE "customerId" = $1"#;
 
 /// The latest orders first (served by `orders_customer_date_idx`).
-const LAST_ORDERS: &str = r#"SELECT "id", "status", "total", "createdAt" FROM "Orders"
+const LAST_ORDERS: &str = r#"SELECT "id", "status"::text AS "status", "total", "createdAt" FROM "Orders"
     WHERE "customerId" = $1 ORDER BY "createdAt" DESC, "id" DESC LIMIT $2"#;
 
 /// One of the orders `show` lists.

@@ -609,11 +609,7 @@ async fn generate(ctx: &Context, tx: &Transaction<'_>, n: i32) -> Result<String>
             sql.replace(&format!("{{{column}}}"), ty)
         })
     };
-    let steps: [(
-        &str,
-        String,
-        Vec<&(dyn tokio_postgres::types::ToSql + Sync)>,
-    ); 7] = [
+    let steps: [(&str, String, Vec<&dyn crate::db::Param>); 7] = [
         (
             "products",
             typed(SCALE_PRODUCTS),

@@ -170,11 +170,15 @@ pub async fn list(ctx: &Context, args: InboxArgs) -> Result<()> {
     }
 }
 
-/// `"id", "type", ...` of columns the code controls.
+/// `"id", "type", ...` of columns the code controls; the priority, an ENUM on the
+/// application's schema, as text (see `Table::select_list`).
 fn select_list(columns: &[&str]) -> String {
     columns
         .iter()
-        .map(|c| format!("\"{c}\""))
+        .map(|c| match *c {
+            "priority" => r#""priority"::text AS "priority""#.to_string(),
+            c => format!("\"{c}\""),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -229,7 +233,7 @@ const SHOW_COLUMNS: &[&str] = &[
     "updatedAt",
 ];
 
-const SELECT_NOTIFICATION: &str = r#"SELECT "id", "type", "title", "message", "priority", "data",
+const SELECT_NOTIFICATION: &str = r#"SELECT "id", "type", "title", "message", "priority"::text AS "priority", "data",
         "createdBy", "createdAt", "updatedAt"
     FROM "Notifications" WHERE "id" = $1"#;
 

@@ -72,7 +72,7 @@ async fn change(ctx: &Context, id: i32, to: OrderStatus) -> Result<()> {
 }
 
 const LOCK_ORDER: &str =
-    r#"SELECT "customerId", "status" FROM "Orders" WHERE "id" = $1 FOR UPDATE"#;
+    r#"SELECT "customerId", "status"::text AS "status" FROM "Orders" WHERE "id" = $1 FOR UPDATE"#;
 
 const SET_STATUS: &str =
     r#"UPDATE "Orders" SET "status" = $2, "updatedAt" = now() WHERE "id" = $1"#;

@@ -175,7 +175,7 @@ pub struct Detail {
 }
 
 const DETAIL: &str = concat!(
-    r#"SELECT "id", "customerId", "customerName", "customerEmail", "status", "total",
+    r#"SELECT "id", "customerId", "customerName", "customerEmail", "status"::text AS "status", "total",
         "itemCount", "createdBy", "createdByEmail", "notes", "createdAt", "updatedAt" FROM "#,
     orders_relation!(),
     r#" WHERE "id" = $1"#

@@ -288,10 +288,7 @@ async fn ranked(
 }
 
 /// ` LIMIT $n` (or nothing for `--all`) and the parameters with its value.
-fn limit<'a>(
-    filter: &'a Filter,
-    top: &'a Top,
-) -> (String, Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>) {
+fn limit<'a>(filter: &'a Filter, top: &'a Top) -> (String, Vec<&'a dyn crate::db::Param>) {
     let mut params = filter.params();
     if top.all {
         return (String::new(), params);
@@ -306,7 +303,7 @@ async fn print(
     ctx: &Context,
     columns: &[&str],
     sql: &str,
-    params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)>,
+    params: Vec<&dyn crate::db::Param>,
     mut to_values: impl FnMut(&Row) -> Result<Vec<Vec<Value>>>,
 ) -> Result<Writer> {
     let mut client = ctx.db().await?.get().await?;

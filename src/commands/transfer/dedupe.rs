@@ -77,7 +77,7 @@ impl Report {
     /// were reported and the finished file, to be put in place with [`Written::persist`].
     pub async fn write(mut self, plan: &Plan<'_>, tx: &Transaction<'_>) -> Result<(u64, Written)> {
         let sql = report_sql(plan);
-        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![];
+        let params: Vec<&dyn crate::db::Param> = vec![];
         let rows = db::query_raw(tx, &sql, params)
             .await
             .context("cannot look for rows of the file like existing customers")?;

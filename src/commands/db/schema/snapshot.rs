@@ -125,10 +125,10 @@ impl Snapshot {
 
     async fn read_in(client: &impl GenericClient) -> Result<Snapshot> {
         let mut snapshot = Snapshot::default();
-        for row in client.query(TABLES, &[]).await? {
+        for row in crate::db::query(client, TABLES, &[]).await? {
             snapshot.tables.insert(row.try_get(0)?);
         }
-        for row in client.query(COLUMNS, &[]).await? {
+        for row in crate::db::query(client, COLUMNS, &[]).await? {
             snapshot.columns.insert(
                 (row.try_get(0)?, row.try_get(1)?),
                 Column {
@@ -139,7 +139,7 @@ impl Snapshot {
                 },
             );
         }
-        for row in client.query(CONSTRAINTS, &[]).await? {
+        for row in crate::db::query(client, CONSTRAINTS, &[]).await? {
             let kind = match row.try_get::<_, String>(2)?.as_str() {
                 "c" => "check",
                 "u" => "unique",
@@ -154,7 +154,7 @@ impl Snapshot {
                 columns: row.try_get(4)?,
             });
         }
-        for row in client.query(INDEXES, &[]).await? {
+        for row in crate::db::query(client, INDEXES, &[]).await? {
             let quoted: String = row.try_get(2)?;
             let definition: String = row.try_get(3)?;
             snapshot.indexes.push(Index {
@@ -164,7 +164,7 @@ impl Snapshot {
                 unique: row.try_get(4)?,
             });
         }
-        for row in client.query(EXTENSIONS, &[]).await? {
+        for row in crate::db::query(client, EXTENSIONS, &[]).await? {
             snapshot.extensions.insert(row.try_get(0)?);
         }
         Ok(snapshot)
