@@ -96,10 +96,78 @@ fn assert_no_advisory_lock(db: &TestDb, after: &Output) {
     );
 }
 
+/// A run through the pooler: crm's output, and the pooler whose log a failed assertion shows.
+struct Through<'a> {
+    out: Output,
+    bouncer: &'a PgBouncer,
+}
+
+trait RunThrough {
+    /// Runs crm to the end, through `bouncer`.
+    fn run_through<'a>(&mut self, bouncer: &'a PgBouncer) -> Through<'a>;
+}
+
+impl RunThrough for Crm {
+    fn run_through<'a>(&mut self, bouncer: &'a PgBouncer) -> Through<'a> {
+        Through {
+            out: self.run(),
+            bouncer,
+        }
+    }
+}
+
+impl Through<'_> {
+    #[track_caller]
+    fn assert_success(&self) -> &Self {
+        if !self.out.status.success() {
+            self.fail("expected crm to succeed");
+        }
+        self
+    }
+
+    #[track_caller]
+    fn assert_code(&self, code: i32) -> &Self {
+        if self.out.code() != code {
+            self.fail(&format!(
+                "expected exit code {code}, got {}",
+                self.out.code()
+            ));
+        }
+        self
+    }
+
+    #[track_caller]
+    fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        if !self.out.stderr.contains(needle) {
+            self.fail(&format!("expected stderr to contain {needle:?}"));
+        }
+        self
+    }
+
+    #[track_caller]
+    fn fail(&self, what: &str) -> ! {
+        panic!("{what}\n\n{self}")
+    }
+}
+
+impl std::ops::Deref for Through<'_> {
+    type Target = Output;
+
+    fn deref(&self) -> &Output {
+        &self.out
+    }
+}
+
+impl std::fmt::Display for Through<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.out, self.bouncer.log())
+    }
+}
+
 /// A refusal of a session-bound command through the pooler: exit 2, naming both ways to give
 /// a direct URL.
 #[track_caller]
-fn assert_refused_for_direct_url(out: &Output) {
+fn assert_refused_for_direct_url(out: &Through) {
     out.assert_code(2)
         .assert_stderr_contains(DIRECT_URL_FLAG)
         .assert_stderr_contains(DIRECT_URL_VARIABLE);
@@ -224,7 +292,7 @@ fn users_create_list_show_update_through_the_pooler_as_directly() {
         .args(["--email", "Carol@Example.com", "--role", "staff"])
         .env("CRM_BCRYPT_COST", BCRYPT_COST)
         .stdin(format!("{PASSWORD}\n"))
-        .run();
+        .run_through(&bouncer);
     created.assert_success();
     assert_eq!(
         count(
@@ -249,7 +317,7 @@ fn users_create_list_show_update_through_the_pooler_as_directly() {
             "--last-name",
             "Kernighan",
         ])
-        .run();
+        .run_through(&bouncer);
     updated.assert_success();
     assert_eq!(
         text(
@@ -290,7 +358,7 @@ fn customers_create_list_show_update_import_export_through_the_pooler_as_directl
             "--phone",
             "+31 20 555",
         ])
-        .run();
+        .run_through(&bouncer);
     created.assert_success();
     let id = id_of(&created);
     assert_eq!(
@@ -313,7 +381,7 @@ fn customers_create_list_show_update_import_export_through_the_pooler_as_directl
             "--address",
             "Nuenen",
         ])
-        .run()
+        .run_through(&bouncer)
         .assert_success();
     assert_eq!(
         text(
@@ -334,7 +402,7 @@ fn customers_create_list_show_update_import_export_through_the_pooler_as_directl
     let imported = pooled(&db, &bouncer)
         .args(["customers", "import"])
         .arg(&file)
-        .run();
+        .run_through(&bouncer);
     imported.assert_success();
     assert_eq!(
         count(
@@ -361,7 +429,7 @@ fn products_create_list_stock_through_the_pooler_as_directly() {
             "-o", "json", "products", "create", "--name", "Lamp", "--price", "12.50",
         ])
         .args(["--stock", "7", "--category", "Light"])
-        .run();
+        .run_through(&bouncer);
     created.assert_success();
     let id = id_of(&created);
     same_both_ways_ok(&db, &bouncer, &["-o", "csv", "products", "list"]);
@@ -373,7 +441,7 @@ fn products_create_list_stock_through_the_pooler_as_directly() {
 
     let stocked = pooled(&db, &bouncer)
         .args(["-o", "json", "products", "stock", &id, "--add", "5"])
-        .run();
+        .run_through(&bouncer);
     stocked.assert_success();
     assert_eq!(
         count(
@@ -386,7 +454,7 @@ fn products_create_list_stock_through_the_pooler_as_directly() {
     // Short stock is the same conflict through the pooler, and writes nothing.
     pooled(&db, &bouncer)
         .args(["products", "stock", &id, "--remove", "13"])
-        .run()
+        .run_through(&bouncer)
         .assert_code(5);
     assert_eq!(
         count(
@@ -411,7 +479,7 @@ fn orders_create_list_show_set_status_export_and_reports_through_the_pooler_as_d
             "--notes",
             "through the pooler",
         ])
-        .run();
+        .run_through(&bouncer);
     created.assert_success();
     let id = id_of(&created);
     assert_eq!(
@@ -441,7 +509,7 @@ fn orders_create_list_show_set_status_export_and_reports_through_the_pooler_as_d
     for status in ["processing", "completed"] {
         let moved = pooled(&db, &bouncer)
             .args(["-o", "json", "orders", "set-status", &id, status])
-            .run();
+            .run_through(&bouncer);
         moved.assert_success();
         assert_eq!(
             text(
@@ -463,7 +531,7 @@ fn orders_create_list_show_set_status_export_and_reports_through_the_pooler_as_d
     // A forbidden move is the same conflict through the pooler.
     pooled(&db, &bouncer)
         .args(["orders", "set-status", &id, "pending"])
-        .run()
+        .run_through(&bouncer)
         .assert_code(5);
 
     same_both_ways_ok(&db, &bouncer, &["orders", "export"]);
@@ -491,7 +559,7 @@ fn notify_send_list_read_through_the_pooler_as_directly() {
             "high",
         ])
         .args(["--data", r#"{"orderId": 3}"#, "--all"])
-        .run();
+        .run_through(&bouncer);
     sent.assert_success();
     let id = id_of(&sent);
     assert_eq!(
@@ -511,7 +579,7 @@ fn notify_send_list_read_through_the_pooler_as_directly() {
     }
     let read = pooled(&db, &bouncer)
         .args(["notify", "read", &id, "--user", "bob@example.com"])
-        .run();
+        .run_through(&bouncer);
     read.assert_success();
     assert_eq!(
         count(
@@ -526,7 +594,7 @@ fn notify_send_list_read_through_the_pooler_as_directly() {
     );
     pooled(&db, &bouncer)
         .args(["notify", "read", "--all", "--user", "alice@example.com"])
-        .run()
+        .run_through(&bouncer)
         .assert_success();
     assert_eq!(
         count(
@@ -662,7 +730,9 @@ fn migrate_through_the_pooler_refuses_and_works_with_a_direct_url_leaving_no_adv
     let bouncer = PgBouncer::in_front_of_test_server("");
     let before = relations(&db);
 
-    let refused = pooled(&db, &bouncer).args(["db", "migrate"]).run();
+    let refused = pooled(&db, &bouncer)
+        .args(["db", "migrate"])
+        .run_through(&bouncer);
     assert_refused_for_direct_url(&refused);
     assert_eq!(
         relations(&db),
@@ -673,7 +743,7 @@ fn migrate_through_the_pooler_refuses_and_works_with_a_direct_url_leaving_no_adv
 
     let migrated = pooled_with_direct_url(&db, &bouncer)
         .args(["db", "migrate"])
-        .run();
+        .run_through(&bouncer);
     migrated.assert_success();
     assert_no_advisory_lock(&db, &migrated);
     assert!(
@@ -688,7 +758,7 @@ fn migrate_through_the_pooler_refuses_and_works_with_a_direct_url_leaving_no_adv
     let after_migrate = relations(&db);
     let refused = pooled(&db, &bouncer)
         .args(["db", "migrate", "undo", "--yes"])
-        .run();
+        .run_through(&bouncer);
     assert_refused_for_direct_url(&refused);
     assert_eq!(
         relations(&db),
@@ -702,7 +772,7 @@ fn migrate_through_the_pooler_refuses_and_works_with_a_direct_url_leaving_no_adv
     assert_no_advisory_lock(&db, &refused);
     let undone = pooled_with_direct_url(&db, &bouncer)
         .args(["db", "migrate", "undo", "--yes"])
-        .run();
+        .run_through(&bouncer);
     undone.assert_success();
     assert_no_advisory_lock(&db, &undone);
     assert!(
@@ -718,7 +788,7 @@ fn migrate_through_the_pooler_takes_the_direct_url_from_crm_direct_url() {
     let migrated = pooled(&db, &bouncer)
         .env(DIRECT_URL_VARIABLE, db.url())
         .args(["db", "migrate"])
-        .run();
+        .run_through(&bouncer);
     migrated.assert_success();
     assert_no_advisory_lock(&db, &migrated);
     assert!(
@@ -747,7 +817,7 @@ fn seed_and_seed_undo_through_the_pooler_work_or_refuse_and_work_with_a_direct_u
         crm.args(["db", "seed"])
             .env("CRM_SEED_PASSWORD", PASSWORD)
             .env("CRM_BCRYPT_COST", BCRYPT_COST)
-            .run()
+            .run_through(&bouncer)
     };
     let through = seed(&mut pooled(&db, &bouncer));
     assert_no_advisory_lock(&db, &through);
@@ -770,7 +840,7 @@ fn seed_and_seed_undo_through_the_pooler_work_or_refuse_and_work_with_a_direct_u
 
     let undo = pooled(&db, &bouncer)
         .args(["db", "seed", "undo", "--yes"])
-        .run();
+        .run_through(&bouncer);
     assert_no_advisory_lock(&db, &undo);
     match undo.code() {
         0 => assert_eq!(row_counts(&db), empty, "{undo}"),
@@ -783,7 +853,7 @@ fn seed_and_seed_undo_through_the_pooler_work_or_refuse_and_work_with_a_direct_u
             );
             let undone = pooled_with_direct_url(&db, &bouncer)
                 .args(["db", "seed", "undo", "--yes"])
-                .run();
+                .run_through(&bouncer);
             undone.assert_success();
             assert_no_advisory_lock(&db, &undone);
             assert_eq!(row_counts(&db), empty, "{undone}");
@@ -806,13 +876,15 @@ fn maintain_through_the_pooler_works_or_refuses_and_works_with_a_direct_url() {
     let direct = db.crm().args(args).run();
     direct.assert_success();
 
-    let through = pooled(&db, &bouncer).args(args).run();
+    let through = pooled(&db, &bouncer).args(args).run_through(&bouncer);
     assert_no_advisory_lock(&db, &through);
     match through.code() {
         0 => assert_eq!(statements(&through), statements(&direct), "{through}"),
         _ => assert_refused_for_direct_url(&through),
     }
-    let with_direct = pooled_with_direct_url(&db, &bouncer).args(args).run();
+    let with_direct = pooled_with_direct_url(&db, &bouncer)
+        .args(args)
+        .run_through(&bouncer);
     with_direct.assert_success();
     assert_no_advisory_lock(&db, &with_direct);
     assert_eq!(
@@ -859,7 +931,7 @@ fn backup_through_the_pooler_works_or_refuses_and_works_with_a_direct_url() {
     let through = pooled(&db, &bouncer)
         .args(["-q", "db", "backup", "--dir"])
         .arg(dir.path())
-        .run();
+        .run_through(&bouncer);
     assert_no_advisory_lock(&db, &through);
     match through.code() {
         0 => {
@@ -877,7 +949,7 @@ fn backup_through_the_pooler_works_or_refuses_and_works_with_a_direct_url() {
     let with_direct = pooled_with_direct_url(&db, &bouncer)
         .args(["-q", "db", "backup", "--dir"])
         .arg(other.path())
-        .run();
+        .run_through(&bouncer);
     with_direct.assert_success();
     assert_no_advisory_lock(&db, &with_direct);
     let made = dumps_in(other.path());
@@ -921,7 +993,7 @@ fn restore_through_the_pooler_works_or_refuses_and_works_with_a_direct_url() {
     let through = pooled(&db, &bouncer)
         .args(["-q", "db", "restore", "--yes"])
         .arg(&file)
-        .run();
+        .run_through(&bouncer);
     assert_no_advisory_lock(&db, &through);
     match through.code() {
         0 => {
@@ -941,7 +1013,7 @@ fn restore_through_the_pooler_works_or_refuses_and_works_with_a_direct_url() {
     let with_direct = pooled_with_direct_url(&db, &bouncer)
         .args(["-q", "db", "restore", "--yes"])
         .arg(&file)
-        .run();
+        .run_through(&bouncer);
     with_direct.assert_success();
     assert_no_advisory_lock(&db, &with_direct);
     assert_eq!(checksums(&db.name), at_backup, "{with_direct}");
@@ -968,7 +1040,7 @@ fn lock_timeout_applies_through_the_pooler() {
         .args(["customers", "update", "1", "--first-name", "Augusta"])
         .args(["--lock-timeout", "1s"])
         .timeout(Duration::from_secs(60))
-        .run();
+        .run_through(&bouncer);
     out.assert_code(5);
     tx.rollback().expect("rollback");
     assert_eq!(
@@ -984,7 +1056,9 @@ fn a_pooler_that_silently_drops_options_is_still_detected_and_ordinary_commands_
     let bouncer = PgBouncer::in_front_of_test_server(IGNORE_OPTIONS);
     let empty = unmigrated();
     let before = relations(&empty);
-    let refused = pooled(&empty, &bouncer).args(["db", "migrate"]).run();
+    let refused = pooled(&empty, &bouncer)
+        .args(["db", "migrate"])
+        .run_through(&bouncer);
     assert_refused_for_direct_url(&refused);
     assert_eq!(
         relations(&empty),
@@ -999,7 +1073,7 @@ fn a_pooler_that_silently_drops_options_is_still_detected_and_ordinary_commands_
     same_both_ways_ok(&db, &bouncer, &["orders", "export"]);
     pooled(&db, &bouncer)
         .args(["-q", "orders", "create", "--customer", "1", "--item", "2:2"])
-        .run()
+        .run_through(&bouncer)
         .assert_success();
     assert_eq!(
         count(
