@@ -27,6 +27,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// A URL that reaches PostgreSQL without the connection pooler of --database-url, for what
+    /// needs a session of its own: migrate, seed, maintain, backup and restore use it when given
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "CRM_DIRECT_URL",
+        hide_env_values = true
+    )]
+    pub direct_url: Option<String>,
+
     /// Output format [default: table on a terminal, csv otherwise]; a table leaves out
     /// description, image, address and updatedAt, which wide shows
     #[arg(short = 'o', long, global = true, value_enum)]

@@ -1,5 +1,6 @@
 //! What every command receives: the output settings, the acting user, and the database,
-//! connected on first use (so that `crm completions` or `crm db local url` never need one).
+//! connected on first use (so that `crm completions` or `crm db local url` never need one), or
+//! for work that needs a session of its own, the database reached without a pooler.
 
 use crate::db::Database;
 use crate::output::{Format, Output};
@@ -21,6 +22,8 @@ pub struct Settings {
     /// `--lock-timeout` in milliseconds; 0 waits forever.
     pub lock_timeout_ms: u64,
     pub acting_user: Option<String>,
+    /// `--direct-url` / `CRM_DIRECT_URL`: the server without the pooler, for what needs a session.
+    pub direct_url: Option<String>,
 }
 
 pub struct Context {
@@ -29,6 +32,8 @@ pub struct Context {
     pub acting_user: Option<String>,
     database_url: Option<String>,
     db: OnceCell<Database>,
+    direct_url: Option<String>,
+    direct: OnceCell<Database>,
 }
 
 impl Context {
@@ -40,6 +45,8 @@ impl Context {
             acting_user: settings.acting_user,
             database_url: settings.database_url,
             db: OnceCell::new(),
+            direct_url: settings.direct_url,
+            direct: OnceCell::new(),
         }
     }
 
@@ -48,5 +55,23 @@ impl Context {
         self.db
             .get_or_try_init(|| Database::open(self.database_url.as_deref(), &self.out))
             .await
+    }
+
+    /// The database for `what`, which needs a session of its own (an advisory lock held across
+    /// transactions, pg_dump, pg_restore): `--direct-url` when given, else the database; exit 2
+    /// naming `--direct-url` when that goes through a connection pooler.
+    pub async fn session_db(&self, what: &str) -> Result<&Database> {
+        let db = match &self.direct_url {
+            Some(url) => {
+                self.direct
+                    .get_or_try_init(|| Database::open(Some(url), &self.out))
+                    .await?
+            }
+            None => self.db().await?,
+        };
+        if db.pooled() {
+            return Err(db.needs_direct(what));
+        }
+        Ok(db)
     }
 }

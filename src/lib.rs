@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         log_sql: global.verbose > 0,
         lock_timeout_ms: global.lock_timeout,
         acting_user: global.acting_user,
+        direct_url: global.direct_url,
     });
     Ok(match cli.command {
         Command::Users(cmd) => cmd.run(&ctx).await?.into(),

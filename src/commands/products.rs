@@ -434,15 +434,18 @@ impl StockChange {
 /// `stock ID --set N | --add N | --remove N`.
 async fn stock(ctx: &Context, id: i32, change: StockChange) -> Result<()> {
     let op = change.op()?;
-    let client = ctx.db().await?.get().await?;
+    let mut client = ctx.db().await?.get().await?;
+    // A transaction of one statement: through a pooler, the lock timeout is the transaction's.
+    let tx = client.transaction().await?;
+    db::tx::bound_locks(&*tx).await?;
     let updated = match op {
-        StockOp::Set(n) => db::query(&**client, SET_STOCK, &[&id, &n]).await,
-        StockOp::Add(n) => db::query(&**client, ADJUST_STOCK, &[&id, &i64::from(n)]).await,
-        StockOp::Remove(n) => db::query(&**client, ADJUST_STOCK, &[&id, &-i64::from(n)]).await,
+        StockOp::Set(n) => db::query(&*tx, SET_STOCK, &[&id, &n]).await,
+        StockOp::Add(n) => db::query(&*tx, ADJUST_STOCK, &[&id, &i64::from(n)]).await,
+        StockOp::Remove(n) => db::query(&*tx, ADJUST_STOCK, &[&id, &-i64::from(n)]).await,
     }
     .with_context(|| format!("cannot change the stock of product {id}"))?;
     let Some(row) = updated.first() else {
-        return Err(refused_stock_change(&**client, id, op).await);
+        return Err(refused_stock_change(&*tx, id, op).await);
     };
     let stock: Option<i32> = row.try_get("stock")?;
     let values = vec![
@@ -450,6 +453,9 @@ async fn stock(ctx: &Context, id: i32, change: StockChange) -> Result<()> {
         Value::from(row.try_get::<_, String>("name")?),
         stock.map_or(Value::Null, Value::from),
     ];
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot change the stock of product {id}"))?;
     ctx.out.record(STOCK_COLUMNS, &values)
 }
 

@@ -65,15 +65,22 @@ pub async fn list<R: Record>(
 
 /// `create`: inserts a row of the fields given and prints it.
 pub async fn create<R: Record>(ctx: &Context, fields: Fields) -> Result<()> {
-    let client = ctx.db().await?.get().await?;
-    let created: R = insert(&**client, fields).await?;
+    let mut client = ctx.db().await?.get().await?;
+    // A transaction of one statement: through a pooler, the lock timeout is the transaction's.
+    let tx = client.transaction().await?;
+    db::tx::bound_locks(&*tx).await?;
+    let created: R = insert(&*tx, fields).await?;
+    tx.commit().await?;
     ctx.out.record(&R::TABLE.column_names(), &created.values())
 }
 
 /// `update ID`: changes the fields given (and `updatedAt`) and prints the row.
 pub async fn update<R: Record>(ctx: &Context, id: i32, fields: Fields) -> Result<()> {
-    let client = ctx.db().await?.get().await?;
-    let updated: R = update_row(&**client, id, fields).await?;
+    let mut client = ctx.db().await?.get().await?;
+    let tx = client.transaction().await?;
+    db::tx::bound_locks(&*tx).await?;
+    let updated: R = update_row(&*tx, id, fields).await?;
+    tx.commit().await?;
     ctx.out.record(&R::TABLE.column_names(), &updated.values())
 }
 
@@ -306,6 +313,7 @@ pub async fn delete<R: Record>(ctx: &Context, id: i32, confirm: ConfirmArgs) -> 
     )?;
 
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     // The lock keeps new rows from pointing at this one until we commit (adding one takes a
     // KEY SHARE lock on it), so the count below is what the delete empties.
     let _: R = fetch_row(&*tx, id, true).await?;

@@ -66,6 +66,10 @@ pub struct Database {
     pub settings: ConnSettings,
     pool: Pool,
     tls: tls::LazyTls,
+    /// Whether a connection pooler stands between crm and the server ([`SESSION_MARK`]): then
+    /// nothing may outlive a transaction on a connection, and whatever needs a session of its
+    /// own goes to `--direct-url` or is refused ([`Database::dedicated`]).
+    pooled: bool,
 }
 
 impl Database {
@@ -97,9 +101,12 @@ impl Database {
     /// connection and every child tool then go to that one server: a run never spreads over two.
     pub async fn with_settings(settings: ConnSettings) -> Result<Database> {
         let tls = tls::LazyTls::for_settings(&settings)?;
-        let (settings, first) = choose_server(&settings, &tls).await?;
+        let (settings, first, pooled) = choose_server(&settings, &tls).await?;
+        if pooled {
+            crate::session::set_pooled();
+        }
         let manager = Manager::from_config(
-            pg_config(&settings, &settings.dbname),
+            pg_config(&settings, &settings.dbname, pooled),
             tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -117,7 +124,25 @@ impl Database {
             settings,
             pool,
             tls,
+            pooled,
         })
+    }
+
+    /// Whether a connection pooler stands between crm and the server.
+    pub fn pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// Exit 2 for `what` (a command, `db migrate`), which needs a session of its own, through a
+    /// pooler.
+    pub fn needs_direct(&self, what: &str) -> anyhow::Error {
+        error::usage(format!(
+            "cannot run {what} through a connection pooler: {} did not keep crm's session \
+             settings (PgBouncer in transaction mode does not), and {what} needs a session of \
+             its own; give a URL that reaches PostgreSQL directly with --direct-url or \
+             CRM_DIRECT_URL",
+            self.settings.describe()
+        ))
     }
 
     /// A pooled connection.
@@ -133,8 +158,18 @@ impl Database {
     }
 
     /// A connection of its own, outside the pool: for work that holds a session-level advisory
-    /// lock, which must be released before anyone else could use the session.
-    pub async fn dedicated(&self) -> Result<Client> {
+    /// lock, which must be released before anyone else could use the session. Through a pooler
+    /// there is no such session: exit 2, naming `--direct-url`.
+    pub async fn dedicated(&self, what: &str) -> Result<Client> {
+        if self.pooled {
+            return Err(self.needs_direct(what));
+        }
+        self.connect_to(&self.settings.dbname).await
+    }
+
+    /// A connection of its own, outside the pool, which may go through a pooler: for work that
+    /// keeps its settings within each transaction (`db health`).
+    pub async fn own_connection(&self) -> Result<Client> {
         self.connect_to(&self.settings.dbname).await
     }
 
@@ -142,14 +177,14 @@ impl Database {
     /// otherwise: for work that cannot run inside the database it concerns (creating, renaming
     /// or dropping it).
     pub async fn connect_to(&self, dbname: &str) -> Result<Client> {
-        self.connect_with(pg_config(&self.settings, dbname), dbname)
+        self.connect_with(pg_config(&self.settings, dbname, self.pooled), dbname)
             .await
     }
 
     /// A connection of its own to `dbname` as another role, logging in with `password`, with
     /// the same settings otherwise: for work that must not run with crm's own rights.
     pub async fn connect_as(&self, dbname: &str, user: &str, password: &str) -> Result<Client> {
-        let mut config = pg_config(&self.settings, dbname);
+        let mut config = pg_config(&self.settings, dbname, self.pooled);
         config.user(user).password(password);
         self.connect_with(config, dbname).await
     }
@@ -191,18 +226,30 @@ async fn open_client(
     Ok(client)
 }
 
-/// What a server says of itself, for `target_session_attrs`: whether it is in recovery and
-/// whether its sessions are read-only. A simple query, which a pooler in transaction mode passes
-/// on as it is.
-const SERVER_STATE: &str =
-    "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('transaction_read_only')";
+/// crm's mark on the sessions it starts: a setting of its own, passed with the lock timeout in
+/// the startup packet's `options`. A session the server started for crm reads it back `on`. A
+/// connection pooler does not pass `options` on: PgBouncer 1.18 refuses the connection
+/// ("unsupported startup parameter: options"), or drops them when told to ignore them, and then
+/// gives crm's statements whichever server session is free. Either way crm knows a pooler is
+/// there, which the user need not say.
+const SESSION_MARK: &str = "crm.session";
 
-/// Why the server behind `client` is not what `wanted` asks for (libpq's words), or `None` if it
-/// is. `prefer-standby` wants a standby here; falling back to another server is the caller's.
-async fn unsuitable(client: &Client, wanted: TargetSessionAttrs) -> Result<Option<&'static str>> {
-    if wanted == TargetSessionAttrs::Any {
-        return Ok(None);
-    }
+/// What a server says of itself: whether it is in recovery, whether its sessions are read-only
+/// (for `target_session_attrs`), and whether this session carries [`SESSION_MARK`]. A simple
+/// query, which a pooler in transaction mode passes on as it is.
+const SERVER_STATE: &str = "SELECT pg_catalog.pg_is_in_recovery(), \
+     pg_catalog.current_setting('transaction_read_only'), \
+     pg_catalog.current_setting('crm.session', true)";
+
+/// The answer to [`SERVER_STATE`].
+struct ServerState {
+    in_recovery: bool,
+    read_only: bool,
+    /// The session carries crm's startup options: no pooler between.
+    marked: bool,
+}
+
+async fn server_state(client: &Client) -> Result<ServerState> {
     let started = Instant::now();
     let messages = client.simple_query(SERVER_STATE).await?;
     log_sql(SERVER_STATE, started);
@@ -213,9 +260,22 @@ async fn unsuitable(client: &Client, wanted: TargetSessionAttrs) -> Result<Optio
             _ => None,
         })
         .context("the server did not say whether it is a standby")?;
-    let in_recovery = row.get(0) == Some("t");
-    let read_only = row.get(1) == Some("on");
-    Ok(match wanted {
+    Ok(ServerState {
+        in_recovery: row.get(0) == Some("t"),
+        read_only: row.get(1) == Some("on"),
+        marked: row.get(2) == Some("on"),
+    })
+}
+
+/// Why a server in `state` is not what `wanted` asks for (libpq's words), or `None` if it is.
+/// `prefer-standby` wants a standby here; falling back to another server is the caller's.
+fn unsuitable(state: &ServerState, wanted: TargetSessionAttrs) -> Option<&'static str> {
+    let ServerState {
+        in_recovery,
+        read_only,
+        ..
+    } = *state;
+    match wanted {
         TargetSessionAttrs::Any => None,
         TargetSessionAttrs::ReadWrite => read_only.then_some("session is read-only"),
         TargetSessionAttrs::ReadOnly => (!read_only).then_some("session is not read-only"),
@@ -223,7 +283,15 @@ async fn unsuitable(client: &Client, wanted: TargetSessionAttrs) -> Result<Optio
         TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby => {
             (!in_recovery).then_some("server is not in hot standby mode")
         }
-    })
+    }
+}
+
+/// Whether the connection was refused for crm's startup `options`, as PgBouncer refuses any
+/// startup parameter it does not know: a pooler, to be reached without them.
+fn refuses_options(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::as_db_error)
+        .is_some_and(|db| db.message().starts_with("unsupported startup parameter"))
 }
 
 /// Whether a failed attempt ends the search, as in libpq ("if a connection is established
@@ -239,18 +307,32 @@ fn ends_the_search(err: &anyhow::Error) -> bool {
 /// Connects to the first of `settings`' hosts that answers and is what its
 /// `target_session_attrs` asks for (for `prefer-standby`, a standby if any host is one, else
 /// the first that answered), trying them in order with `connect_timeout` for each, as libpq 14
-/// does. Returns the settings narrowed to that one server, and the connection.
+/// does. Returns the settings narrowed to that one server, the connection, and whether a
+/// pooler stands before it ([`SESSION_MARK`]).
 async fn choose_server(
     settings: &ConnSettings,
     tls: &tls::LazyTls,
-) -> Result<(ConnSettings, Client)> {
+) -> Result<(ConnSettings, Client, bool)> {
     let wanted = settings.target_session_attrs;
     let mut failures: Vec<(String, anyhow::Error)> = Vec::new();
-    let mut first_answer: Option<(ConnSettings, Client)> = None;
+    let mut first_answer: Option<(ConnSettings, Client, bool)> = None;
     for index in 0..settings.hosts.len() {
         let one = settings.one_host(index);
         let place = format!("host \"{}\" port {}", one.hosts[0], one.ports[0]);
-        let attempt = open_client(pg_config(&one, &one.dbname), tls, one.connect_timeout).await;
+        let mut refused_options = false;
+        let attempt = match open_client(
+            pg_config(&one, &one.dbname, false),
+            tls,
+            one.connect_timeout,
+        )
+        .await
+        {
+            Err(e) if refuses_options(&e) => {
+                refused_options = true;
+                open_client(pg_config(&one, &one.dbname, true), tls, one.connect_timeout).await
+            }
+            other => other,
+        };
         let client = match attempt {
             Ok(client) => client,
             Err(e) => {
@@ -262,18 +344,25 @@ async fn choose_server(
                 continue;
             }
         };
-        match unsuitable(&client, wanted).await {
-            Ok(None) => return Ok((one, client)),
-            Ok(Some(why)) => {
+        let state = match server_state(&client).await {
+            Ok(state) => state,
+            Err(e) => {
+                failures.push((place, e));
+                continue;
+            }
+        };
+        let pooled = refused_options || !state.marked;
+        match unsuitable(&state, wanted) {
+            None => return Ok((one, client, pooled)),
+            Some(why) => {
                 failures.push((
                     place,
                     anyhow::anyhow!("{why} (target_session_attrs={wanted})"),
                 ));
                 if wanted == TargetSessionAttrs::PreferStandby && first_answer.is_none() {
-                    first_answer = Some((one, client));
+                    first_answer = Some((one, client, pooled));
                 }
             }
-            Err(e) => failures.push((place, e)),
         }
     }
     if let Some(found) = first_answer {
@@ -336,14 +425,18 @@ pub const LARGE_WORK_MEM: &str = "SET LOCAL work_mem = '256MB'";
 
 static LOG_SQL: AtomicBool = AtomicBool::new(false);
 
-/// `settings` for tokio-postgres, with the run's lock timeout as a startup option.
-fn pg_config(settings: &ConnSettings, dbname: &str) -> tokio_postgres::Config {
+/// `settings` for tokio-postgres, with the run's lock timeout and [`SESSION_MARK`] as startup
+/// options, unless a pooler stands between (it would refuse them): then transactions set the
+/// lock timeout themselves (`tx::bound_locks`).
+fn pg_config(settings: &ConnSettings, dbname: &str, pooled: bool) -> tokio_postgres::Config {
     let mut config = settings.to_pg_config();
     config.dbname(dbname);
-    config.options(format!(
-        "-c lock_timeout={}",
-        crate::session::lock_timeout_ms()
-    ));
+    if !pooled {
+        config.options(format!(
+            "-c lock_timeout={} -c {SESSION_MARK}=on",
+            crate::session::lock_timeout_ms()
+        ));
+    }
     config
 }
 

@@ -260,7 +260,7 @@ pub async fn with_schema_lock<T>(
     out: &Output,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,
 ) -> Result<T> {
-    let mut client = database.dedicated().await?;
+    let mut client = database.dedicated("a schema change").await?;
     AdvisoryLock::Schema.acquire(&client, no_wait, out).await?;
     let result = work(&mut client).await;
     let released = AdvisoryLock::Schema.release(&client).await;

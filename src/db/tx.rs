@@ -3,7 +3,20 @@
 //! or a deadlock.
 
 use anyhow::{Context as _, Result};
-use tokio_postgres::IsolationLevel;
+use tokio_postgres::{GenericClient, IsolationLevel};
+
+/// Gives the transaction `tx` is in the run's lock timeout when a connection pooler stands
+/// between, which does not pass it on to the session as crm's startup options do: every
+/// transaction that writes calls this first. Without a pooler the session has it already.
+pub async fn bound_locks<C: GenericClient>(tx: &C) -> Result<()> {
+    if crate::session::pooled() {
+        let ms = crate::session::lock_timeout_ms();
+        super::batch_execute(tx, &format!("SET LOCAL lock_timeout = {ms}"))
+            .await
+            .context("cannot set the transaction's lock timeout")?;
+    }
+    Ok(())
+}
 
 /// A read-only transaction that sees one snapshot, for `show`s that read in several statements
 /// and must agree with themselves (an order count and the orders listed).

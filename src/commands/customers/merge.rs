@@ -230,6 +230,7 @@ pub async fn run(ctx: &Context, args: MergeArgs) -> Result<()> {
     let plan = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let plan = plan(&*tx, &args).await?;
         if !args.dry_run {
             lock_acting_user(&*tx, args.by).await?;
@@ -561,6 +562,7 @@ async fn undo(ctx: &Context, id: i32, confirm_args: ConfirmArgs) -> Result<()> {
     let undone = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let undone = undo_in(&*tx, id).await?;
         tx.commit().await?;
         Ok(undone)

@@ -415,6 +415,7 @@ async fn create_app_role(ctx: &Context, args: AppRoleArgs) -> Result<()> {
     let role = quote_identifier(&args.name);
     let mut client = ctx.db().await?.get().await?;
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
 
     // Everything is checked before anything changes.
     let existing = ExistingRole::find(&tx, &args.name).await?;

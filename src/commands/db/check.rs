@@ -328,6 +328,7 @@ async fn fix_all(ctx: &Context) -> Result<Vec<Violation>> {
             .start()
             .await
             .context("cannot start a transaction")?;
+        db::tx::bound_locks(&*tx).await?;
         db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
         let mut found = Vec::new();
         for check in CHECKS {

@@ -81,8 +81,8 @@ fn weight(bytes: i64) -> u64 {
 }
 
 pub async fn run(ctx: &Context, args: MaintainArgs) -> Result<()> {
-    let database = ctx.db().await?;
-    let client = database.dedicated().await?;
+    let database = ctx.session_db("db maintain").await?;
+    let client = database.dedicated("db maintain").await?;
     if args.dry_run {
         let steps = plan(&client, &args).await?;
         let mut rows = Rows::new(&["statement", "deadTuplesBefore"]);

@@ -139,7 +139,7 @@ pub async fn apply(ctx: &Context, args: MigrateApplyArgs) -> Result<()> {
         )));
     }
     let target = args.to.map(|t| t as i32);
-    let database = ctx.db().await?;
+    let database = ctx.session_db("db migrate").await?;
     schema::with_schema_lock(database, args.lock.no_wait, &ctx.out, async |client| {
         if !args.dry_run {
             adopt_sequelize(ctx, client, &known).await?;
@@ -275,7 +275,7 @@ async fn adopt_sequelize(ctx: &Context, client: &mut Client, known: &[Known]) ->
 
 async fn undo(ctx: &Context, args: UndoArgs) -> Result<()> {
     let known = known();
-    let database = ctx.db().await?;
+    let database = ctx.session_db("db migrate undo").await?;
     schema::with_schema_lock(database, args.lock.no_wait, &ctx.out, async |client| {
         let applied = read_history(&*client).await?;
         let lines = lines(&known, &applied);
@@ -331,7 +331,7 @@ async fn undo(ctx: &Context, args: UndoArgs) -> Result<()> {
                 "undo {} migration{} of {} ({}), dropping what they created and the data in it?",
                 chosen.len(),
                 if chosen.len() == 1 { "" } else { "s" },
-                ctx.db().await?.settings.describe(),
+                database.settings.describe(),
                 names.join(", ")
             ),
         )?;

@@ -235,7 +235,7 @@ async fn with_schema_lock<T>(
     no_wait: bool,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,
 ) -> Result<T> {
-    let database = ctx.db().await?;
+    let database = ctx.session_db("db seed").await?;
     schema::with_schema_lock(database, no_wait, &ctx.out, async |client| {
         schema::require_current(&*client).await?;
         work(client).await
@@ -784,7 +784,7 @@ async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<()> {
             &format!(
                 "remove every row the seeds {} inserted into {}?",
                 names.join(", "),
-                ctx.db().await?.settings.describe()
+                ctx.session_db("db seed undo").await?.settings.describe()
             ),
         )?;
         let started = Instant::now();

@@ -205,6 +205,7 @@ pub async fn low_stock(ctx: &Context, args: LowStockArgs) -> Result<()> {
     let created_by = super::acting_user(ctx, db).await?;
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     AdvisoryLock::Alerts
         .acquire_for_transaction(&*tx, &ctx.out)
         .await?;
@@ -274,6 +275,7 @@ pub async fn stale_orders(ctx: &Context, args: StaleOrdersArgs) -> Result<()> {
     let created_by = super::acting_user(ctx, db).await?;
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     AdvisoryLock::Alerts
         .acquire_for_transaction(&*tx, &ctx.out)
         .await?;

@@ -91,6 +91,7 @@ pub async fn run(ctx: &Context, args: PrefsArgs) -> Result<()> {
     let changes = changes(&args.set, &args.email);
     let mut client = ctx.db().await?.get().await?;
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     let user = users::resolve(&*tx, &args.user).await?;
     if !changes.is_empty() {
         let kinds: Vec<&str> = changes.keys().map(String::as_str).collect();

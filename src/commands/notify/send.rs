@@ -132,6 +132,7 @@ pub async fn run(ctx: &Context, args: SendArgs) -> Result<()> {
     };
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     let delivery = deliver(&*tx, &notification, &audience).await?;
     tx.commit()
         .await

@@ -118,6 +118,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let detail = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let id = place(&*tx, &plan).await?;
         let detail = order::fetch_detail(&*tx, id).await?;
         tx.commit().await?;

@@ -57,6 +57,7 @@ async fn change(ctx: &Context, id: i32, to: OrderStatus) -> Result<()> {
     let (changed, detail) = retrying(|| async {
         let mut client = db.get().await?;
         let tx = client.transaction().await?;
+        crate::db::tx::bound_locks(&*tx).await?;
         let changed = move_order(&*tx, id, to).await?;
         let detail = order::fetch_detail(&*tx, id).await?;
         tx.commit().await?;

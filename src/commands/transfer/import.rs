@@ -71,6 +71,7 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         .transaction()
         .await
         .with_context(|| format!("cannot import {}", entity.plural))?;
+    crate::db::tx::bound_locks(&tx).await?;
     let mut plan = Plan {
         entity,
         present: &header.present,

@@ -45,6 +45,7 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let hash = password::hash(password, cost).await?;
 
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     user::ensure_email_free(&*tx, &args.email, None).await?;
     let row = db::query_one(
         &*tx,

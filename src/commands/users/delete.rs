@@ -127,6 +127,7 @@ pub async fn run(ctx: &Context, args: DeleteArgs) -> Result<()> {
     confirm(args.confirm, &expected.question(&user))?;
 
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     let admins = user::admin_ids(&*tx, true).await?;
     // Locked: nobody can add an order or a notification by this user until we are done, so the
     // counts are exact.

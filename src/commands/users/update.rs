@@ -65,6 +65,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> Result<()> {
     let id = user::resolve(&**client, &args.user).await?.id;
 
     let tx = client.transaction().await?;
+    crate::db::tx::bound_locks(&*tx).await?;
     let admins = if demoting {
         user::admin_ids(&*tx, true).await?
     } else {

@@ -24,7 +24,7 @@ const SERVER_FACTS: &str = "SELECT current_setting('server_version_num')::int4, 
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let dir = backup_dir(&args.dir)?;
-    let database = ctx.db().await?;
+    let database = ctx.session_db("db backup").await?;
     let facts = server_facts(database).await?;
     let pg_dump = Tool::find("pg_dump").await?;
     if pg_dump.version.major < facts.version.major {

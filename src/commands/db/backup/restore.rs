@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<()> {
         check_name(name)?;
     }
     let kind = checked(&args.file).await?;
-    let database = ctx.db().await?;
+    let database = ctx.session_db("db restore").await?;
     let live = database.settings.dbname.clone();
     let stamp = manifest::stamp(OffsetDateTime::now_utc());
     if args.into.is_none() {
@@ -175,7 +175,7 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?
         .len();
     let restore_test = if args.restore_test {
-        let database = ctx.db().await?;
+        let database = ctx.session_db("db backup verify --restore-test").await?;
         let admin = admin_connection(database).await?;
         let scratch = derived_name(
             "crm_verify",

@@ -20,6 +20,11 @@ use tokio_postgres::Client;
 const TIMEOUTS: &str = "SET statement_timeout = '5s'; SET lock_timeout = '50ms'; \
      SET application_name = 'crm db health'";
 
+/// The same limits for one check's transaction, through a connection pooler: a session setting
+/// would stay on the pooled server connection for whoever gets it next.
+const LOCAL_TIMEOUTS: &str =
+    "BEGIN READ ONLY; SET LOCAL statement_timeout = '5s'; SET LOCAL lock_timeout = '50ms'";
+
 const WHO: &str = "SELECT current_setting('server_version'), current_user::text, \
      current_setting('is_superuser') = 'on' \
        OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')";
@@ -62,7 +67,14 @@ pub(super) async fn run_all(
         }
     };
     let mut outcomes = Vec::new();
+    let pooled = ctx.db().await?.pooled();
     for c in chosen {
+        let in_transaction = pooled && !matches!(c.spec.name, "connection" | "backup-age");
+        if in_transaction {
+            db::batch_execute(&client, LOCAL_TIMEOUTS)
+                .await
+                .context("cannot set the health check's timeouts")?;
+        }
         let found = match c.spec.name {
             "connection" => Ok(connected.finding()),
             "migrations" => migrations(&client).await,
@@ -93,6 +105,12 @@ pub(super) async fn run_all(
             },
             other => Err(anyhow::anyhow!("check {other} has no implementation")),
         };
+        if in_transaction {
+            // Read only: nothing to keep; a failed check left the transaction aborted anyway.
+            db::batch_execute(&client, "ROLLBACK")
+                .await
+                .context("cannot end a health check's transaction")?;
+        }
         let finding = found.unwrap_or_else(|e| cannot_run(&e, &connected.session));
         let graded = finding.figure.map_or(Status::Ok, |f| c.grade(f));
         outcomes.push(Outcome {
@@ -128,10 +146,12 @@ impl Connected {
 
 async fn connect(ctx: &Context) -> Result<(Client, Connected)> {
     let database = ctx.db().await?;
-    let client = database.dedicated().await?;
-    db::batch_execute(&client, TIMEOUTS)
-        .await
-        .context("cannot set the health check's timeouts")?;
+    let client = database.own_connection().await?;
+    if !database.pooled() {
+        db::batch_execute(&client, TIMEOUTS)
+            .await
+            .context("cannot set the health check's timeouts")?;
+    }
     let started = Instant::now();
     let row = db::query_one(&client, WHO, &[])
         .await

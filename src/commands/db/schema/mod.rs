@@ -123,7 +123,7 @@ async fn compare_with(
             .context("cannot build the schema crm's migrations make")?;
         let expected = Snapshot::read(&mut client, None).await?;
         drop(client);
-        let actual = Snapshot::read(&mut db.dedicated().await?, Some(out)).await?;
+        let actual = Snapshot::read(&mut db.own_connection().await?, Some(out)).await?;
         Ok(compare::compare(&expected, &actual))
     }
     .await;
