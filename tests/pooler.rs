@@ -10,8 +10,8 @@
 //! through the pooler and checked by the rows they leave (read directly).
 
 use crate::harness::{
-    Crm, Output, PgBouncer, Schema, TABLES, TestDb, checksums, count, crm, databases_like, server,
-    sql,
+    Crm, Output, PgBouncer, PrivateServer, Schema, TABLES, TestDb, checksums, count, crm,
+    databases_like, server, sql,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -746,6 +746,55 @@ fn eight_concurrent_orders_through_the_pooler_all_succeed_and_leave_stock_and_to
     );
     db.crm().args(["db", "check"]).run().assert_success();
     assert_no_advisory_lock(&db, &outputs[0]);
+}
+
+#[test]
+fn more_crm_processes_than_the_server_has_connection_slots_all_succeed_through_the_pooler() {
+    // Six connection slots, none reserved: twelve crm processes at once would not fit directly.
+    let private = PrivateServer::start(
+        "max_connections = 6\nsuperuser_reserved_connections = 0\nmax_wal_senders = 0",
+    );
+    let bouncer = PgBouncer::in_front_of(&private, "");
+    private
+        .client("crm")
+        .batch_execute(crate::check::CLEAN)
+        .expect("load the clean data set");
+    const PROCESSES: usize = 12;
+    let runs: Vec<(Crm, std::process::Child)> = (0..PROCESSES)
+        .map(|_| {
+            let mut crm = crm();
+            crm.args(["--database-url", &bouncer.url("crm")]);
+            crm.args(["-q", "orders", "create", "--customer", "1", "--item", "1:1"]);
+            let child = crm.spawn();
+            (crm, child)
+        })
+        .collect();
+    for (crm, child) in runs {
+        let out = crm.wait(child);
+        if out.code() != 0 {
+            panic!(
+                "an order through the pooler failed\n\n{out}\n{}",
+                bouncer.log()
+            );
+        }
+    }
+    let mut client = private.client("crm");
+    let sold: i64 = client
+        .query_one(
+            r#"SELECT (100 - "stock")::bigint FROM "Products" WHERE "id" = 1"#,
+            &[],
+        )
+        .expect("read the stock")
+        .get(0);
+    assert_eq!(sold, PROCESSES as i64);
+    let locks: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .expect("read pg_locks")
+        .get(0);
+    assert_eq!(locks, 0, "an advisory lock is still held after crm exited");
 }
 
 // --- the session-bound commands --------------------------------------------------------------
