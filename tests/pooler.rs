@@ -7,7 +7,10 @@
 //! the `options` startup parameter is detected all the same.
 //!
 //! Reads are run both ways on the same database and compared byte for byte; writes are made
-//! through the pooler and checked by the rows they leave (read directly).
+//! through the pooler and checked by the rows they leave (read directly). A failed assertion on a
+//! run through the pooler ([`Through`]) shows PgBouncer's log after crm's output. One test puts
+//! the pooler in front of a private server with fewer connection slots than crm processes, which
+//! is what a pooler is for.
 
 use crate::harness::{
     Crm, Output, PgBouncer, PrivateServer, Schema, TABLES, TestDb, checksums, count, crm,
