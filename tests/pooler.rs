@@ -1067,7 +1067,23 @@ fn backup_through_the_pooler_works_or_refuses_and_works_with_a_direct_url() {
     assert_no_advisory_lock(&db, &with_direct);
     let made = dumps_in(other.path());
     assert_eq!(made.len(), 1, "{made:?}\n\n{with_direct}");
-    assert_verifies(&db, &other.path().join(&made[0]));
+    let file = other.path().join(&made[0]);
+    assert_verifies(&db, &file);
+
+    // Restoring into a scratch database is restore's work: it works or refuses the same way.
+    let restore_test = |crm: &mut Crm| {
+        crm.args(["-q", "db", "backup", "verify", "--restore-test"])
+            .arg(&file)
+            .run_through(&bouncer)
+    };
+    let through = restore_test(&mut pooled(&db, &bouncer));
+    assert_no_advisory_lock(&db, &through);
+    if through.code() != 0 {
+        assert_refused_for_direct_url(&through);
+    }
+    let with_direct = restore_test(&mut pooled_with_direct_url(&db, &bouncer));
+    with_direct.assert_success();
+    assert_no_advisory_lock(&db, &with_direct);
 }
 
 /// Drops, when the test ends, the databases a restore of `db` kept (`<name>_before_restore_*`)
