@@ -67,6 +67,30 @@ pub struct GlobalArgs {
     )]
     pub lock_timeout: u64,
 
+    /// A read replica (URL or key=value string) for the commands that only read: list, show,
+    /// export, orders report, db check without --fix, db backup --from-replica. May be repeated;
+    /// tried in order; CRM_READ_URL takes several URLs separated by spaces
+    #[arg(
+        long = "read-url",
+        global = true,
+        value_name = "URL",
+        env = "CRM_READ_URL",
+        hide_env_values = true
+    )]
+    pub read_urls: Vec<String>,
+
+    /// How far behind a read replica may be; one further behind is skipped with a notice, and
+    /// with none left the primary is read. 0 takes only a replica that is fully caught up
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "CRM_MAX_LAG",
+        default_value = "30s",
+        value_parser = crate::validate::flag::max_lag
+    )]
+    pub max_lag: std::time::Duration,
+
     /// The CRM user (id or e-mail) recorded as the author of what the command creates
     #[arg(long = "as", global = true, value_name = "USER", env = "CRM_USER")]
     pub acting_user: Option<String>,

@@ -1,8 +1,11 @@
 //! What every command receives: the output settings, the acting user, and the database,
 //! connected on first use (so that `crm completions` or `crm db local url` never need one), or
-//! for work that needs a session of its own, the database reached without a pooler.
+//! for work that needs a session of its own, the database reached without a pooler; for the
+//! commands that only read, a read replica (`--read-url`) chosen on first use, or the database
+//! again when there is none.
 
 use crate::db::Database;
+use crate::db::replica::{self, ReadUrls};
 use crate::output::{Format, Output};
 use anyhow::Result;
 use tokio::sync::OnceCell;
@@ -22,6 +25,11 @@ pub struct Settings {
     /// `--lock-timeout` in milliseconds; 0 waits forever.
     pub lock_timeout_ms: u64,
     pub acting_user: Option<String>,
+    /// `--read-url` / `CRM_READ_URL`, each one URL or key=value string, in the order to try
+    /// them; empty when every command reads from the primary.
+    pub read_urls: Vec<String>,
+    /// `--max-lag`: a replica further behind is skipped.
+    pub max_lag: std::time::Duration,
     /// `--direct-url` / `CRM_DIRECT_URL`: the server without the pooler, for what needs a session.
     pub direct_url: Option<String>,
 }
@@ -32,6 +40,11 @@ pub struct Context {
     pub acting_user: Option<String>,
     database_url: Option<String>,
     db: OnceCell<Database>,
+    read_urls: ReadUrls,
+    /// `-v`: also say where a command reads.
+    verbose: bool,
+    /// The replica chosen, `None` when there is none to use.
+    replica: OnceCell<Option<Database>>,
     direct_url: Option<String>,
     direct: OnceCell<Database>,
 }
@@ -45,6 +58,12 @@ impl Context {
             acting_user: settings.acting_user,
             database_url: settings.database_url,
             db: OnceCell::new(),
+            read_urls: ReadUrls {
+                urls: settings.read_urls,
+                max_lag: settings.max_lag,
+            },
+            verbose: settings.log_sql,
+            replica: OnceCell::new(),
             direct_url: settings.direct_url,
             direct: OnceCell::new(),
         }
@@ -73,5 +92,31 @@ impl Context {
             return Err(db.needs_direct(what));
         }
         Ok(db)
+    }
+
+    /// Whether read replicas were named (`--read-url`, `CRM_READ_URL`), usable or not.
+    pub fn has_read_urls(&self) -> bool {
+        !self.read_urls.urls.is_empty()
+    }
+
+    /// Where a command that only reads reads: the first usable read replica, chosen and
+    /// connected on first use, else the database itself. A command that writes anything, or
+    /// reads what it has just written, uses [`Self::db`] instead: a replica cannot take the write
+    /// and may not have the row yet.
+    pub async fn read_db(&self) -> Result<&Database> {
+        match self.replica().await? {
+            Some(db) => Ok(db),
+            None => self.db().await,
+        }
+    }
+
+    /// The first usable read replica, chosen and connected on first use; `None` when none was
+    /// named or none is usable.
+    pub async fn replica(&self) -> Result<Option<&Database>> {
+        let replica = self
+            .replica
+            .get_or_try_init(|| replica::choose(&self.read_urls, self.verbose, &self.out))
+            .await?;
+        Ok(replica.as_ref())
     }
 }

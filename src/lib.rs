@@ -32,6 +32,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         log_sql: global.verbose > 0,
         lock_timeout_ms: global.lock_timeout,
         acting_user: global.acting_user,
+        read_urls: validate::read_urls(&global.read_urls),
+        max_lag: global.max_lag,
         direct_url: global.direct_url,
     });
     Ok(match cli.command {

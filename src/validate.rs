@@ -3,6 +3,7 @@
 //! got 300`); callers say where the value came from (`--email`, `line 7: email`).
 
 use rust_decimal::Decimal;
+use std::time::Duration;
 
 /// VARCHAR(255): the columns' limit, counted in characters as PostgreSQL does.
 pub const MAX_TEXT: usize = 255;
@@ -295,6 +296,52 @@ pub fn lock_timeout(value: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("at most a day, got \"{value}\""))
 }
 
+/// How far behind a read replica may be for `--max-lag`: `0` (only one that is fully caught
+/// up), or a whole number and a unit `ms`, `s`, `m` or `h` (`500ms`, `30s`, `5m`, `1h`), at
+/// most a day.
+pub fn max_lag(value: &str) -> Result<Duration, String> {
+    let expected = "expected 0 (fully caught up) or a whole number and a unit ms, s, m or h, \
+                    e.g. 30s";
+    let trimmed = value.trim();
+    if trimmed == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("not a duration: \"{value}\" has no unit ({expected})"))?;
+    let (number, unit) = trimmed.split_at(split);
+    let ms_per: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("not a duration: \"{value}\" ({expected})")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: \"{value}\" ({expected})"))?;
+    n.checked_mul(ms_per)
+        .filter(|ms| *ms <= 86_400_000)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("at most a day, got \"{value}\""))
+}
+
+/// The read URLs that the values of `--read-url` / `CRM_READ_URL` name, in order: a value
+/// holding `://` may list several URLs separated by white space (a URL has none of its own); any
+/// other value is one key=value connection string, taken whole (its pairs are separated by
+/// spaces). A blank value names none, as an empty `DATABASE_URL` counts as unset: the primary
+/// then serves the reads, which is always correct.
+pub fn read_urls(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|value| match value.contains("://") {
+            true => value.split_whitespace().map(str::to_string).collect(),
+            false => vec![value.trim().to_string()],
+        })
+        .filter(|url| !url.is_empty())
+        .collect()
+}
+
 /// A notification type: a lower-case identifier (`order_created`, `low_stock`) of at most 255
 /// characters, starting with a letter.
 pub fn notification_type(value: &str) -> Result<String, String> {
@@ -337,6 +384,7 @@ pub mod flag {
     clap_parser!(timestamp, super::timestamp, time::OffsetDateTime);
     clap_parser!(age, super::age, i64);
     clap_parser!(lock_timeout, super::lock_timeout, u64);
+    clap_parser!(max_lag, super::max_lag, std::time::Duration);
     clap_parser!(notification_type, super::notification_type, String);
 
     /// The id of the entity each parser's name says.
@@ -367,6 +415,49 @@ mod tests {
         for bad in ["", "30", "1h", "-1s", "s", "99999999999999999999s", "25h"] {
             assert!(lock_timeout(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn max_lags_are_zero_or_a_number_and_a_unit() {
+        assert_eq!(max_lag("0"), Ok(Duration::ZERO));
+        assert_eq!(max_lag("0s"), Ok(Duration::ZERO));
+        assert_eq!(max_lag("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(max_lag(" 30s "), Ok(Duration::from_secs(30)));
+        assert_eq!(max_lag("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(max_lag("24h"), Ok(Duration::from_secs(86_400)));
+        for bad in [
+            "",
+            "30",
+            "1d",
+            "-1s",
+            "s",
+            "1.5s",
+            "99999999999999999999s",
+            "25h",
+        ] {
+            assert!(max_lag(bad).is_err(), "{bad}");
+        }
+        assert!(max_lag("30").unwrap_err().contains("e.g. 30s"));
+    }
+
+    #[test]
+    fn read_urls_split_urls_on_white_space_and_keep_key_value_strings_whole() {
+        let values = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            read_urls(&values(&[
+                "postgresql://a:5433/crm  postgres://u@b/crm\n",
+                "host=c port=5434 dbname=crm",
+                "postgresql://d/crm",
+            ])),
+            values(&[
+                "postgresql://a:5433/crm",
+                "postgres://u@b/crm",
+                "host=c port=5434 dbname=crm",
+                "postgresql://d/crm",
+            ])
+        );
+        assert!(read_urls(&[]).is_empty());
+        assert!(read_urls(&values(&["", " \t"])).is_empty());
     }
 
     /// Found by a property test of the import: 250 İ passed the length check and were stored

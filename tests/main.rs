@@ -23,6 +23,7 @@ mod orders;
 mod output;
 mod pooler;
 mod products;
+mod replicas;
 mod replication;
 mod reports;
 mod schema;

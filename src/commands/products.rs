@@ -376,7 +376,7 @@ const SALES: &str = r#"SELECT COALESCE(sum(i."quantity"), 0)::int8 AS "unitsSold
 
 /// `show`: the product's columns, `unitsSold` and `revenue`, one record in every format.
 async fn show(ctx: &Context, id: i32) -> Result<()> {
-    let mut client = ctx.db().await?.get().await?;
+    let mut client = ctx.read_db().await?.get().await?;
     let tx = snapshot(&mut client).await?;
     let product: Product = record::fetch(&*tx, id).await?;
     let sales = db::query_one(&*tx, SALES, &[&id])

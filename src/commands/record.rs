@@ -56,7 +56,7 @@ pub async fn list<R: Record>(
     order: &str,
     args: &ListArgs,
 ) -> Result<()> {
-    let client = ctx.db().await?.get().await?;
+    let client = ctx.read_db().await?.get().await?;
     listing::print(ctx, &**client, R::TABLE, filter, order, args, |row| {
         Ok(R::try_from(row)?.values())
     })

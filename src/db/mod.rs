@@ -12,6 +12,7 @@ pub mod local;
 pub mod lock;
 pub mod param;
 pub mod pgpass;
+pub mod replica;
 pub mod schema;
 pub mod scratch;
 mod service;

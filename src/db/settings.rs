@@ -150,6 +150,8 @@ pub enum Source {
     PgEnv,
     /// crm's private local cluster: made by `db::local`, never by [`resolve`].
     Local,
+    /// `--read-url` or `CRM_READ_URL`: a read replica, from [`resolve_read_url`].
+    ReadUrl,
 }
 
 impl Source {
@@ -160,6 +162,7 @@ impl Source {
             Source::DatabaseUrlEnv => "DATABASE_URL",
             Source::PgEnv => "the PG* environment variables",
             Source::Local => "the local cluster",
+            Source::ReadUrl => "--read-url or CRM_READ_URL",
         }
     }
 }
@@ -248,6 +251,20 @@ pub fn resolve(
     resolve_with(flag_url, env, os_user, home, default_socket_dir())
 }
 
+/// Resolves a read replica's URL (`--read-url`, `CRM_READ_URL`) as [`resolve`] resolves
+/// `--database-url`: the service file, the `PG*` variables under the string, the password file;
+/// messages name where the URL came from.
+pub fn resolve_read_url(
+    url: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    os_user: &str,
+    home: Option<&Path>,
+) -> anyhow::Result<(ConnSettings, Vec<String>)> {
+    let flag = Some((Source::ReadUrl, url));
+    resolve_from(flag, env, os_user, home, default_socket_dir())?
+        .ok_or_else(|| anyhow::anyhow!("a read URL resolved to nothing (internal error)"))
+}
+
 /// libpq's compiled-in socket directory is Debian's where Debian's server runs, else upstream's.
 fn default_socket_dir() -> &'static str {
     DEFAULT_SOCKET_DIRS
@@ -263,9 +280,21 @@ fn resolve_with(
     home: Option<&Path>,
     socket_dir: &str,
 ) -> anyhow::Result<Option<(ConnSettings, Vec<String>)>> {
+    let flag = flag_url.map(|url| (Source::Flag, url));
+    resolve_from(flag, env, os_user, home, socket_dir)
+}
+
+/// [`resolve_with`], the string given coming from `flag`'s source.
+fn resolve_from(
+    flag: Option<(Source, &str)>,
+    env: &dyn Fn(&str) -> Option<String>,
+    os_user: &str,
+    home: Option<&Path>,
+    socket_dir: &str,
+) -> anyhow::Result<Option<(ConnSettings, Vec<String>)>> {
     let set = |name: &str| env(name).filter(|value| !value.is_empty());
-    let (source, url) = match flag_url {
-        Some(url) => (Source::Flag, Some(url.to_owned())),
+    let (source, url) = match flag {
+        Some((source, url)) => (source, Some(url.to_owned())),
         None => match set("DATABASE_URL") {
             Some(url) => (Source::DatabaseUrlEnv, Some(url)),
             None if SERVER_VARS.iter().any(|name| set(name).is_some()) => (Source::PgEnv, None),

@@ -387,7 +387,7 @@ impl TryFrom<&Row> for OrderSummary {
 /// `lastOrders` field holding them as a JSON array (so that CSV stays one header and one row);
 /// in a table the record, then the orders (if any) as a table of their own.
 async fn show(ctx: &Context, id: i32) -> Result<()> {
-    let mut client = ctx.db().await?.get().await?;
+    let mut client = ctx.read_db().await?.get().await?;
     let tx = snapshot(&mut client).await?;
     let customer: Customer = record::fetch(&*tx, id).await?;
     let order_count: i64 = db::query_one(&*tx, ORDER_COUNT, &[&id])

@@ -9,7 +9,8 @@
 //! finds the violations inside it, so that what it fixes is exactly what it found even while
 //! orders are being placed; a serialization failure or deadlock runs it again. Each check runs
 //! after the fixes of the checks before it: a `totalPurchases` is compared with the order totals
-//! as corrected. Without `--fix` every check reads one read-only snapshot, so they agree.
+//! as corrected. Without `--fix` every check reads one read-only snapshot, so they agree, on a
+//! read replica (`--read-url`) when there is one; `--fix` reads and writes on the primary.
 
 use crate::context::Context;
 use crate::db;
@@ -288,9 +289,9 @@ fn writer<'a>(
 }
 
 /// Every check in one read-only snapshot, each violation printed as it arrives (in constant
-/// memory, however many there are); nothing is written.
+/// memory, however many there are); nothing is written, so a read replica serves it.
 async fn find_all(ctx: &Context) -> Result<Tally> {
-    let mut client = ctx.db().await?.get().await?;
+    let mut client = ctx.read_db().await?.get().await?;
     let tx = snapshot(&mut client).await?;
     db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
     let mut tally = Tally::default();

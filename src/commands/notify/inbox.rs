@@ -118,7 +118,7 @@ const NEWEST_FIRST: &str = r#""createdAt" DESC, "id" DESC"#;
 
 pub async fn list(ctx: &Context, args: InboxArgs) -> Result<()> {
     let mut filter = Filter::new();
-    let client = ctx.db().await?.get().await?;
+    let client = ctx.read_db().await?.get().await?;
     let user = match &args.user {
         Some(who) => Some(users::resolve(&**client, who).await?),
         None => None,
@@ -249,7 +249,7 @@ const SELECT_RECIPIENTS: &str = r#"SELECT un."userId", u."email",
 /// `show`: the notification's fields, then its recipients with their read state (a `recipients`
 /// array in CSV and JSON).
 pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
-    let mut client = ctx.db().await?.get().await?;
+    let mut client = ctx.read_db().await?.get().await?;
     let tx = snapshot(&mut client).await?;
     let row = db::query(&*tx, SELECT_NOTIFICATION, &[&args.id])
         .await

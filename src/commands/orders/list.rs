@@ -87,7 +87,7 @@ fn filter(filters: &OrderFilters, search: Option<&str>, created_at: &str) -> Res
 pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
     let filter = filter(&args.filters, args.list.search.as_deref(), r#""createdAt""#)?;
     let order = order_by(args.list.sort.as_deref(), &TABLE.column_names(), "id")?;
-    let client = ctx.db().await?.get().await?;
+    let client = ctx.read_db().await?.get().await?;
     listing::print(ctx, &**client, &TABLE, &filter, &order, &args.list, |row| {
         Ok(Order::try_from(row)?.values())
     })
@@ -95,7 +95,7 @@ pub async fn list(ctx: &Context, args: ListOrdersArgs) -> Result<()> {
 }
 
 pub async fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
-    let mut client = ctx.db().await?.get().await?;
+    let mut client = ctx.read_db().await?.get().await?;
     let tx = snapshot(&mut client).await?;
     let detail = order::fetch_detail(&*tx, args.id).await?;
     tx.commit().await?;

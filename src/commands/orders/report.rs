@@ -306,7 +306,7 @@ async fn print(
     params: Vec<&dyn crate::db::Param>,
     mut to_values: impl FnMut(&Row) -> Result<Vec<Vec<Value>>>,
 ) -> Result<Writer> {
-    let mut client = ctx.db().await?.get().await?;
+    let mut client = ctx.read_db().await?.get().await?;
     let tx = client.build_transaction().read_only(true).start().await?;
     db::batch_execute(&*tx, db::LARGE_WORK_MEM).await?;
     let rows = db::query_raw(&*tx, sql, params).await?;

@@ -85,7 +85,7 @@ pub async fn copy_out(
     let noun = table.plural;
     // The file first: a folder that does not exist fails before anything else happens.
     let target = Target::create(file)?;
-    let db = ctx.db().await?;
+    let db = ctx.read_db().await?;
     let mut conn = db.get().await?;
     // The plain tokio-postgres client: its transaction is what the shared query helpers take.
     let client: &mut tokio_postgres::Client = &mut conn;

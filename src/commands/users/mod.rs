@@ -71,7 +71,7 @@ async fn list(ctx: &Context, args: ListCommand) -> Result<()> {
         filter.search(user::TABLE.search, text);
     }
     let order = order_by(args.list.sort.as_deref(), &user::TABLE.column_names(), "id")?;
-    let client = ctx.db().await?.get().await?;
+    let client = ctx.read_db().await?.get().await?;
     listing::print(
         ctx,
         &**client,
@@ -85,7 +85,7 @@ async fn list(ctx: &Context, args: ListCommand) -> Result<()> {
 }
 
 async fn show(ctx: &Context, who: &str) -> Result<()> {
-    let client = ctx.db().await?.get().await?;
+    let client = ctx.read_db().await?.get().await?;
     let user = resolve(&**client, who).await?;
     ctx.out.record(&user::TABLE.column_names(), &user.values())
 }

@@ -44,6 +44,28 @@ impl ConnSettings {
         )
     }
 
+    /// For short messages: `db.example.com:5433/crm`, `[::1]:5432/crm`, `a:1,b:2/crm`. Never
+    /// the password.
+    pub fn place(&self) -> String {
+        let hosts: Vec<String> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let port = self.ports.get(i).or(self.ports.first()).copied();
+                let host = match host.contains(':') && !host.starts_with('/') {
+                    true => format!("[{host}]"),
+                    false => host.clone(),
+                };
+                match port {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                }
+            })
+            .collect();
+        format!("{}/{}", hosts.join(","), self.dbname)
+    }
+
     /// The settings as a `postgresql://` URL with the password, if any, shown as `***`.
     pub fn redacted_url(&self) -> String {
         self.url(self.password.as_ref().map(|_| "***"))
@@ -214,6 +236,16 @@ mod tests {
             "database \"d\" on host \"/var/run/postgresql\" port 5432 as user \"u\""
         );
         assert!(!format!("{}{}", got.describe(), many.describe()).contains("Hunter2"));
+    }
+
+    #[test]
+    fn place_is_hosts_ports_and_database_without_the_password() {
+        assert_eq!(full().place(), "db.example.com:5433/crm");
+        assert_eq!(
+            url("postgresql://u:Hunter2Secret@a:1,b:2/d").place(),
+            "a:1,b:2/d"
+        );
+        assert_eq!(url("postgresql://u@[::1]:5433/d").place(), "[::1]:5433/d");
     }
 
     #[test]

@@ -294,6 +294,26 @@ fn the_message_names_the_source() {
 }
 
 #[test]
+fn a_read_url_is_resolved_as_the_primary_s_and_its_messages_name_it() {
+    let env = env_of(&[
+        ("PGUSER", "reader"),
+        ("DATABASE_URL", "postgresql://p/other"),
+    ]);
+    let (got, _) = resolve_read_url("postgresql://standby:5433/crm", &env, "me", None)
+        .expect("a good read URL");
+    assert_eq!(got.source, Source::ReadUrl);
+    assert_eq!(got.user, "reader");
+    assert_eq!(got.place(), "standby:5433/crm");
+    let err =
+        resolve_read_url("postgresql://u:pw@h:abc/db", &env, "me", None).expect_err("a bad port");
+    assert_eq!(kind_of(&err), Some(Kind::Usage));
+    assert_eq!(
+        format!("{err:#}"),
+        "invalid database URL (from --read-url or CRM_READ_URL): invalid port \"abc\": expected a number from 1 to 65535"
+    );
+}
+
+#[test]
 fn bad_pg_variables_are_usage_errors() {
     let cases: [(&[(&str, &str)], &str); 5] = [
         (

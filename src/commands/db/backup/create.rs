@@ -4,7 +4,8 @@
 //! a temporary name, read it back in full while hashing it, fsync, write the manifest, rename
 //! both into place, fsync the folder; only then remove expired backups. Any failure before the
 //! rename removes the temporary files (a guard does it even on Ctrl-C), so a failed run leaves
-//! no `backup_*` file and retention never runs after one.
+//! no `backup_*` file and retention never runs after one. `--from-replica` dumps the read replica
+//! that `--read-url` names.
 
 use super::manifest::{self, Manifest, Migration, PARTIAL_PREFIX, PARTIAL_SUFFIX};
 use super::tools::{self, Tool, Version};
@@ -24,7 +25,13 @@ const SERVER_FACTS: &str = "SELECT current_setting('server_version_num')::int4, 
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     let dir = backup_dir(&args.dir)?;
-    let database = ctx.session_db("db backup").await?;
+    // Nothing of a backup writes to or locks the database but pg_dump's own share locks, which
+    // a standby takes too: with --from-replica the facts of the manifest come from the server
+    // dumped, so they describe the dump.
+    let database = match args.from_replica {
+        true => from_replica(ctx).await?,
+        false => ctx.session_db("db backup").await?,
+    };
     let facts = server_facts(database).await?;
     let pg_dump = Tool::find("pg_dump").await?;
     if pg_dump.version.major < facts.version.major {
@@ -112,6 +119,27 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<()> {
     }
     ctx.out.notice(summary);
     Ok(())
+}
+
+/// The replica to dump, or the primary (as a backup without the flag reaches it) when none is
+/// usable. `--from-replica` without a read URL is bad usage rather than a quiet dump of the
+/// primary; so is a replica behind a connection pooler, since pg_dump needs a session of its own.
+async fn from_replica(ctx: &Context) -> Result<&db::Database> {
+    if !ctx.has_read_urls() {
+        return Err(error::usage(
+            "--from-replica needs a read replica: give --read-url or set CRM_READ_URL",
+        ));
+    }
+    match ctx.replica().await? {
+        Some(replica) if replica.pooled() => Err(error::usage(format!(
+            "cannot run db backup --from-replica through a connection pooler: {} did not keep \
+             crm's session settings, and pg_dump needs a session of its own; give a --read-url \
+             that reaches the replica directly",
+            replica.settings.describe()
+        ))),
+        Some(replica) => Ok(replica),
+        None => ctx.session_db("db backup").await,
+    }
 }
 
 struct ServerFacts {

@@ -84,6 +84,12 @@ pub struct CreateArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub keep_min: u32,
 
+    /// Dump the read replica (--read-url) instead of the primary, or the primary when no
+    /// replica is usable. A standby cancels a dump that holds back its replay for longer than
+    /// its max_standby_streaming_delay (set hot_standby_feedback = on there for long dumps)
+    #[arg(long)]
+    pub from_replica: bool,
+
     #[command(flatten)]
     pub lock: LockArgs,
 }
