@@ -21,6 +21,7 @@ mod migrate;
 mod notify;
 mod orders;
 mod output;
+mod pooler;
 mod products;
 mod replicas;
 mod replication;

@@ -123,6 +123,15 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// The user and password admin URLs log in with, as in a URL (percent-encoded): the
+    /// password only when `CRM_TEST_DATABASE_URL` names one.
+    pub(super) fn userinfo(&self) -> (&str, Option<&str>) {
+        match self.userinfo.split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (&self.userinfo, None),
+        }
+    }
+
     /// Whether a database kept after a failed test survives the end of the tests.
     pub(super) fn removed_at_exit(&self) -> bool {
         self.removed_at_exit

@@ -4,7 +4,8 @@
 //! [`crm`] runs the real binary in a clean environment and, when an assertion fails, prints the
 //! command, its exit status, stdout and stderr. [`assert_restore_refused`] is what every refused
 //! restore must leave as it was; [`insert_user`] and [`create_user`] make the users a test starts
-//! from; [`wait_until`] and [`wait_for`] wait for what happens asynchronously.
+//! from; [`wait_until`] and [`wait_for`] wait for what happens asynchronously. [`PgBouncer`]
+//! puts a pooler in transaction mode in front of the server.
 //!
 //! Environment: `CRM_TEST_DATABASE_URL` (a superuser URL) uses that server instead of starting
 //! one, with `CRM_TEST_SOCKET_DIR` (default `/var/run/postgresql`) for its Unix socket;
@@ -18,6 +19,7 @@
 mod cluster;
 mod crm;
 mod database;
+mod pgbouncer;
 mod private;
 mod restore;
 mod role;
@@ -31,6 +33,7 @@ pub use crm::{Crm, Output, crm, crm_on_terminal, redact};
 pub use database::{
     APP_FIXTURE, Schema, TABLES, TestDb, count, label_type, row_json, sql, table_exists,
 };
+pub use pgbouncer::PgBouncer;
 pub use private::PrivateServer;
 pub use restore::{
     LiveDatabase, assert_restore_refused, checksums, databases_like, run_leaving_no_scratch,
