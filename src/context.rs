@@ -7,7 +7,7 @@
 use crate::db::Database;
 use crate::db::replica::{self, ReadUrls};
 use crate::output::{Format, Output};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use tokio::sync::OnceCell;
 
 /// The global options, as plain values.
@@ -81,11 +81,11 @@ impl Context {
     /// naming `--direct-url` when that goes through a connection pooler.
     pub async fn session_db(&self, what: &str) -> Result<&Database> {
         let db = match &self.direct_url {
-            Some(url) => {
-                self.direct
-                    .get_or_try_init(|| Database::open(Some(url), &self.out))
-                    .await?
-            }
+            Some(url) => self
+                .direct
+                .get_or_try_init(|| Database::open(Some(url), &self.out))
+                .await
+                .context("--direct-url / CRM_DIRECT_URL")?,
             None => self.db().await?,
         };
         if db.pooled() {

@@ -14,7 +14,7 @@
 
 use crate::harness::{
     Crm, Output, PgBouncer, PrivateServer, Schema, TABLES, TestDb, checksums, count, crm,
-    databases_like, server, sql,
+    databases_like, free_port, server, sql,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -859,6 +859,21 @@ fn migrate_through_the_pooler_refuses_and_works_with_a_direct_url_leaving_no_adv
     );
 }
 
+/// A direct URL that cannot be reached is exit 4, as any server that cannot be reached, and
+/// the message says which URL it was: the user gave two.
+#[test]
+fn an_unreachable_direct_url_is_exit_4_naming_it() {
+    let db = unmigrated();
+    let bouncer = PgBouncer::in_front_of_test_server("");
+    let nowhere = format!("postgresql://postgres@127.0.0.1:{}/crm", free_port());
+    let out = pooled(&db, &bouncer)
+        .args(["--direct-url", &nowhere, "db", "migrate"])
+        .run_through(&bouncer);
+    out.assert_code(4)
+        .assert_stderr_contains("error: --direct-url / CRM_DIRECT_URL: cannot connect to");
+    assert!(!fully_migrated(&db), "migrated anyway\n\n{out}");
+}
+
 #[test]
 fn migrate_through_the_pooler_takes_the_direct_url_from_crm_direct_url() {
     let db = unmigrated();
@@ -924,6 +939,8 @@ fn seed_and_seed_undo_through_the_pooler_work_or_refuse_and_work_with_a_direct_u
         0 => assert_eq!(row_counts(&db), empty, "{undo}"),
         _ => {
             assert_refused_for_direct_url(&undo);
+            // The refusal names the command refused, not the seed it undoes.
+            undo.assert_stderr_contains("db seed undo needs a session of its own");
             assert_eq!(
                 row_counts(&db),
                 seeded,

@@ -232,10 +232,11 @@ async fn load(ctx: &Context, args: SeedArgs) -> Result<()> {
 /// Runs `work` holding the schema lock (as migrate does), on a fully migrated database.
 async fn with_schema_lock<T>(
     ctx: &Context,
+    what: &str,
     no_wait: bool,
     work: impl AsyncFnOnce(&mut Client) -> Result<T>,
 ) -> Result<T> {
-    let database = ctx.session_db("db seed").await?;
+    let database = ctx.session_db(what).await?;
     schema::with_schema_lock(database, no_wait, &ctx.out, async |client| {
         schema::require_current(&*client).await?;
         work(client).await
@@ -244,7 +245,7 @@ async fn with_schema_lock<T>(
 }
 
 async fn load_with(ctx: &Context, args: SeedArgs, inputs: Inputs) -> Result<()> {
-    with_schema_lock(ctx, args.lock.no_wait, async |client| {
+    with_schema_lock(ctx, "db seed", args.lock.no_wait, async |client| {
         let tx = client.transaction().await?;
         db::batch_execute(&tx, PREPARE).await?;
         let history: Vec<(String, String)> = db::query(&tx, SELECT_HISTORY, &[])
@@ -762,7 +763,7 @@ const DEPENDENTS: &str = r#"
     LIMIT 11"#;
 
 async fn undo(ctx: &Context, args: SeedUndoArgs) -> Result<()> {
-    with_schema_lock(ctx, args.lock.no_wait, async |client| {
+    with_schema_lock(ctx, "db seed undo", args.lock.no_wait, async |client| {
         let names: Vec<String> = db::query(&*client, SELECT_HISTORY, &[])
             .await
             .context("cannot read the seed history")?
