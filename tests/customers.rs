@@ -690,6 +690,72 @@ fn an_import_keyed_by_an_email_that_several_customers_have_is_refused() {
         .assert_stderr_contains("(0 added, 1 updated)");
 }
 
+/// With `--skip-invalid`, a row keyed by an e-mail that several customers have is one rejected
+/// line like any other invalid one: named on stderr, written to the rejects file, and the
+/// other rows imported in the same transaction (the whole import used to fail).
+#[test]
+fn skip_invalid_rejects_a_row_keyed_by_an_email_that_several_customers_have() {
+    let db = with_customers();
+    for _ in 0..2 {
+        db.crm()
+            .args(["customers", "create", "--email", "twin@example.com"])
+            .run()
+            .assert_success();
+    }
+    let twins = || [row_json(&db, "Customers", 4), row_json(&db, "Customers", 5)];
+    let before = twins();
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let file = "email,phone\n\
+                new@x.io,1\n\
+                bad,2\n\
+                Twin@Example.com,555 0100\n\
+                ada@example.com,555 0199\n";
+    let run = |extra: &[&str]| {
+        db.crm()
+            .args(["customers", "import", "-", "--on-conflict", "update"])
+            .args(["--skip-invalid", "--rejects"])
+            .arg(&rejects)
+            .args(extra)
+            .stdin(file)
+            .run()
+    };
+    let rejected = "line 3: email: not an e-mail address: \"bad\"\n\
+                    line 4: email: twin@example.com matches customers 4 and 5, not one\n";
+    run(&["--dry-run"])
+        .assert_success()
+        .assert_stderr_contains(rejected)
+        .assert_stderr_contains(
+            "dry run: would import 2 customers from standard input (1 added, 1 updated); \
+             2 invalid rows skipped; nothing was written",
+        );
+    assert_eq!(count(&db, r#"SELECT count(*) FROM "Customers""#), 5);
+
+    run(&[])
+        .assert_success()
+        .assert_stderr_contains(rejected)
+        .assert_stderr_contains(&format!(
+            "imported 2 customers from standard input (1 added, 1 updated); \
+             2 invalid rows skipped, written to {}",
+            rejects.display()
+        ));
+    assert_eq!(
+        std::fs::read_to_string(&rejects).unwrap(),
+        "email,phone,_line,_error\n\
+         bad,2,3,\"email: not an e-mail address: \"\"bad\"\"\"\n\
+         Twin@Example.com,555 0100,4,\"email: twin@example.com matches customers 4 and 5, not one\"\n"
+    );
+    assert_eq!(twins(), before);
+    assert_eq!(
+        count(
+            &db,
+            r#"SELECT count(*) FROM "Customers"
+               WHERE ("id" = 1 AND "phone" = '555 0199') OR ("id" = 6 AND "email" = 'new@x.io')"#
+        ),
+        2
+    );
+}
+
 /// Issue 15: `customers update 6 --phone ""` exited 2 and nothing could empty a field.
 /// `--clear FIELD` (repeatable, by flag or column name) sets optional fields to NULL; a field
 /// that must keep a value is refused naming those that can be cleared; an empty value says

@@ -7,7 +7,9 @@
 //! ([`Plan::first_duplicates`]): nothing that grows with the file stays in crm's memory.
 //! Only when the whole file was good (or `--skip-invalid`) does the write happen: lock, conflict
 //! check, sequence, `UPDATE ... FROM` (with `--on-conflict update`) and `INSERT ... SELECT`,
-//! commit. Any failure before the commit rolls everything back.
+//! commit. Any failure before the commit rolls everything back. A row keyed by an e-mail that
+//! several existing customers have can only be found once the table is locked; `--skip-invalid`
+//! then rejects it like the others, which is why the skipped rows are listed only after the lock.
 
 use super::dedupe::Report;
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
@@ -81,7 +83,7 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         // A rejects file may yet take rows whose key an earlier line has.
         keep_raw: args.rejects.is_some(),
     };
-    let tally = copy_rows(
+    let mut tally = copy_rows(
         ctx,
         &tx,
         &mut plan,
@@ -104,7 +106,6 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
             if tally.bad_rows == 1 { "is" } else { "are" }
         )));
     }
-    tally.print_problems(ctx, false);
 
     let bar = ctx.out.progress(None);
     bar.set_prefix(format!("importing {}", entity.plural));
@@ -113,11 +114,17 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
     if !args.dry_run {
         plan.lock(&tx).await?;
     }
-    let (ambiguous, first) = plan.ambiguous(&tx).await?;
-    if ambiguous > 0 {
-        bar.finish_and_clear();
-        return Err(ambiguous_error(&ctx.out, entity, &name, ambiguous, &first));
+    if args.skip_invalid {
+        reject_ambiguous(&plan, &tx, &mut tally, &mut rejects).await?;
+    } else {
+        let (ambiguous, first) = plan.ambiguous(&tx).await?;
+        if ambiguous > 0 {
+            bar.finish_and_clear();
+            return Err(ambiguous_error(&ctx.out, entity, &name, ambiguous, &first));
+        }
     }
+    // Skipped rows, the ambiguous ones with the others, by line.
+    bar.suspend(|| tally.print_problems(ctx, false));
     // What skip and update do with conflicts needs no list of them, except to foretell it.
     let conflicts = if args.on_conflict == OnConflict::Error || args.dry_run {
         plan.conflicts(&tx).await?
@@ -299,16 +306,84 @@ async fn reject_duplicates(
         .context("cannot look for rows of the file with the same key")?
     {
         let duplicate = Duplicate::try_from(&row)?;
-        let problems = [duplicate.problem()];
-        tally.good -= 1;
-        tally.add(duplicate.line, &problems);
-        if let Some(rejects) = rejects.as_mut() {
-            // The plan keeps the file's fields whenever there is a rejects file.
-            RawRow::decode(duplicate.raw.as_deref().unwrap_or_default(), &mut record)?;
-            rejects.write_fields(record.iter(), duplicate.line, &problems)?;
-        }
+        let problem = duplicate.problem();
+        reject_staged(
+            tally,
+            rejects,
+            &mut record,
+            duplicate.line,
+            problem,
+            duplicate.raw,
+        )?;
     }
     Ok(())
+}
+
+/// With `--skip-invalid` and `--on-conflict update`: takes the rows keyed by an e-mail that
+/// several existing rows have out of the temporary table, into the tally and the rejects file
+/// like any other invalid row.
+async fn reject_ambiguous(
+    plan: &Plan<'_>,
+    tx: &Transaction<'_>,
+    tally: &mut Tally,
+    rejects: &mut Option<Rejects>,
+) -> Result<()> {
+    let Some(stream) = plan.remove_ambiguous(tx).await? else {
+        return Ok(());
+    };
+    pin_mut!(stream);
+    let mut record = ByteRecord::new();
+    while let Some(row) = stream
+        .try_next()
+        .await
+        .context("cannot look for e-mails that several rows have")?
+    {
+        let ambiguous = Ambiguous::try_from(&row)?;
+        let problem = ambiguous.problem(plan.entity);
+        reject_staged(
+            tally,
+            rejects,
+            &mut record,
+            ambiguous.line,
+            problem,
+            ambiguous.raw,
+        )?;
+    }
+    Ok(())
+}
+
+/// Counts a row taken out of the temporary table as invalid, and writes it to the rejects file
+/// as the file had it (`raw`: the plan keeps the file's fields whenever there is one).
+fn reject_staged(
+    tally: &mut Tally,
+    rejects: &mut Option<Rejects>,
+    record: &mut ByteRecord,
+    line: u64,
+    problem: Problem,
+    raw: Option<Vec<u8>>,
+) -> Result<()> {
+    let problems = [problem];
+    tally.good -= 1;
+    tally.add(line, &problems);
+    if let Some(rejects) = rejects.as_mut() {
+        RawRow::decode(raw.as_deref().unwrap_or_default(), record)?;
+        rejects.write_fields(record.iter(), line, &problems)?;
+    }
+    Ok(())
+}
+
+impl Ambiguous {
+    /// `email: twin@example.com matches customers 4 and 5, not one`.
+    fn problem(&self, entity: &Table) -> Problem {
+        Problem::new(
+            "email",
+            format!(
+                "{} matches {}, not one",
+                self.email,
+                named_by_id(entity, &self.ids)
+            ),
+        )
+    }
 }
 
 impl Duplicate {
@@ -601,12 +676,7 @@ fn ambiguous_error(
     first: &[Ambiguous],
 ) -> anyhow::Error {
     for row in first {
-        out.problem(format!(
-            "line {}: email: {} matches {}, not one",
-            row.line,
-            row.email,
-            named_by_id(entity, &row.ids)
-        ));
+        out.problem(format!("line {}: {}", row.line, row.problem(entity)));
     }
     let shown = first.len() as u64;
     if total > shown {

@@ -106,9 +106,30 @@ pub struct TotalKept {
 
 /// A row keyed by an e-mail that several rows of the table have.
 pub struct Ambiguous {
-    pub line: i64,
+    pub line: u64,
     pub email: String,
     pub ids: Vec<i32>,
+    /// The row's fields as the file had them (CSV), when the plan keeps them.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl TryFrom<&tokio_postgres::Row> for Ambiguous {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> Result<Ambiguous> {
+        let line: i64 = row.try_get("_line")?;
+        Ok(Ambiguous {
+            line: u64::try_from(line).unwrap_or_default(),
+            email: row.try_get("email")?,
+            ids: row.try_get("ids")?,
+            raw: row
+                .columns()
+                .iter()
+                .any(|c| c.name() == "_raw")
+                .then(|| row.try_get("_raw"))
+                .transpose()?,
+        })
+    }
 }
 
 /// What the write did.
@@ -235,37 +256,66 @@ impl Plan<'_> {
     }
 
     /// With `update`, the rows keyed by e-mail that match more than one row of the table (no
-    /// unique index guards e-mails): the first [`SHOWN`] by line, each with the e-mail and the
-    /// ids it matches, and how many there are. Updating them would change every match.
+    /// unique index guards e-mails), each with the ids it matches: updating them would change
+    /// every match. `None` when no row can be such.
+    fn ambiguous_sql(&self) -> Option<String> {
+        let by_email = self.keyed_by_email()?;
+        if self.mode != OnConflict::Update {
+            return None;
+        }
+        Some(format!(
+            "SELECT t.\"_line\", t.\"email\", array_agg(c.\"id\" ORDER BY c.\"id\") AS \"ids\" \
+             FROM {TEMP} t JOIN {} c ON lower(c.\"email\") = t.\"email\" \
+             WHERE {by_email} GROUP BY t.\"_line\", t.\"email\" HAVING count(*) > 1",
+            self.entity.quoted_name()
+        ))
+    }
+
+    /// The first [`SHOWN`] ambiguous rows (see [`Plan::ambiguous_sql`]) by line, and how many
+    /// there are.
     pub async fn ambiguous(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Ambiguous>)> {
-        let Some(by_email) = self.keyed_by_email() else {
+        let Some(ambiguous) = self.ambiguous_sql() else {
             return Ok((0, Vec::new()));
         };
-        if self.mode != OnConflict::Update {
-            return Ok((0, Vec::new()));
-        }
         let sql = format!(
-            "SELECT t.\"_line\", t.\"email\", array_agg(c.\"id\" ORDER BY c.\"id\"), count(*) OVER () \
-             FROM {TEMP} t JOIN {} c ON lower(c.\"email\") = t.\"email\" \
-             WHERE {by_email} GROUP BY t.\"_line\", t.\"email\" HAVING count(*) > 1 \
-             ORDER BY t.\"_line\" LIMIT $1",
-            self.entity.quoted_name()
+            "SELECT a.*, count(*) OVER () AS \"total\" FROM ({ambiguous}) a \
+             ORDER BY a.\"_line\" LIMIT $1"
         );
         let rows = db::query(tx, &sql, &[&SHOWN])
             .await
             .context("cannot look for e-mails that several rows have")?;
-        let total = rows
-            .first()
-            .map_or(0, |r| u64::try_from(r.get::<_, i64>(3)).unwrap_or(0));
+        let total = match rows.first() {
+            Some(row) => u64::try_from(row.try_get::<_, i64>("total")?).unwrap_or_default(),
+            None => 0,
+        };
         let first = rows
             .iter()
-            .map(|r| Ambiguous {
-                line: r.get(0),
-                email: r.get(1),
-                ids: r.get(2),
-            })
-            .collect();
+            .map(Ambiguous::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok((total, first))
+    }
+
+    /// Deletes the ambiguous rows (see [`Plan::ambiguous_sql`]) from the temporary table and
+    /// streams them back by line (with the file's fields, when kept): `--skip-invalid` rejects
+    /// them. Call after [`Plan::lock`], which keeps the matches as they are until the commit.
+    pub async fn remove_ambiguous(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> Result<Option<tokio_postgres::RowStream>> {
+        let Some(ambiguous) = self.ambiguous_sql() else {
+            return Ok(None);
+        };
+        let raw = if self.keep_raw { ", x.\"_raw\"" } else { "" };
+        let sql = format!(
+            "WITH a AS ({ambiguous}), \
+             gone AS (DELETE FROM {TEMP} x USING a WHERE x.\"_line\" = a.\"_line\" \
+                      RETURNING a.*{raw}) \
+             SELECT * FROM gone ORDER BY \"_line\""
+        );
+        let rows = db::query_raw(tx, &sql, Vec::new())
+            .await
+            .context("cannot look for e-mails that several rows have")?;
+        Ok(Some(rows))
     }
 
     /// Whether the file has the derived `totalPurchases`, which the write sets from the orders.
