@@ -1157,3 +1157,53 @@ fn import_stores_total_purchases_from_the_orders_and_says_where_the_file_differe
     skipped.assert_success();
     assert!(!skipped.stderr.contains("line 2"), "{skipped}");
 }
+
+/// A derived totalPurchases that DECIMAL(10,2) cannot hold (completed orders summing past
+/// 99,999,999.99) failed the import with the server's bare "numeric field overflow". It is bad
+/// data, exit 2, naming each row, its customer, the sum and the limit, whether the file gave
+/// a value or left it empty and whatever the row's key; nothing is written, dry run or not.
+#[test]
+fn a_derived_total_purchases_beyond_decimal_10_2_is_refused_naming_the_customer() {
+    let db = TestDb::migrated();
+    sql(&db, crate::check::CLEAN);
+    sql(
+        &db,
+        r#"UPDATE "Orders" SET "total" = 60000000.00 WHERE "id" IN (1, 2);
+           UPDATE "Orders" SET "status" = 'completed' WHERE "id" = 3;
+           INSERT INTO "Orders" ("id", "customerId", "createdBy", "status", "total",
+                                 "createdAt", "updatedAt")
+             VALUES (4, 2, 1, 'completed', 99999999.99, now(), now());"#,
+    );
+    let before = rows(&db, "Customers");
+    let file = "id,firstName,email,totalPurchases\n\
+                1,Ada,ada@example.com,40.28\n\
+                ,Grace,GRACE@navy.mil,\n\
+                ,New,new@x.io,\n";
+    for extra in [&["--dry-run"][..], &[]] {
+        import(
+            &db,
+            "customers",
+            file,
+            &[&["--on-conflict", "update"], extra].concat(),
+        )
+        .assert_code(2)
+        .assert_stderr_contains(
+            "line 2: totalPurchases: customer 1's completed orders sum to 120000000.00, \
+                 more than 99999999.99 (the most DECIMAL(10,2) holds)\n\
+                 line 3: totalPurchases: customer 2's completed orders sum to 100000005.29, \
+                 more than 99999999.99 (the most DECIMAL(10,2) holds)\n\
+                 error: 2 rows of standard input would set a totalPurchases beyond 99999999.99; \
+                 nothing was imported",
+        );
+        assert_eq!(rows(&db, "Customers"), before);
+    }
+    // Without the column the import leaves the totals as they are.
+    import(
+        &db,
+        "customers",
+        "id,firstName\n1,Ada\n",
+        &["--on-conflict", "update"],
+    )
+    .assert_success()
+    .assert_stderr_contains("(0 added, 1 updated)");
+}

@@ -14,7 +14,7 @@
 use super::dedupe::Report;
 use super::rows::{self, Cell, ERROR_COLUMN, Header, Input, LINE_COLUMN, Problem, RowTooLong};
 use super::target::{Target, Written};
-use super::write::{Ambiguous, Conflicts, Counts, Duplicate, Plan, SHOWN, TotalsKept};
+use super::write::{Ambiguous, Conflicts, Counts, Duplicate, MOST_TOTAL, Plan, SHOWN, TotalsKept};
 use super::{ImportArgs, OnConflict};
 use crate::commands::record::named_by_id;
 use crate::commands::table::{ColumnKind, Table};
@@ -136,6 +136,10 @@ pub async fn run(ctx: &Context, entity: &Table, args: ImportArgs) -> Result<()> 
         return Err(conflict_error(&ctx.out, entity, &name, &conflicts));
     }
     let totals = plan.totals_kept(&tx).await?;
+    if totals.beyond > 0 {
+        bar.finish_and_clear();
+        return Err(beyond_error(&ctx.out, &name, &totals));
+    }
     warn_totals(&ctx.out, &totals, args.dry_run);
     if args.dry_run {
         bar.finish_and_clear();
@@ -726,6 +730,34 @@ fn conflict_error(
     ))
 }
 
+/// Rows whose customer's completed orders sum beyond what `totalPurchases` holds: bad data
+/// (exit 2) that no file can fix, named by line and customer.
+fn beyond_error(out: &Output, name: &str, totals: &TotalsKept) -> anyhow::Error {
+    let beyond: Vec<_> = totals.first.iter().filter(|kept| kept.beyond).collect();
+    for kept in &beyond {
+        let whose = match kept.customer {
+            Some(id) => format!("customer {id}'s"),
+            None => "the customer's".to_string(),
+        };
+        out.problem(format!(
+            "line {}: totalPurchases: {whose} completed orders sum to {}, more than {MOST_TOTAL} \
+             (the most DECIMAL(10,2) holds)",
+            kept.line, kept.derived
+        ));
+    }
+    let shown = beyond.len() as u64;
+    if totals.beyond > shown {
+        out.problem(format!("... and {} more", thousands(totals.beyond - shown)));
+    }
+    error::usage(format!(
+        "{} {} of {name} would set a totalPurchases beyond {MOST_TOTAL}; nothing was imported \
+         (`crm db check` lists the customers whose completed orders sum beyond it; an import \
+         without the totalPurchases column leaves their totals as they are)",
+        thousands(totals.beyond),
+        if totals.beyond == 1 { "row" } else { "rows" },
+    ))
+}
+
 /// Says which rows gave a `totalPurchases` other than their customer's completed orders (the
 /// first [`SHOWN`], then how many in all), and that the sums are stored instead.
 fn warn_totals(out: &Output, totals: &TotalsKept, dry_run: bool) {
@@ -740,7 +772,9 @@ fn warn_totals(out: &Output, totals: &TotalsKept, dry_run: bool) {
         };
         out.warn(format!(
             "line {}: totalPurchases: {} given, but {orders}: {stored} {}",
-            kept.line, kept.given, kept.derived
+            kept.line,
+            kept.given.as_deref().unwrap_or_default(),
+            kept.derived
         ));
     }
     let shown = totals.first.len() as u64;

@@ -19,6 +19,9 @@ pub(super) const TEMP: &str = "crm_import";
 /// completed orders, the invariant `db check` enforces.
 const DERIVED_TOTAL: &str = "totalPurchases";
 
+/// The most `DERIVED_TOTAL` holds: DECIMAL(10,2), in crm's schema and the application's.
+pub const MOST_TOTAL: &str = "99999999.99";
+
 /// `DERIVED_TOTAL` of the customer whose id is `{id}`: as `db check` computes it (status
 /// compared with a literal, so that ENUM and VARCHAR columns both serve).
 fn derived_total(id: &str) -> String {
@@ -88,20 +91,40 @@ pub struct Conflicts {
 }
 
 /// Rows of the file whose `totalPurchases` differs from what the customer's completed orders
-/// sum to (and which the write stores).
+/// sum to (and which the write stores), and rows whose sum the column cannot hold.
 #[derive(Default)]
 pub struct TotalsKept {
+    /// Rows whose sum is beyond [`MOST_TOTAL`], given or not: the write would fail on them.
+    pub beyond: u64,
+    /// Rows whose given value differs from the sum, and those beyond.
     pub total: u64,
-    /// The first [`SHOWN`] by line.
+    /// The first [`SHOWN`]: those beyond [`MOST_TOTAL`] by line, then the others by line.
     pub first: Vec<TotalKept>,
 }
 
 pub struct TotalKept {
     pub line: i64,
-    pub given: String,
+    /// The file's value; `None` where it left the field empty.
+    pub given: Option<String>,
     pub derived: String,
     /// The customer the row updates; `None` for a new one.
     pub customer: Option<i32>,
+    /// Whether `derived` is beyond [`MOST_TOTAL`].
+    pub beyond: bool,
+}
+
+impl TryFrom<&tokio_postgres::Row> for TotalKept {
+    type Error = anyhow::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> Result<TotalKept> {
+        Ok(TotalKept {
+            line: row.try_get("_line")?,
+            given: row.try_get("given")?,
+            derived: row.try_get("derived")?,
+            customer: row.try_get("customer")?,
+            beyond: row.try_get("beyond")?,
+        })
+    }
 }
 
 /// A row keyed by an e-mail that several rows of the table have.
@@ -324,9 +347,11 @@ impl Plan<'_> {
     }
 
     /// The rows to be written whose given `totalPurchases` differs from what their customer's
-    /// completed orders sum to (a new customer has none: 0.00). One branch per kind of key,
-    /// each joined to the customer it names as the write does (hashed), so that the orders are
-    /// summed only for existing customers.
+    /// completed orders sum to (a new customer has none: 0.00), and those, given or not, whose
+    /// sum is beyond what the column holds, which the write would fail on with the server's
+    /// bare "numeric field overflow". One branch per kind of key, each joined to the customer
+    /// it names as the write does (hashed), so that the orders are summed only for existing
+    /// customers, once per row, in the same pass for both.
     pub async fn totals_kept(&self, tx: &Transaction<'_>) -> Result<TotalsKept> {
         if !self.derives_total() {
             return Ok(TotalsKept::default());
@@ -344,16 +369,17 @@ impl Plan<'_> {
             branches.push(format!(
                 "SELECT t.\"_line\", t.{given} AS \"given\", c.\"id\" AS \"customer\" \
                  FROM {TEMP} t LEFT JOIN {table} c ON c.\"id\" = t.\"id\" \
-                 WHERE {by_id} AND t.{given} IS NOT NULL{written}"
+                 WHERE {by_id}{written}"
             ));
         }
         if let Some(by_email) = self.keyed_by_email() {
             branches.push(format!(
                 "SELECT t.\"_line\", t.{given} AS \"given\", c.\"id\" AS \"customer\" \
                  FROM {TEMP} t LEFT JOIN {table} c ON lower(c.\"email\") = t.\"email\" \
-                 WHERE {by_email} AND t.{given} IS NOT NULL{written}"
+                 WHERE {by_email}{written}"
             ));
         }
+        // New customers' sums are 0.00: only a given value can differ.
         let mut unkeyed = vec![format!("t.{given} IS NOT NULL")];
         if self.has("id") {
             unkeyed.push("t.\"id\" IS NULL".to_string());
@@ -367,30 +393,34 @@ impl Plan<'_> {
             unkeyed.join(" AND ")
         ));
         let sql = format!(
-            "SELECT u.\"_line\", u.\"given\"::text, d.\"sum\"::text, u.\"customer\", count(*) OVER () \
+            "SELECT u.\"_line\", u.\"given\"::text AS \"given\", d.\"sum\"::text AS \"derived\", \
+                    u.\"customer\", d.\"sum\" > {MOST_TOTAL} AS \"beyond\", \
+                    count(*) OVER () AS \"total\", \
+                    count(*) FILTER (WHERE d.\"sum\" > {MOST_TOTAL}) OVER () AS \"beyond_total\" \
              FROM ({}) u \
              CROSS JOIN LATERAL (SELECT CASE WHEN u.\"customer\" IS NULL THEN 0.00 \
                                  ELSE {} END AS \"sum\") d \
-             WHERE u.\"given\" <> d.\"sum\" ORDER BY u.\"_line\" LIMIT $1",
+             WHERE u.\"given\" <> d.\"sum\" OR d.\"sum\" > {MOST_TOTAL} \
+             ORDER BY \"beyond\" DESC, u.\"_line\" LIMIT $1",
             branches.join(" UNION ALL "),
             derived_total("u.\"customer\"")
         );
         let rows = db::query(tx, &sql, &[&SHOWN])
             .await
             .context("cannot compare the file's totalPurchases with the orders")?;
+        let count = |column: &str| -> Result<u64> {
+            Ok(match rows.first() {
+                Some(row) => u64::try_from(row.try_get::<_, i64>(column)?).unwrap_or_default(),
+                None => 0,
+            })
+        };
         Ok(TotalsKept {
-            total: rows
-                .first()
-                .map_or(0, |r| u64::try_from(r.get::<_, i64>(4)).unwrap_or(0)),
+            beyond: count("beyond_total")?,
+            total: count("total")?,
             first: rows
                 .iter()
-                .map(|r| TotalKept {
-                    line: r.get(0),
-                    given: r.get(1),
-                    derived: r.get(2),
-                    customer: r.get(3),
-                })
-                .collect(),
+                .map(TotalKept::try_from)
+                .collect::<Result<Vec<_>>>()?,
         })
     }
 
@@ -518,13 +548,30 @@ impl Plan<'_> {
                 );
                 counts.updated += db::execute(tx, &sql, &[])
                     .await
-                    .with_context(|| format!("cannot update {}", self.entity.plural))?;
+                    .map_err(|e| self.update_failed(e))?;
             }
         }
         counts.added = db::execute(tx, &self.insert_sql(), &[])
             .await
             .with_context(|| format!("cannot add {}", self.entity.plural))?;
         Ok(counts)
+    }
+
+    /// Why the update failed. [`Plan::totals_kept`] names the rows whose sum of orders is
+    /// beyond what `totalPurchases` holds, under the lock that keeps the customers as they are;
+    /// should orders have changed anyway (a writer that leaves the customers alone), the
+    /// server's bare "numeric field overflow" still reads as what it is.
+    fn update_failed(&self, e: tokio_postgres::Error) -> anyhow::Error {
+        if self.derives_total()
+            && e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE)
+        {
+            return crate::error::usage(format!(
+                "cannot update {}: a customer's completed orders sum beyond {MOST_TOTAL}, the \
+                 most {DERIVED_TOTAL} holds; nothing was imported",
+                self.entity.plural
+            ));
+        }
+        anyhow::Error::from(e).context(format!("cannot update {}", self.entity.plural))
     }
 
     /// `SET` of an update: the file's columns; the time of the import for `updatedAt` unless
