@@ -676,8 +676,9 @@ impl Output {
     /// prefix; without, a spinner with the prefix, the message and the time spent.
     pub fn progress(&self, len: Option<u64>) -> ProgressBar {
         let template = match len {
-            // Short enough for 80 columns.
-            Some(_) => "{spinner} {prefix} [{bar:20}] {percent:>3}% {msg}, {eta} left",
+            // The message last, cut to the terminal's width (`db maintain`'s statements are
+            // long): a line that wraps is drawn again below itself at each tick.
+            Some(_) => "{spinner} {prefix} [{bar:20}] {percent:>3}%, {eta} left: {wide_msg}",
             None => "{spinner} {prefix}: {msg} ({elapsed})",
         };
         self.progress_bar(len, template)

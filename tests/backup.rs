@@ -2019,7 +2019,7 @@ fn on_a_terminal_a_restore_shows_a_bar_of_the_archives_items() {
         );
         assert_eq!(code, 0, "{screen}");
         assert!(screen.contains("restore ["), "no bar: {screen}");
-        assert!(screen.contains("% into"), "{screen}");
+        assert!(screen.contains(" left: into"), "{screen}");
         assert!(
             screen.contains(&format!("into new database \"{into}\"")),
             "{screen}"
