@@ -48,3 +48,6 @@ row "customers list --search smi --limit 20" "$crm_search" "$crm_search_kb" "$ps
 row "customers list --sort lastName --limit 20" "$crm_sort" "$crm_sort_kb" "$psql_sort"
 row "customers list --all -o table (80 columns; other: psql's aligned table)" "$crm_table" "$crm_table_kb" "$psql_table"
 row "products list --limit 20" "$crm_products" "$crm_products_kb" "$psql_products"
+
+# The next section's data set fits on disk at ROWS=10000000 only once this one's is gone.
+psql_admin -c 'DROP DATABASE crm_bench' -c 'DROP DATABASE crm_bench_empty'

@@ -67,3 +67,6 @@ row "orders report customers" "$crm_customers" "$crm_customers_kb" "$psql_custom
 row "orders export FILE" "$crm_export" "$crm_export_kb" "$psql_export"
 row "db check (other: psql running its queries)" "$crm_check" "$crm_check_kb" "$psql_check"
 row "orders create --customer 1 --item 1:1" "$crm_create" "$crm_create_kb" "$psql_create"
+
+# The next section's data set fits on disk at ROWS=10000000 only once this one's is gone.
+psql_admin -c 'DROP DATABASE crm_bench_orders'
