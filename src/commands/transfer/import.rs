@@ -299,28 +299,18 @@ async fn reject_duplicates(
     tally: &mut Tally,
     rejects: &mut Option<Rejects>,
 ) -> Result<()> {
-    let Some(stream) = plan.remove_duplicates(tx).await? else {
-        return Ok(());
-    };
-    pin_mut!(stream);
-    let mut record = ByteRecord::new();
-    while let Some(row) = stream
-        .try_next()
-        .await
-        .context("cannot look for rows of the file with the same key")?
-    {
-        let duplicate = Duplicate::try_from(&row)?;
-        let problem = duplicate.problem();
-        reject_staged(
-            tally,
-            rejects,
-            &mut record,
-            duplicate.line,
-            problem,
-            duplicate.raw,
-        )?;
-    }
-    Ok(())
+    let removed = plan.remove_duplicates(tx).await?;
+    reject_removed(
+        removed,
+        "cannot look for rows of the file with the same key",
+        tally,
+        rejects,
+        |row| {
+            let duplicate = Duplicate::try_from(row)?;
+            Ok((duplicate.line, duplicate.problem(), duplicate.raw))
+        },
+    )
+    .await
 }
 
 /// With `--skip-invalid` and `--on-conflict update`: takes the rows keyed by an e-mail that
@@ -332,26 +322,41 @@ async fn reject_ambiguous(
     tally: &mut Tally,
     rejects: &mut Option<Rejects>,
 ) -> Result<()> {
-    let Some(stream) = plan.remove_ambiguous(tx).await? else {
+    let removed = plan.remove_ambiguous(tx).await?;
+    reject_removed(
+        removed,
+        "cannot look for e-mails that several rows have",
+        tally,
+        rejects,
+        |row| {
+            let ambiguous = Ambiguous::try_from(row)?;
+            Ok((
+                ambiguous.line,
+                ambiguous.problem(plan.entity),
+                ambiguous.raw,
+            ))
+        },
+    )
+    .await
+}
+
+/// Each row of `removed` (rows taken out of the temporary table), made into its line, problem
+/// and the file's fields by `rejected`, counted and written as [`reject_staged`] does.
+async fn reject_removed(
+    removed: Option<tokio_postgres::RowStream>,
+    failed: &'static str,
+    tally: &mut Tally,
+    rejects: &mut Option<Rejects>,
+    rejected: impl Fn(&tokio_postgres::Row) -> Result<(u64, Problem, Option<Vec<u8>>)>,
+) -> Result<()> {
+    let Some(stream) = removed else {
         return Ok(());
     };
     pin_mut!(stream);
     let mut record = ByteRecord::new();
-    while let Some(row) = stream
-        .try_next()
-        .await
-        .context("cannot look for e-mails that several rows have")?
-    {
-        let ambiguous = Ambiguous::try_from(&row)?;
-        let problem = ambiguous.problem(plan.entity);
-        reject_staged(
-            tally,
-            rejects,
-            &mut record,
-            ambiguous.line,
-            problem,
-            ambiguous.raw,
-        )?;
+    while let Some(row) = stream.try_next().await.context(failed)? {
+        let (line, problem, raw) = rejected(&row)?;
+        reject_staged(tally, rejects, &mut record, line, problem, raw)?;
     }
     Ok(())
 }

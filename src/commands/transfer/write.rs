@@ -297,25 +297,17 @@ impl Plan<'_> {
     /// The first [`SHOWN`] ambiguous rows (see [`Plan::ambiguous_sql`]) by line, and how many
     /// there are.
     pub async fn ambiguous(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Ambiguous>)> {
-        let Some(ambiguous) = self.ambiguous_sql() else {
-            return Ok((0, Vec::new()));
-        };
-        let sql = format!(
-            "SELECT a.*, count(*) OVER () AS \"total\" FROM ({ambiguous}) a \
-             ORDER BY a.\"_line\" LIMIT $1"
-        );
-        let rows = db::query(tx, &sql, &[&SHOWN])
-            .await
-            .context("cannot look for e-mails that several rows have")?;
-        let total = match rows.first() {
-            Some(row) => u64::try_from(row.try_get::<_, i64>("total")?).unwrap_or_default(),
-            None => 0,
-        };
-        let first = rows
-            .iter()
-            .map(Ambiguous::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((total, first))
+        match self.ambiguous_sql() {
+            Some(ambiguous) => {
+                first_by_line(
+                    tx,
+                    &ambiguous,
+                    "cannot look for e-mails that several rows have",
+                )
+                .await
+            }
+            None => Ok((0, Vec::new())),
+        }
     }
 
     /// Deletes the ambiguous rows (see [`Plan::ambiguous_sql`]) from the temporary table and
@@ -329,16 +321,14 @@ impl Plan<'_> {
             return Ok(None);
         };
         let raw = if self.keep_raw { ", x.\"_raw\"" } else { "" };
-        let sql = format!(
-            "WITH a AS ({ambiguous}), \
-             gone AS (DELETE FROM {TEMP} x USING a WHERE x.\"_line\" = a.\"_line\" \
-                      RETURNING a.*{raw}) \
-             SELECT * FROM gone ORDER BY \"_line\""
-        );
-        let rows = db::query_raw(tx, &sql, Vec::new())
-            .await
-            .context("cannot look for e-mails that several rows have")?;
-        Ok(Some(rows))
+        remove_by_line(
+            tx,
+            &ambiguous,
+            raw,
+            "cannot look for e-mails that several rows have",
+        )
+        .await
+        .map(Some)
     }
 
     /// Whether the file has the derived `totalPurchases`, which the write sets from the orders.
@@ -427,25 +417,17 @@ impl Plan<'_> {
     /// The first [`SHOWN`] rows (by line) whose key an earlier line of the file has, and how
     /// many there are.
     pub async fn first_duplicates(&self, tx: &Transaction<'_>) -> Result<(u64, Vec<Duplicate>)> {
-        let Some(duplicates) = self.duplicates_sql() else {
-            return Ok((0, Vec::new()));
-        };
-        let sql = format!(
-            "SELECT d.*, count(*) OVER () AS \"total\" FROM ({duplicates}) d \
-             ORDER BY d.\"_line\" LIMIT $1"
-        );
-        let rows = db::query(tx, &sql, &[&SHOWN])
-            .await
-            .context("cannot look for rows of the file with the same key")?;
-        let total = match rows.first() {
-            Some(row) => u64::try_from(row.try_get::<_, i64>("total")?).unwrap_or_default(),
-            None => 0,
-        };
-        let first = rows
-            .iter()
-            .map(Duplicate::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((total, first))
+        match self.duplicates_sql() {
+            Some(duplicates) => {
+                first_by_line(
+                    tx,
+                    &duplicates,
+                    "cannot look for rows of the file with the same key",
+                )
+                .await
+            }
+            None => Ok((0, Vec::new())),
+        }
     }
 
     /// Deletes from the temporary table every row whose key an earlier line of the file has,
@@ -457,15 +439,14 @@ impl Plan<'_> {
         let Some(duplicates) = self.duplicates_sql() else {
             return Ok(None);
         };
-        let sql = format!(
-            "WITH d AS ({duplicates}), \
-             gone AS (DELETE FROM {TEMP} x USING d WHERE x.\"_line\" = d.\"_line\" RETURNING d.*) \
-             SELECT * FROM gone ORDER BY \"_line\""
-        );
-        let rows = db::query_raw(tx, &sql, Vec::new())
-            .await
-            .context("cannot look for rows of the file with the same key")?;
-        Ok(Some(rows))
+        remove_by_line(
+            tx,
+            &duplicates,
+            "",
+            "cannot look for rows of the file with the same key",
+        )
+        .await
+        .map(Some)
     }
 
     /// Fills in the planner's statistics of the temporary table (autovacuum never sees it).
@@ -658,6 +639,46 @@ impl Plan<'_> {
             .context("cannot move the id sequence past the imported ids")?;
         Ok(())
     }
+}
+
+/// The first [`SHOWN`] rows of the query `rows` (rows of the temporary table, with their
+/// `_line`) by line, and how many there are in all.
+async fn first_by_line<T>(
+    tx: &Transaction<'_>,
+    rows: &str,
+    failed: &'static str,
+) -> Result<(u64, Vec<T>)>
+where
+    T: for<'r> TryFrom<&'r tokio_postgres::Row, Error = anyhow::Error>,
+{
+    let sql = format!(
+        "SELECT r.*, count(*) OVER () AS \"total\" FROM ({rows}) r \
+         ORDER BY r.\"_line\" LIMIT $1"
+    );
+    let found = db::query(tx, &sql, &[&SHOWN]).await.context(failed)?;
+    let total = match found.first() {
+        Some(row) => u64::try_from(row.try_get::<_, i64>("total")?).unwrap_or_default(),
+        None => 0,
+    };
+    let first = found.iter().map(T::try_from).collect::<Result<Vec<_>>>()?;
+    Ok((total, first))
+}
+
+/// Deletes the lines the query `rows` names from the temporary table and streams them back by
+/// line, each with the columns of `rows` and `also` (`, x."_raw"`: the deleted row's own).
+async fn remove_by_line(
+    tx: &Transaction<'_>,
+    rows: &str,
+    also: &str,
+    failed: &'static str,
+) -> Result<tokio_postgres::RowStream> {
+    let sql = format!(
+        "WITH r AS ({rows}), \
+         gone AS (DELETE FROM {TEMP} x USING r WHERE x.\"_line\" = r.\"_line\" \
+                  RETURNING r.*{also}) \
+         SELECT * FROM gone ORDER BY \"_line\""
+    );
+    db::query_raw(tx, &sql, Vec::new()).await.context(failed)
 }
 
 #[cfg(test)]
